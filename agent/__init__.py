@@ -1,0 +1,1 @@
+"""The agent: runs scans (on demand and scheduled), renders and signs reports, ships them to the hub."""

@@ -1,0 +1,120 @@
+"""The `tenken` command line (typer). Each family of commands lives in its own module and registers here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tenken.agent.output import EXIT_USAGE, Format, Lang, exit_code, write_report
+from tenken.checks.configfile import ConfigError
+
+from tenken import __version__
+
+app = typer.Typer(
+    help="tenken (点検): 医療情報システム安全管理ガイドライン 第6.0版 システム運用編の技術的対策を点検します。\n\n"
+    "Audits hospital hosts and endpoints against the MHLW guideline 6.0, System Operations volume.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+scan_app = typer.Typer(help="Scan targets and write a report. / 対象をスキャンして報告書を出力します。", no_args_is_help=True)
+app.add_typer(scan_app, name="scan")
+
+# Options shared by every scan command.
+PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Site policy file merged over the defaults.", exists=False)]
+WaiversOpt = Annotated[Path | None, typer.Option("--waivers", help="Waivers file (accepted exceptions).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")]
+LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of the table, HTML and CSV output.")]
+SignOpt = Annotated[Path | None, typer.Option("--sign", help="Ed25519 key file: write a signed DSSE envelope instead.")]
+
+
+def fail_usage(message: str) -> typer.Exit:
+    typer.echo(f"tenken: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def finish(report, fmt: Format, lang: Lang, output: Path | None, sign: Path | None) -> None:
+    try:
+        write_report(report, fmt=fmt, lang=lang, output=output, sign=sign)
+    except ConfigError as exc:
+        raise fail_usage(str(exc)) from exc
+    except OSError as exc:
+        raise fail_usage(f"cannot write report: {exc}") from exc
+    raise typer.Exit(exit_code(report))
+
+
+@scan_app.command("local")
+def scan_local(
+    root: Annotated[Path | None, typer.Option("--root", help="Audit an offline root filesystem (mounted image, container rootfs).")] = None,
+    policy: PolicyOpt = None,
+    waivers: WaiversOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    output: OutputOpt = None,
+    lang: LangOpt = Lang.JA,
+    sign: SignOpt = None,
+) -> None:
+    """Audit this machine (or an offline root with --root). / このマシンを点検します。"""
+    from tenken.agent.report import TargetKind
+    from tenken.agent.scan import assemble_report, scan_host
+    from tenken.checks.policy import load_policy
+    from tenken.checks.waivers import load_waivers
+    from tenken.collectors.transport.base import TransportError
+    from tenken.collectors.transport.local import LocalTransport
+    from tenken.collectors.transport.root import RootTransport
+
+    try:
+        pol = load_policy(policy)
+        wv = load_waivers(waivers)
+    except ConfigError as exc:
+        raise fail_usage(str(exc)) from exc
+    try:
+        transport = RootTransport(root) if root else LocalTransport()
+    except TransportError as exc:
+        raise fail_usage(str(exc)) from exc
+    with transport:
+        result = scan_host(transport, pol, kind=TargetKind.ROOT if root else TargetKind.LOCAL)
+    report = assemble_report([result], policy=pol, waivers=wv, scanned_kinds={"host"})
+    finish(report, fmt, lang, output, sign)
+
+
+@app.command("clauses")
+def clauses(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    lang: LangOpt = Lang.JA,
+) -> None:
+    """Browse the システム運用編 clause catalogue and which checks cover each clause."""
+    from tenken.agent.clauses_view import show_clauses
+
+    if fmt not in ("table", "json"):
+        raise fail_usage(f"--format must be table or json, not {fmt!r}")
+    try:
+        show_clauses(fmt, lang.value)
+    except ConfigError as exc:
+        raise fail_usage(str(exc)) from exc
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"tenken {__version__}")
+
+
+def _register_extensions() -> None:
+    """Command families added by later features, each in its own module."""
+    from tenken.agent import cli_agent, cli_remote, cli_tls
+
+    cli_remote.register(app, scan_app)
+    cli_tls.register(app, scan_app)
+    cli_agent.register(app, scan_app)
+
+
+_register_extensions()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    app()

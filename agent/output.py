@@ -1,0 +1,85 @@
+"""Writing a finished report: format, language, destination, optional signature, and the exit code."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+from tenken.agent.report import Report
+from tenken.checks.finding import Status
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    HTML = "html"
+    CSV = "csv"
+
+
+class Lang(StrEnum):
+    JA = "ja"
+    EN = "en"
+
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_UNSCANNED = 3
+
+
+def exit_code(report: Report) -> int:
+    """0 no fail, 1 a fail, 3 some target could not be scanned (takes precedence: the audit is incomplete)."""
+    if any(t.state.value == "error" for t in report.targets):
+        return EXIT_UNSCANNED
+    if any(f.status is Status.FAIL for f in report.findings):
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def render(report: Report, fmt: Format, lang: Lang) -> str | bytes:
+    if fmt is Format.JSON:
+        return report.to_json() + "\n"
+    if fmt is Format.CSV:
+        from tenken.agent.render_csv import render_csv
+
+        return render_csv(report, lang.value)
+    if fmt is Format.HTML:
+        from tenken.agent.render_html import render_html
+
+        return render_html(report, lang.value)
+    raise ValueError(fmt)
+
+
+def write_report(report: Report, *, fmt: Format, lang: Lang, output: Path | None, sign: Path | None = None) -> None:
+    """Render (or sign) and write. The table goes to the terminal; files are written atomically."""
+    if sign is not None:
+        from tenken.agent.signing import load_signing_key, sign_report
+
+        data: str | bytes = sign_report(report, load_signing_key(sign))
+    elif fmt is Format.TABLE:
+        from tenken.agent.render_table import print_table
+
+        if output is not None:
+            from rich.console import Console
+
+            with output.open("w", encoding="utf-8") as fh:
+                print_table(report, lang.value, Console(file=fh, width=140, no_color=True))
+        else:
+            print_table(report, lang.value)
+        return
+    else:
+        data = render(report, fmt, lang)
+    if output is None:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        sys.stdout.flush()
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    if isinstance(data, bytes):
+        tmp.write_bytes(data)
+    else:
+        tmp.write_text(data, encoding="utf-8")
+    tmp.replace(output)

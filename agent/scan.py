@@ -1,0 +1,133 @@
+"""Scan orchestration: transport -> collectors -> evidence -> checks -> findings -> report.
+
+The only place the layers meet. A lost connection (unreachable, auth, host key) ends that host's scan
+with one `error` finding; anything else a collector or a check trips on is kept inside its own evidence or
+finding, and the rest of the scan goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+from tenken.agent.report import Report, TargetInfo, TargetKind, TargetState
+from tenken.checks.catalogue import Catalogue, clause_sort_key, coverage_findings, load_catalogue
+from tenken.checks.finding import Finding, Severity, Status, Text, finding_id
+from tenken.checks.policy import Policy
+from tenken.checks.registry import run_checks
+from tenken.checks.waivers import Waiver, apply_waivers
+from tenken.collectors.evidence import Evidence, Facts, utcnow
+from tenken.collectors.probe import FATAL
+from tenken.collectors.registry import collectors_for, run_collector
+from tenken.collectors.settings import CollectSettings
+from tenken.collectors.transport.base import Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+#: Clauses a host-level connection error speaks for: the host could not be audited at all.
+HOST_ERROR_CLAUSES = ["SO-8-3", "SO-14-6"]
+
+
+@dataclass
+class TargetResult:
+    info: TargetInfo
+    findings: list[Finding] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    facts: dict[str, Facts | None] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.info.state is TargetState.SCANNED
+
+
+def target_error(target: str, kind: TargetKind, message: str, *, clauses: list[str] | None = None, check_id: str = "target.reachable") -> TargetResult:
+    """One `error` finding for a target that could not be scanned, with the reason in both languages."""
+    now = utcnow()
+    f = Finding(
+        id=finding_id(check_id, target),
+        check_id=check_id,
+        target=target,
+        status=Status.ERROR,
+        clauses=clauses or HOST_ERROR_CLAUSES,
+        severity=Severity.HIGH,
+        title=Text(ja="対象をスキャンできませんでした", en="Target could not be scanned"),
+        detail=Text(ja=f"スキャン不完全: {message}", en=f"Scan incomplete: {message}"),
+        remediation=Text(
+            ja="接続先・認証情報・ホスト鍵・ネットワーク経路を確認して再実行してください。",
+            en="Check the address, credentials, host key and network path, then re-run.",
+        ),
+    )
+    info = TargetInfo(target=target, kind=kind, state=TargetState.ERROR, error=message, started_at=now, finished_at=now)
+    return TargetResult(info=info, findings=[f])
+
+
+def scan_host(
+    transport: Transport,
+    policy: Policy,
+    *,
+    kind: TargetKind,
+    settings: CollectSettings | None = None,
+    only_collectors: set[str] | None = None,
+) -> TargetResult:
+    started = utcnow()
+    settings = settings or policy.collect_settings()
+    facts: dict[str, Facts | None] = {}
+    evidence: list[Evidence] = []
+    errors: dict[str, str] = {}
+    try:
+        for spec in collectors_for(transport.os):
+            if only_collectors is not None and spec.name not in only_collectors:
+                continue
+            got = run_collector(spec, transport, settings)
+            evidence.append(got.evidence)
+            facts[spec.name] = got.facts
+            if got.facts is None and got.evidence.error:
+                errors[spec.name] = got.evidence.error
+    except FATAL as exc:
+        return target_error(transport.target, kind, str(exc))
+    except TransportError as exc:  # defensive: a transport raising outside a probe
+        return target_error(transport.target, kind, str(exc))
+    findings = run_checks(
+        os=transport.os,
+        target=transport.target,
+        facts=facts,
+        evidence_ids={e.collector: e.id for e in evidence},
+        evidence_errors=errors,
+        policy=policy,
+    )
+    info = TargetInfo(
+        target=transport.target,
+        kind=kind,
+        os=transport.os.value,
+        state=TargetState.SCANNED,
+        started_at=started,
+        finished_at=utcnow(),
+    )
+    return TargetResult(info=info, findings=findings, evidence=evidence, facts=facts)
+
+
+def assemble_report(
+    results: list[TargetResult],
+    *,
+    policy: Policy,
+    waivers: list[Waiver] | None = None,
+    catalogue: Catalogue | None = None,
+    started_at=None,
+    scanned_kinds: set[str] | None = None,
+    today: date | None = None,
+) -> Report:
+    catalogue = catalogue or load_catalogue()
+    findings = [f for r in results for f in r.findings]
+    findings += coverage_findings(catalogue, findings, scanned_kinds=scanned_kinds or set())
+    findings = apply_waivers(findings, waivers or [], today or date.today())
+    findings.sort(key=lambda f: (min(clause_sort_key(c) for c in f.clauses), f.target, f.check_id, f.subject or ""))
+    now = utcnow()
+    return Report(
+        started_at=started_at or min((r.info.started_at for r in results if r.info.started_at), default=now),
+        finished_at=now,
+        policy=policy.name,
+        targets=[r.info for r in results],
+        findings=findings,
+        evidence=[e for r in results for e in r.evidence],
+    )

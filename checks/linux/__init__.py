@@ -1,0 +1,3 @@
+"""Linux checks. Each module registers itself on import; add new modules to this list."""
+
+from tenken.checks.linux import accounts  # noqa: F401

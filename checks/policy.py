@@ -1,0 +1,148 @@
+"""Thresholds checks judge against, loaded from config/policy.yaml and overridden by a site's policy file.
+
+The defaults and where each comes from (the guideline, its Q&A, or a documented choice) live in the YAML
+beside the numbers, so a hospital can see and override them. Here we only declare their types.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from tenken.checks.configfile import ConfigError, deep_merge, load_model, read_yaml
+from tenken.collectors.settings import BackupLocation, CollectSettings
+from tenken.config import data_path
+
+
+def _octal(v: object) -> object:
+    """File modes are written as people write them: "0640" (a YAML string) means octal."""
+    if isinstance(v, str):
+        try:
+            return int(v, 8)
+        except ValueError:
+            return v
+    return v
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PasswordPolicy(_Section):
+    min_length: int = Field(13, ge=1)
+    min_length_with_mfa_or_rotation: int = Field(8, ge=1)
+    min_classes: int = Field(3, ge=1, le=4)
+    max_age_days_for_short: int = Field(60, ge=1)
+    mfa_in_place: bool = False
+    strong_hash_schemes: list[str] = Field(default_factory=lambda: ["yescrypt", "gost-yescrypt", "scrypt", "sha512", "sha256", "bcrypt"])
+    weak_hash_schemes: list[str] = Field(default_factory=lambda: ["md5", "des", "bsdi", "nthash", "sunmd5", "plaintext"])
+    min_sha_rounds: int = Field(5000, ge=1000)
+    lockout_required: bool = True
+    lockout_max_deny: int = Field(10, ge=1)
+
+
+class AccountPolicy(_Section):
+    stale_days: int = Field(90, ge=1)
+    allowed_uid0: list[str] = Field(default_factory=lambda: ["root"])
+    max_admins: int | None = None
+
+
+class PatchPolicy(_Section):
+    max_pending_security: int = Field(0, ge=0)
+    max_pending_total: int | None = None
+    max_days_since_update: int = Field(30, ge=1)
+    require_auto_updates: bool = False
+
+
+class AntimalwarePolicy(_Section):
+    max_signature_age_days: int = Field(7, ge=1)
+    required: bool = True
+
+
+class TimePolicy(_Section):
+    max_offset_seconds: float = Field(1.0, gt=0)
+    max_stratum: int = Field(5, ge=1, le=15)
+    trusted_servers: list[str] = Field(default_factory=list)
+
+
+class BackupPolicy(_Section):
+    min_generations: int = Field(3, ge=1)
+    max_newest_age_days: float = Field(7, gt=0)
+    locations: list[BackupLocation] = Field(default_factory=list)
+
+
+class SshPolicy(_Section):
+    permit_root_login_allowed: list[str] = Field(default_factory=lambda: ["no"])
+    password_authentication_allowed: bool = False
+    weak_ciphers: list[str] = Field(default_factory=list)
+    weak_macs: list[str] = Field(default_factory=list)
+    weak_kex: list[str] = Field(default_factory=list)
+
+
+class ServicePolicy(_Section):
+    unnecessary_services: list[str] = Field(default_factory=list)
+    unnecessary_ports: dict[int, str] = Field(default_factory=dict)
+
+
+class LoggingPolicy(_Section):
+    require_auditd: bool = False
+    require_persistent_journal: bool = True
+    max_log_file_mode: Annotated[int, BeforeValidator(_octal)] = Field(0o640, ge=0, le=0o777)
+    min_retention_days: int = Field(365, ge=1)
+
+
+class HostProtectionPolicy(_Section):
+    require_firewall: bool = True
+    require_disk_encryption: bool = True
+    require_usb_storage_block: bool = True
+    require_screen_lock: bool = True
+    max_screen_lock_idle_seconds: int = Field(900, ge=1)
+
+
+class SecretScanPolicy(_Section):
+    paths: list[str] = Field(default_factory=list)
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = "default"
+    passwords: PasswordPolicy = Field(default_factory=PasswordPolicy)
+    accounts: AccountPolicy = Field(default_factory=AccountPolicy)
+    patches: PatchPolicy = Field(default_factory=PatchPolicy)
+    antimalware: AntimalwarePolicy = Field(default_factory=AntimalwarePolicy)
+    time: TimePolicy = Field(default_factory=TimePolicy)
+    backups: BackupPolicy = Field(default_factory=BackupPolicy)
+    ssh: SshPolicy = Field(default_factory=SshPolicy)
+    services: ServicePolicy = Field(default_factory=ServicePolicy)
+    logging: LoggingPolicy = Field(default_factory=LoggingPolicy)
+    host: HostProtectionPolicy = Field(default_factory=HostProtectionPolicy)
+    secrets: SecretScanPolicy = Field(default_factory=SecretScanPolicy)
+    #: Sections added by later features (tls, windows) validate themselves; kept typed where they live.
+    tls: dict[str, Any] = Field(default_factory=dict)
+    windows: dict[str, Any] = Field(default_factory=dict)
+
+    def collect_settings(self, command_timeout: float = 10.0) -> CollectSettings:
+        return CollectSettings(
+            command_timeout=command_timeout,
+            backup_locations=list(self.backups.locations),
+            secret_scan_paths=list(self.secrets.paths),
+        )
+
+
+DEFAULT_POLICY_FILE = "policy.yaml"
+
+
+def load_policy(path: Path | str | None = None) -> Policy:
+    """The shipped defaults, with the site's file (if any) merged over them."""
+    default_path = data_path(DEFAULT_POLICY_FILE)
+    base, node = read_yaml(default_path)
+    if path is None:
+        return load_model(default_path, Policy, data=base, node=node)
+    override, onode = read_yaml(path)
+    if override is None:
+        override = {}
+    if not isinstance(override, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    # errors are reported against the site's file: that is the one a person edits
+    return load_model(path, Policy, data=deep_merge(base or {}, override), node=onode)

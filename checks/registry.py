@@ -1,0 +1,202 @@
+"""Explicit check registry and the gate that keeps checks honest.
+
+A check is a pure function from typed facts (and policy) to findings. It declares the evidence it needs;
+when that evidence is missing or failed, the gate emits `error` before the function runs, so no check can
+ever `pass` on nothing. A check that raises becomes an `error` finding naming the bug, not a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text, finding_id
+from tenken.checks.policy import Policy
+from tenken.collectors.evidence import Facts, Reason, Unavailable
+from tenken.collectors.transport.base import OsFamily
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Facts)
+
+
+@dataclass
+class CheckContext:
+    """What a check sees: one target's facts and evidence ids, the policy, and a finding factory."""
+
+    spec: CheckSpec
+    target: str
+    facts: dict[str, Facts]
+    evidence_ids: dict[str, str]
+    policy: Policy
+
+    def get(self, collector: str, typ: type[F]) -> F:
+        f = self.facts[collector]
+        if not isinstance(f, typ):
+            raise TypeError(f"{collector} facts are {type(f).__name__}, not {typ.__name__}")
+        return f
+
+    def finding(
+        self,
+        status: Status,
+        *,
+        title: Text,
+        detail: Text,
+        remediation: Text | None = None,
+        subject: str | None = None,
+        severity: Severity | None = None,
+        evidence: Iterable[str] | None = None,
+        clauses: Iterable[str] | None = None,
+        kind: FindingKind = FindingKind.AUTOMATED,
+    ) -> Finding:
+        names = list(evidence) if evidence is not None else list(self.spec.needs)
+        ev_ids = [self.evidence_ids[n] for n in names if n in self.evidence_ids]
+        sev = severity or (Severity.INFO if status in (Status.PASS, Status.NOT_APPLICABLE) else self.spec.severity)
+        return Finding(
+            id=finding_id(self.spec.id, self.target, subject),
+            check_id=self.spec.id,
+            target=self.target,
+            status=status,
+            clauses=list(clauses or self.spec.clauses),
+            severity=sev,
+            title=title,
+            detail=detail,
+            remediation=remediation or NO_ACTION,
+            evidence=ev_ids,
+            kind=kind,
+            subject=subject,
+        )
+
+    def unavailable(self, what: Unavailable, *, title: Text, subject: str | None = None) -> Finding:
+        """Turn a missing fact into `not_applicable` (not installed / absent) or `error` (could not look)."""
+        status = Status.NOT_APPLICABLE if what.reason is Reason.ABSENT else Status.ERROR
+        return self.finding(
+            status,
+            title=title,
+            detail=Text(ja=f"{REASON_JA[what.reason]}: {what.detail}", en=f"{REASON_EN[what.reason]}: {what.detail}"),
+            remediation=REMEDY.get(what.reason, NO_ACTION),
+            subject=subject,
+            severity=Severity.INFO if status is Status.NOT_APPLICABLE else Severity.MEDIUM,
+        )
+
+
+NO_ACTION = Text(ja="対応不要。", en="No action needed.")
+
+REASON_JA = {
+    Reason.ABSENT: "該当なし（未導入・ファイルなし）",
+    Reason.DENIED: "権限不足のため確認できません（root 権限が必要）",
+    Reason.OFFLINE: "オフラインのルートファイルシステムではコマンドを実行できないため未収集",
+    Reason.TIMEOUT: "タイムアウトのため確認できません",
+    Reason.FAILED: "取得に失敗しました",
+    Reason.UNREACHABLE: "対象に接続できません",
+    Reason.UNSUPPORTED: "この接続方式では取得できません",
+}
+REASON_EN = {
+    Reason.ABSENT: "Not applicable (not installed or file absent)",
+    Reason.DENIED: "Could not check: needs root",
+    Reason.OFFLINE: "Not collected: commands cannot run against an offline root",
+    Reason.TIMEOUT: "Could not check: timed out",
+    Reason.FAILED: "Could not check: collection failed",
+    Reason.UNREACHABLE: "Could not check: target unreachable",
+    Reason.UNSUPPORTED: "Could not check: not available over this transport",
+}
+REMEDY = {
+    Reason.DENIED: Text(ja="root 権限（sudo -n が使える設定）で再実行してください。", en="Re-run with root privileges (or passwordless sudo -n)."),
+    Reason.OFFLINE: Text(ja="稼働中のホストに対して（ローカルまたは SSH で）再実行してください。", en="Re-run against the running host (locally or over SSH)."),
+    Reason.TIMEOUT: Text(ja="対象の負荷を確認し、タイムアウトを延ばして再実行してください。", en="Check the target's load and re-run with a longer timeout."),
+}
+
+CheckFunc = Callable[[CheckContext], list[Finding]]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    clauses: tuple[str, ...]
+    needs: tuple[str, ...]
+    os: OsFamily
+    func: CheckFunc
+    severity: Severity
+    title: Text
+    kind: FindingKind = field(default=FindingKind.AUTOMATED)
+
+
+CHECKS: dict[str, CheckSpec] = {}
+
+
+def check(
+    check_id: str,
+    *,
+    clauses: tuple[str, ...],
+    needs: tuple[str, ...],
+    title: Text,
+    os: OsFamily = OsFamily.LINUX,
+    severity: Severity = Severity.MEDIUM,
+    kind: FindingKind = FindingKind.AUTOMATED,
+) -> Callable[[CheckFunc], CheckFunc]:
+    def register(func: CheckFunc) -> CheckFunc:
+        if check_id in CHECKS:
+            raise RuntimeError(f"check {check_id} registered twice")
+        CHECKS[check_id] = CheckSpec(check_id, clauses, needs, os, func, severity, title, kind)
+        return func
+
+    return register
+
+
+def load_all() -> dict[str, CheckSpec]:
+    import tenken.checks.linux
+    import tenken.checks.tls
+    import tenken.checks.windows  # noqa: F401
+
+    return CHECKS
+
+
+def run_checks(
+    *,
+    os: OsFamily,
+    target: str,
+    facts: dict[str, Facts | None],
+    evidence_ids: dict[str, str],
+    evidence_errors: dict[str, str],
+    policy: Policy,
+    only: Iterable[str] | None = None,
+) -> list[Finding]:
+    """Run every check for this OS whose collectors were attempted on the target."""
+    load_all()
+    wanted = set(only) if only is not None else None
+    out: list[Finding] = []
+    for spec in CHECKS.values():
+        if spec.os != os or (wanted is not None and spec.id not in wanted):
+            continue
+        if not all(n in facts for n in spec.needs):
+            continue  # this scan did not attempt the collectors (e.g. a TLS-only scan)
+        ok_facts = {n: f for n, f in facts.items() if f is not None}
+        ctx = CheckContext(spec, target, ok_facts, evidence_ids, policy)
+        failed = [n for n in spec.needs if facts[n] is None]
+        if failed:
+            reasons = "; ".join(f"{n}: {evidence_errors.get(n, 'not collected')}" for n in failed)
+            out.append(
+                ctx.finding(
+                    Status.ERROR,
+                    title=spec.title,
+                    detail=Text(ja=f"必要な証跡を収集できませんでした（{reasons}）", en=f"Required evidence could not be collected ({reasons})"),
+                    remediation=Text(ja="収集エラーの原因を解消して再実行してください。", en="Fix the collection error and re-run."),
+                    evidence=failed,
+                )
+            )
+            continue
+        try:
+            out.extend(spec.func(ctx))
+        except Exception as exc:  # a bug in a check must show, never hide as a pass or a skip
+            log.exception("check %s failed on %s", spec.id, target)
+            out.append(
+                ctx.finding(
+                    Status.ERROR,
+                    title=spec.title,
+                    detail=Text(ja=f"チェックの内部エラー: {type(exc).__name__}: {exc}", en=f"Internal error in check: {type(exc).__name__}: {exc}"),
+                    remediation=Text(ja="tenken の不具合として報告してください。", en="Report this as a tenken bug."),
+                )
+            )
+    return out

@@ -1,0 +1,1 @@
+"""Collectors: gather evidence from targets over one transport interface. They never judge."""

@@ -1,0 +1,120 @@
+"""Evidence: what was read or run on a target, the (redacted) raw output, its digest and the parsed facts.
+
+A leaf module (pydantic only). Collectors produce it, checks read it, reports and the hub carry it. Raw
+excerpts are redacted before they get here: reports travel to hubs and auditors, secrets never do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Raw excerpts are for a human auditor, not a data dump: bound them so a report stays printable.
+MAX_RAW_CHARS = 64_000
+
+
+def sha256_hex(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    return hashlib.sha256(data).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SourceKind(StrEnum):
+    FILE = "file"
+    COMMAND = "command"
+    API = "api"  # psutil, sslyze, WinRM PowerShell object
+
+
+class Source(BaseModel):
+    """One thing a collector read or ran. `sha256` is of the bytes as obtained, unless `sensitive`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: SourceKind
+    ref: str  # a path, or the command line
+    sha256: str | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    sensitive: bool = False  # the bytes held secrets: no digest of them is published
+
+
+class Reason(StrEnum):
+    """Why a fact could not be collected. Each maps to `error` or `not_applicable`, never to `pass`."""
+
+    ABSENT = "absent"  # file or command not present: often not_applicable
+    DENIED = "denied"  # permission: needs root
+    OFFLINE = "offline"  # --root scan: commands cannot run against an image
+    TIMEOUT = "timeout"
+    FAILED = "failed"  # command ran and failed, or output unparseable
+    UNREACHABLE = "unreachable"
+    UNSUPPORTED = "unsupported"
+
+
+class Unavailable(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    reason: Reason
+    detail: str
+
+
+class Facts(BaseModel):
+    """Base of every collector's typed facts.
+
+    `unavailable` names sub-facts that could not be collected and why, so a check can tell "no MD5
+    hashes" from "could not read /etc/shadow".
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    unavailable: dict[str, Unavailable] = Field(default_factory=dict)
+
+    def missing(self, name: str) -> Unavailable | None:
+        return self.unavailable.get(name)
+
+
+class Evidence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    collector: str
+    target: str
+    collected_at: datetime
+    sources: list[Source] = Field(default_factory=list)
+    raw: str = Field(default="", description="Redacted excerpt of what was read; never a secret")
+    sha256: str = Field(description="sha256 of `raw` as stored, so an auditor can check the excerpt")
+    facts: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+def evidence_id(collector: str, target: str) -> str:
+    return "e-" + hashlib.sha256(f"{collector}\x00{target}".encode()).hexdigest()[:16]
+
+
+def build_evidence(
+    *,
+    collector: str,
+    target: str,
+    sources: list[Source],
+    raw: str,
+    facts: Facts | None,
+    error: str | None = None,
+    collected_at: datetime | None = None,
+) -> Evidence:
+    if len(raw) > MAX_RAW_CHARS:
+        raw = raw[:MAX_RAW_CHARS] + f"\n… [truncated, {len(raw) - MAX_RAW_CHARS} more characters]"
+    return Evidence(
+        id=evidence_id(collector, target),
+        collector=collector,
+        target=target,
+        collected_at=collected_at or utcnow(),
+        sources=sources,
+        raw=raw,
+        sha256=sha256_hex(raw),
+        facts=facts.model_dump(mode="json") if facts is not None else {},
+        error=error,
+    )

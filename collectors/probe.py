@@ -1,0 +1,165 @@
+"""The collector's view of a transport: every read is recorded as a Source, every failure as a reason.
+
+Collectors never judge, and they never lose the *why* of a missing fact: a file that could not be read
+lands in `Facts.unavailable` with a Reason, so checks can say `error` ("needs root") or `not_applicable`
+("not installed") instead of mistaking silence for compliance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from tenken.collectors.evidence import Reason, Source, SourceKind, Unavailable, sha256_hex
+from tenken.collectors.settings import CollectSettings
+from tenken.collectors.transport.base import (
+    AccessDenied,
+    AuthFailed,
+    CommandNotFound,
+    CommandResult,
+    FileMissing,
+    FileStat,
+    HostKeyChanged,
+    HostKeyUnknown,
+    TimedOut,
+    Transport,
+    TransportError,
+    Unreachable,
+    Unsupported,
+)
+
+# Losing the connection is not a missing fact: it ends the host's scan (one `error` finding for the host).
+FATAL = (Unreachable, AuthFailed, HostKeyUnknown, HostKeyChanged)
+
+
+def reason_of(exc: TransportError, transport: Transport) -> Reason:
+    if isinstance(exc, FileMissing | CommandNotFound):
+        return Reason.ABSENT
+    if isinstance(exc, AccessDenied):
+        return Reason.DENIED
+    if isinstance(exc, Unsupported):
+        return Reason.OFFLINE if not transport.can_run else Reason.UNSUPPORTED
+    if isinstance(exc, TimedOut):
+        return Reason.TIMEOUT
+    return Reason.FAILED
+
+
+Redactor = Callable[[str], str]
+
+
+class Probe:
+    def __init__(self, transport: Transport, settings: CollectSettings | None = None) -> None:
+        self.t = transport
+        self.settings = settings or CollectSettings()
+        self.sources: list[Source] = []
+        self.unavailable: dict[str, Unavailable] = {}
+        self._raw: list[str] = []
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def note(self, fact: str, reason: Reason, detail: str) -> None:
+        """Record that `fact` could not be established; the first reason recorded wins."""
+        self.unavailable.setdefault(fact, Unavailable(reason=reason, detail=detail))
+
+    def excerpt(self, header: str, text: str) -> None:
+        self._raw.append(f"== {header} ==\n{text.rstrip()}\n")
+
+    @property
+    def raw(self) -> str:
+        return "\n".join(self._raw)
+
+    def _fail(self, kind: SourceKind, ref: str, exc: TransportError, fact: str | None) -> None:
+        if isinstance(exc, FATAL):
+            raise exc
+        self.sources.append(Source(kind=kind, ref=ref, error=str(exc)))
+        if fact:
+            self.note(fact, reason_of(exc, self.t), str(exc))
+
+    # -- reads -------------------------------------------------------------------------------
+    def file(
+        self,
+        path: str,
+        *,
+        fact: str | None = None,
+        privileged: bool = False,
+        sensitive: bool = False,
+        redact: Redactor | None = None,
+        keep_raw: bool = True,
+    ) -> bytes | None:
+        """Read a file. With `sensitive`, no digest is published and only `redact(text)` is kept."""
+        try:
+            data = self.t.read_file(path, privileged=privileged)
+        except TransportError as exc:
+            self._fail(SourceKind.FILE, path, exc, fact)
+            return None
+        self.sources.append(
+            Source(kind=SourceKind.FILE, ref=path, sha256=None if sensitive else sha256_hex(data), sensitive=sensitive)
+        )
+        if keep_raw:
+            text = data.decode("utf-8", "replace")
+            if redact is not None:
+                text = redact(text)
+            elif sensitive:
+                text = "[content withheld: holds secrets]"
+            self.excerpt(path, text)
+        return data
+
+    def files(self, paths: Sequence[str], **kw: object) -> dict[str, bytes]:
+        """Read what exists of several optional files (missing ones are recorded, not errors)."""
+        out: dict[str, bytes] = {}
+        for p in paths:
+            data = self.file(p, **kw)  # type: ignore[arg-type]
+            if data is not None:
+                out[p] = data
+        return out
+
+    def command(
+        self,
+        argv: Sequence[str],
+        *,
+        fact: str | None = None,
+        timeout: float | None = None,
+        privileged: bool = False,
+        redact: Redactor | None = None,
+        keep_raw: bool = True,
+    ) -> CommandResult | None:
+        """Run a command; a non-zero exit is returned (it is data), a failure to run is recorded."""
+        ref = " ".join(argv)
+        if not self.t.can_run:
+            self.sources.append(Source(kind=SourceKind.COMMAND, ref=ref, error="offline root: not run"))
+            if fact:
+                self.note(fact, Reason.OFFLINE, f"`{ref}` cannot run against an offline root")
+            return None
+        try:
+            res = self.t.run(argv, timeout=timeout or self.settings.command_timeout, privileged=privileged)
+        except TransportError as exc:
+            self._fail(SourceKind.COMMAND, ref, exc, fact)
+            return None
+        self.sources.append(
+            Source(kind=SourceKind.COMMAND, ref=ref, sha256=sha256_hex(res.stdout), exit_code=res.exit_code)
+        )
+        if keep_raw:
+            text = res.stdout.decode("utf-8", "replace")
+            if res.stderr:
+                text += "\n[stderr]\n" + res.stderr.decode("utf-8", "replace")
+            self.excerpt(f"$ {ref} (exit {res.exit_code})", redact(text) if redact else text)
+        return res
+
+    def listdir(self, path: str, *, fact: str | None = None) -> list[str] | None:
+        try:
+            names = self.t.list_dir(path)
+        except TransportError as exc:
+            self._fail(SourceKind.FILE, path + "/", exc, fact)
+            return None
+        self.sources.append(Source(kind=SourceKind.FILE, ref=path + "/", sha256=sha256_hex("\n".join(names))))
+        return names
+
+    def stat(self, path: str, *, fact: str | None = None) -> FileStat | None:
+        try:
+            return self.t.stat(path)
+        except TransportError as exc:
+            self._fail(SourceKind.FILE, path, exc, fact)
+            return None
+
+    def api(self, ref: str, text: str) -> None:
+        """Record facts obtained through an API (psutil) rather than a file or command."""
+        self.sources.append(Source(kind=SourceKind.API, ref=ref, sha256=sha256_hex(text)))
+        self.excerpt(ref, text)

@@ -1,0 +1,25 @@
+"""What collectors are told about *where* to look. Never thresholds: those belong to checks' policy."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BackupLocation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    path: str
+    expected_generations: int | None = Field(default=None, ge=1)
+    offline: bool = Field(default=False, description="This is the copy out of malware's reach (SO-11-1/SO-18-1)")
+    label: str | None = None
+
+
+# Searched when no location is configured; the offline-copy question then becomes a `warn`.
+DEFAULT_BACKUP_LOCATIONS = ("/srv/backup", "/backup", "/var/backup", "/var/backups/tenken")
+
+
+class CollectSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    command_timeout: float = Field(default=10.0, gt=0)
+    backup_locations: list[BackupLocation] = Field(default_factory=list)
+    #: Extra files to search for plaintext passwords (path globs are not expanded remotely).
+    secret_scan_paths: list[str] = Field(default_factory=list)

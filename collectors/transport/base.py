@@ -1,0 +1,156 @@
+"""One transport interface for every way tenken reaches a host.
+
+Local, offline root (`--root DIR`), SSH and WinRM all implement this, so each collector is written once
+per OS, not once per transport. A non-zero exit code is data (CommandResult); failing to run at all is a
+TransportError subclass, mapped at the edge of each transport (train's rule).
+"""
+
+from __future__ import annotations
+
+import stat as stat_mod
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class OsFamily(StrEnum):
+    LINUX = "linux"
+    WINDOWS = "windows"
+    UNKNOWN = "unknown"
+
+
+class TransportError(Exception):
+    """Base of everything that stops a read or a command from happening."""
+
+
+class Unreachable(TransportError):
+    pass
+
+
+class AuthFailed(TransportError):
+    pass
+
+
+class HostKeyUnknown(TransportError):
+    pass
+
+
+class HostKeyChanged(TransportError):
+    pass
+
+
+class TimedOut(TransportError):
+    pass
+
+
+class AccessDenied(TransportError):
+    pass
+
+
+class FileMissing(TransportError):
+    pass
+
+
+class CommandNotFound(TransportError):
+    pass
+
+
+class Unsupported(TransportError):
+    """The transport cannot do this at all (e.g. run a command against an offline image)."""
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime: float
+    is_dir: bool = field(default=False)
+    is_file: bool = field(default=False)
+    is_symlink: bool = field(default=False)
+
+    @property
+    def perms(self) -> int:
+        return stat_mod.S_IMODE(self.mode)
+
+    @property
+    def world_writable(self) -> bool:
+        return bool(self.mode & stat_mod.S_IWOTH)
+
+    @property
+    def world_readable(self) -> bool:
+        return bool(self.mode & stat_mod.S_IROTH)
+
+
+class Transport(ABC):
+    """A connection to one target. `target` is the string findings carry (`local`, `root:/mnt/img`, ...)."""
+
+    target: str
+    os: OsFamily = OsFamily.LINUX
+    #: False for offline roots: collectors then mark command-based facts `offline` instead of running.
+    can_run: bool = True
+    #: True when the process runs on the target itself, so psutil sees the target's processes and sockets.
+    is_local: bool = False
+
+    @abstractmethod
+    def run(self, argv: Sequence[str], *, timeout: float = 10.0, privileged: bool = False) -> CommandResult:
+        """Run a command. `privileged` asks for root (`sudo -n` where not already root)."""
+
+    @abstractmethod
+    def read_file(self, path: str, *, privileged: bool = False, max_bytes: int = 8 * 1024 * 1024) -> bytes:
+        """Read a file; raises FileMissing/AccessDenied, never returns b"" for a failure."""
+
+    @abstractmethod
+    def stat(self, path: str) -> FileStat:
+        """lstat-like: raises FileMissing/AccessDenied."""
+
+    @abstractmethod
+    def list_dir(self, path: str) -> list[str]:
+        """Names in a directory (sorted); raises FileMissing/AccessDenied."""
+
+    def read_many(self, paths: Sequence[str], *, privileged: bool = False) -> dict[str, bytes | TransportError]:
+        """Read several files; remote transports override this to use one round trip."""
+        out: dict[str, bytes | TransportError] = {}
+        for p in paths:
+            try:
+                out[p] = self.read_file(p, privileged=privileged)
+            except TransportError as exc:
+                out[p] = exc
+        return out
+
+    def run_powershell(self, script: str, *, timeout: float = 30.0) -> CommandResult:
+        raise Unsupported(f"{self.target}: PowerShell is not available over this transport")
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+        except TransportError:
+            return False
+        return True
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

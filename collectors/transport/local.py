@@ -1,0 +1,115 @@
+"""The machine tenken runs on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+
+from tenken.collectors.transport.base import (
+    AccessDenied,
+    CommandNotFound,
+    CommandResult,
+    FileMissing,
+    FileStat,
+    OsFamily,
+    TimedOut,
+    Transport,
+)
+
+# Commands are read by parsers written for the C locale; a Japanese locale would change their output.
+_ENV = {"LC_ALL": "C", "LANG": "C", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+def _stat_of(path: str, st: os.stat_result) -> FileStat:
+    import stat as s
+
+    return FileStat(
+        path=path,
+        mode=st.st_mode,
+        uid=st.st_uid,
+        gid=st.st_gid,
+        size=st.st_size,
+        mtime=st.st_mtime,
+        is_dir=s.S_ISDIR(st.st_mode),
+        is_file=s.S_ISREG(st.st_mode),
+        is_symlink=s.S_ISLNK(st.st_mode),
+    )
+
+
+def run_subprocess(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> CommandResult:
+    """Run with a hard deadline: the whole process group is killed, so a hung child cannot hold the scan."""
+    if shutil.which(argv[0], path=_ENV["PATH"]) is None and not os.path.isabs(argv[0]):
+        raise CommandNotFound(f"command not found: {argv[0]}")
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env or _ENV,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise CommandNotFound(f"command not found: {argv[0]}") from exc
+    except PermissionError as exc:
+        raise AccessDenied(f"cannot execute {argv[0]}: {exc.strerror}") from exc
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise TimedOut(f"{argv[0]} did not finish within {timeout:g} s") from exc
+    return CommandResult(argv=tuple(argv), exit_code=proc.returncode, stdout=out, stderr=err)
+
+
+class LocalTransport(Transport):
+    target = "local"
+    os = OsFamily.LINUX
+    can_run = True
+    is_local = True
+
+    def __init__(self) -> None:
+        self._is_root = os.geteuid() == 0
+
+    def run(self, argv: Sequence[str], *, timeout: float = 10.0, privileged: bool = False) -> CommandResult:
+        if privileged and not self._is_root:
+            argv = ["sudo", "-n", "--", *argv]
+        return run_subprocess(argv, timeout)
+
+    def read_file(self, path: str, *, privileged: bool = False, max_bytes: int = 8 * 1024 * 1024) -> bytes:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(max_bytes)
+        except FileNotFoundError as exc:
+            raise FileMissing(f"{path}: not found") from exc
+        except PermissionError as exc:
+            if privileged and not self._is_root:
+                res = run_subprocess(["sudo", "-n", "--", "cat", "--", path], 10.0)
+                if res.ok:
+                    return res.stdout[:max_bytes]
+            raise AccessDenied(f"{path}: permission denied (needs root)") from exc
+        except IsADirectoryError as exc:
+            raise FileMissing(f"{path}: is a directory") from exc
+        except NotADirectoryError as exc:
+            raise FileMissing(f"{path}: not found") from exc
+
+    def stat(self, path: str) -> FileStat:
+        try:
+            return _stat_of(path, os.lstat(path))
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise FileMissing(f"{path}: not found") from exc
+        except PermissionError as exc:
+            raise AccessDenied(f"{path}: permission denied") from exc
+
+    def list_dir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(path))
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise FileMissing(f"{path}: not found") from exc
+        except PermissionError as exc:
+            raise AccessDenied(f"{path}: permission denied") from exc

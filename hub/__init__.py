@@ -1,0 +1,1 @@
+"""The collector service (tenken-hub): verifies, stores and shows findings; exports evidence bundles."""
