@@ -1,0 +1,42 @@
+"""What to probe on a TLS endpoint. Shared by `tenken scan tls`, the inventory and the agent config."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Zone(StrEnum):
+    OPEN = "open"  # open network (the conservative default): SO-13-6 requires client certificates
+    CLOSED = "closed"  # closed network / IPsec VPN: client-certificate use is reported, not required
+
+
+class StartTls(StrEnum):
+    SMTP = "smtp"
+    IMAP = "imap"
+    POP3 = "pop3"
+    LDAP = "ldap"
+    FTP = "ftp"
+    XMPP = "xmpp"
+    XMPP_SERVER = "xmpp_server"
+    RDP = "rdp"
+    POSTGRES = "postgres"
+
+
+class TlsEndpoint(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    host: str
+    port: int = Field(443, ge=1, le=65535)
+    server_name: str | None = None  # SNI / hostname to validate; defaults to host
+    starttls: StartTls | None = None
+    zone: Zone = Zone.OPEN
+    ca_file: str | None = None  # trust store for the chain (hospital private CAs)
+    client_cert: str | None = None
+    client_key: str | None = None
+    http: bool | None = None  # probe the HTTP layer for client-cert enforcement; default: port 443/8443 and no starttls
+    timeout: float = Field(10.0, gt=0)
+
+    @property
+    def target(self) -> str:
+        return f"{self.host}:{self.port}"
