@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from tenken.checks.catalogue import load_catalogue
 from tenken.checks.registry import load_all
@@ -49,7 +50,7 @@ def show_clauses(fmt: str, lang: str) -> None:
             c.id,
             f"{sec.number}. {sec.title_ja if lang == 'ja' else sec.title_en}",
             c.class_.value,
-            f"{c.text_ja}\n[dim]{c.gloss_en}[/]",
+            f"{escape(c.text_ja)}\n[dim]{escape(c.gloss_en)}[/]",
             "\n".join(sorted(cov.get(c.id, []))) or "-",
         )
     Console().print(table)

@@ -29,10 +29,14 @@ EXIT_UNSCANNED = 3
 
 
 def exit_code(report: Report) -> int:
-    """0 no fail, 1 a fail, 3 some target could not be scanned (takes precedence: the audit is incomplete)."""
+    """0 no fail, 1 a fail, 3 some target could not be scanned (takes precedence: the audit is incomplete).
+
+    A waived fail keeps its status in the report but does not fail the run: the exception was accepted by
+    someone accountable, and a scheduled job should not alarm on it until the waiver expires.
+    """
     if any(t.state.value == "error" for t in report.targets):
         return EXIT_UNSCANNED
-    if any(f.status is Status.FAIL for f in report.findings):
+    if any(f.status is Status.FAIL and f.waiver is None for f in report.findings):
         return EXIT_FAIL
     return EXIT_OK
 

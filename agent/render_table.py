@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from tenken.agent.report import Report
 from tenken.checks.catalogue import clause_sort_key, load_catalogue
@@ -39,12 +40,12 @@ def print_table(report: Report, lang: str, console: Console | None = None) -> No
     for f in report.findings:
         sec = min(clause_sort_key(c) for c in f.clauses)[0]
         by_section[sec].append(f)
-    show_manual = any(True for _ in ())  # manual items are summarised, not listed, on the console
     for sec in sorted(by_section):
         items = by_section[sec]
         section = cat.section(sec)
         title = f"{sec}. {section.title_ja}" if lang == "ja" else f"{sec}. {section.title_en}"
-        auto = [f for f in items if f.status is not Status.MANUAL or show_manual]
+        # organisation-wide questions are summarised on the console and listed in the HTML report
+        auto = [f for f in items if not (f.status is Status.MANUAL and f.target == "site")]
         manual = len(items) - len(auto)
         table = Table(title=title, title_justify="left", show_lines=False, expand=True)
         table.add_column("状態" if lang == "ja" else "Status", no_wrap=True)
@@ -60,7 +61,8 @@ def print_table(report: Report, lang: str, console: Console | None = None) -> No
                 what += f" [{f.subject}]"
             if f.status in (Status.FAIL, Status.WARN, Status.ERROR):
                 what += "\n  " + f.detail.get(lang)
-            table.add_row(f"[{STATUS_STYLE[f.status]}]{label}[/]", ", ".join(f.clauses), f.target, what)
+            # findings carry text from the target (paths, names): never let it be read as rich markup
+            table.add_row(f"[{STATUS_STYLE[f.status]}]{escape(label)}[/]", ", ".join(f.clauses), escape(f.target), escape(what))
         if manual:
             table.add_row(
                 f"[cyan]{status_label(Status.MANUAL, lang)}[/]",
@@ -76,4 +78,4 @@ def print_table(report: Report, lang: str, console: Console | None = None) -> No
     console.print(("集計 " if lang == "ja" else "Summary ") + " / ".join(parts))
     for t in report.targets:
         if t.error:
-            console.print(f"[magenta]{t.target}: {t.error}[/]")
+            console.print(f"[magenta]{escape(t.target)}: {escape(t.error)}[/]")

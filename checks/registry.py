@@ -14,8 +14,7 @@ from typing import TypeVar
 
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text, finding_id
 from tenken.checks.policy import Policy
-from tenken.collectors.evidence import Facts, Reason, Unavailable
-from tenken.collectors.transport.base import OsFamily
+from tenken.collectors.evidence import Facts, OsFamily, Reason, Unavailable
 
 log = logging.getLogger(__name__)
 

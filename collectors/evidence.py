@@ -27,6 +27,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class OsFamily(StrEnum):
+    LINUX = "linux"
+    WINDOWS = "windows"
+    UNKNOWN = "unknown"
+
+
 class SourceKind(StrEnum):
     FILE = "file"
     COMMAND = "command"

@@ -11,13 +11,8 @@ import stat as stat_mod
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-
-class OsFamily(StrEnum):
-    LINUX = "linux"
-    WINDOWS = "windows"
-    UNKNOWN = "unknown"
+from tenken.collectors.evidence import OsFamily
 
 
 class TransportError(Exception):

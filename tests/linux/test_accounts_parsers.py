@@ -1,0 +1,76 @@
+"""Account parsers are total (any text in, typed facts out) and never let a hash through."""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tenken.collectors.linux.accounts import (
+    classify_hash,
+    parse_group,
+    parse_lastlog,
+    parse_login_defs,
+    parse_passwd,
+    parse_shadow,
+    parse_sudoers_users,
+    redact_shadow,
+)
+
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400)
+
+
+@given(text)
+@settings(max_examples=200)
+def test_parsers_are_total(s: str) -> None:
+    parse_passwd(s)
+    parse_shadow(s)
+    parse_group(s)
+    parse_login_defs(s)
+    parse_sudoers_users(s)
+    classify_hash(s)
+
+
+@given(st.binary(max_size=2000), st.lists(st.integers(min_value=-5, max_value=100), max_size=10))
+def test_lastlog_is_total(data: bytes, uids: list[int]) -> None:
+    parse_lastlog(data, uids)
+
+
+hash_body = st.text(alphabet="./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", min_size=22, max_size=86)
+
+
+@given(st.sampled_from(["$1$", "$5$", "$6$", "$y$j9T$", "$2b$12$", "", "!$6$"]), hash_body, st.sampled_from(["alice", "bob", "svc"]))
+def test_redacted_shadow_never_holds_the_hash(prefix: str, body: str, user: str) -> None:
+    line = f"{user}:{prefix}{body}:19000:0:99999:7:::"
+    red = redact_shadow(line)
+    assert body not in red
+    assert red.startswith(f"{user}:<")
+
+
+def test_classify_known_schemes() -> None:
+    assert classify_hash("$6$salt$abc").scheme == "sha512" and classify_hash("$6$salt$abc").rounds == 5000
+    assert classify_hash("$6$rounds=1000$salt$abc").rounds == 1000
+    assert classify_hash("$y$j9T$salt$hash").scheme == "yescrypt"
+    assert classify_hash("$1$salt$hash").scheme == "md5"
+    assert classify_hash("abJnggxhB/yWI").scheme == "des"
+    assert classify_hash("").state == "empty"
+    assert classify_hash("!").state == "locked" and classify_hash("*").state == "disabled"
+    assert classify_hash("!$6$s$h").state == "locked"
+    assert classify_hash("hunter2!").state == "plaintext"
+    assert classify_hash("$2b$12$abc").rounds == 4096
+
+
+def test_sudoers_users_and_groups() -> None:
+    users, groups = parse_sudoers_users(
+        "Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n%wheel ALL=(ALL) NOPASSWD: ALL\n"
+        "deploy ALL=(root) /usr/bin/systemctl\n# carol ALL=(ALL) ALL\n"
+    )
+    assert users == ["root"] and groups == ["sudo", "wheel"]
+
+
+def test_lastlog_record_layout() -> None:
+    rec = struct.Struct("=l32s256s")
+    t = int(datetime(2026, 1, 2, tzinfo=UTC).timestamp())
+    data = rec.pack(0, b"", b"") + rec.pack(t, b"pts/0", b"10.0.0.1")
+    assert parse_lastlog(data, [0, 1, 2]) == {1: datetime(2026, 1, 2, tzinfo=UTC)}

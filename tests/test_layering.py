@@ -1,0 +1,40 @@
+"""Data flows one way: checks never do I/O, collectors never judge, the hub imports only the leaves."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+IO_MODULES = {"subprocess", "socket", "paramiko", "winrm", "httpx", "psutil", "sslyze", "requests", "shutil"}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+    return out
+
+
+def test_checks_do_no_io() -> None:
+    for py in (ROOT / "checks").rglob("*.py"):
+        bad = {m for m in imports_of(py) if m.split(".")[0] in IO_MODULES or m.startswith("tenken.collectors.transport")}
+        assert not bad, f"{py.relative_to(ROOT)} imports {bad}: checks must not do I/O"
+
+
+def test_collectors_never_import_checks() -> None:
+    for py in (ROOT / "collectors").rglob("*.py"):
+        bad = {m for m in imports_of(py) if m.startswith(("tenken.checks", "tenken.agent", "tenken.hub"))}
+        assert not bad, f"{py.relative_to(ROOT)} imports {bad}: collectors never judge"
+
+
+def test_hub_imports_only_the_leaves() -> None:
+    allowed = ("tenken.hub", "tenken.agent.dsse", "tenken.agent.report", "tenken.checks.finding", "tenken.collectors.evidence", "tenken.checks.catalogue", "tenken.checks.configfile", "tenken.config", "tenken")
+    for py in (ROOT / "hub").rglob("*.py"):
+        bad = {m for m in imports_of(py) if m.startswith("tenken") and not any(m == a or m.startswith(a + ".") for a in allowed)}
+        assert not bad, f"{py.relative_to(ROOT)} imports {bad}"

@@ -1,0 +1,56 @@
+"""The offline root transport: reads stay inside the image, commands are marked not collected."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from tenken.collectors.evidence import Reason
+from tenken.collectors.probe import Probe
+from tenken.collectors.transport.base import FileMissing, Unsupported
+from tenken.collectors.transport.root import RootTransport
+
+
+def test_absolute_symlink_resolves_inside_the_image(tmp_path: Path) -> None:
+    img = tmp_path / "img"
+    (img / "etc").mkdir(parents=True)
+    (img / "usr/lib").mkdir(parents=True)
+    (img / "usr/lib/os-release").write_text("ID=debian\n")
+    os.symlink("/usr/lib/os-release", img / "etc/os-release")  # absolute link, as in real images
+    os.symlink("/etc/hostname-of-scanner", img / "etc/escape")
+    t = RootTransport(img)
+    assert t.read_file("/etc/os-release") == b"ID=debian\n"
+    with pytest.raises(FileMissing):
+        t.read_file("/etc/escape")  # points at /etc/... of the image, which does not exist: never the host's
+
+
+def test_dotdot_cannot_escape_the_root(tmp_path: Path) -> None:
+    img = tmp_path / "img"
+    (img / "etc").mkdir(parents=True)
+    (tmp_path / "secret").write_text("host file")
+    t = RootTransport(img)
+    with pytest.raises(FileMissing):
+        t.read_file("/../secret")
+    with pytest.raises(FileMissing):
+        t.read_file("/etc/../../secret")
+
+
+def test_relative_symlink_loop_is_reported(tmp_path: Path) -> None:
+    img = tmp_path / "img"
+    img.mkdir()
+    os.symlink("b", img / "a")
+    os.symlink("a", img / "b")
+    with pytest.raises(FileMissing):
+        RootTransport(img).read_file("/a")
+
+
+def test_commands_are_offline_facts(tmp_path: Path) -> None:
+    t = RootTransport(tmp_path)
+    with pytest.raises(Unsupported):
+        t.run(["uname", "-r"])
+    p = Probe(t)
+    assert p.command(["uname", "-r"], fact="kernel") is None
+    assert p.unavailable["kernel"].reason is Reason.OFFLINE
+    assert p.file("/etc/missing", fact="x") is None
+    assert p.unavailable["x"].reason is Reason.ABSENT
