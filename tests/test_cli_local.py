@@ -192,3 +192,18 @@ def test_clauses_command_lists_whole_catalogue() -> None:
     by_id = {r["id"]: r for r in rows}
     assert "linux.password.storage" in by_id["SO-14-6"]["checks"]
     assert by_id["SO-13-6"]["class"] == "network"
+
+
+def test_malformed_catalogue_names_file_and_field(tmp_path: Path) -> None:
+    from tenken.checks.catalogue import load_catalogue
+    from tenken.checks.configfile import ConfigError
+
+    bad = tmp_path / "catalogue.yaml"
+    bad.write_text(
+        "schema: tenken.catalogue/v1\nsource: {title: x}\nsections:\n  - {number: 1, title_ja: a, title_en: b}\n"
+        "clauses:\n  - id: SO-1-1\n    section: 1\n    number: 1\n    class: hostile\n    text_ja: t\n    gloss_en: g\n"
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_catalogue(bad)
+    msg = str(exc.value)
+    assert f"{bad}:9" in msg and "clauses.0.class" in msg and "\n" not in msg
