@@ -1,9 +1,229 @@
-"""Command family registered into the `tenken` CLI (filled in by its feature)."""
+"""`tenken verify` and `tenken agent init|run|once|status`: signed reports and the scheduled agent."""
 
 from __future__ import annotations
 
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+agent_app = typer.Typer(
+    help="The scheduled agent: identity, foreground service, one-shot run, spool status. / 定期点検エージェント",
+    no_args_is_help=True,
+)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Agent configuration file (YAML).")]
+LogLevelOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error (logs go to stderr).")]
+
+
+def _usage(message: str) -> typer.Exit:
+    typer.echo(f"tenken: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _setup_logging(level: str) -> None:
+    lvl = getattr(logging, level.upper(), None)
+    if not isinstance(lvl, int):
+        raise _usage(f"--log-level must be debug, info, warning or error, not {level!r}")
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        root.addHandler(handler)
+    for h in root.handlers:
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.setLevel(lvl)
+    logging.getLogger("httpx").setLevel(max(lvl, logging.WARNING))
+    logging.getLogger("httpcore").setLevel(max(lvl, logging.WARNING))
+
+
+def verify(
+    file: Annotated[Path, typer.Argument(help="Signed report (DSSE envelope JSON).")],
+    key: Annotated[Path, typer.Option("--key", "-k", help="The agent's Ed25519 public key (agent.pub).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Check a signed report: exit 0 and its summary when the signature holds, exit 1 and the reason when not.
+
+    署名付き報告書を検証します。
+    """
+    from tenken.agent.signing import (
+        EnvelopeError,
+        PayloadError,
+        SignatureError,
+        Summary,
+        load_public_key_file,
+        verify_report,
+    )
+    from tenken.checks.configfile import ConfigError
+
+    try:
+        pub = load_public_key_file(key)
+    except ConfigError as exc:
+        raise _usage(str(exc)) from exc
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _usage(f"{file}: cannot read: {exc.strerror}") from exc
+    try:
+        report = verify_report(data, pub)
+    except SignatureError as exc:
+        typer.echo(f"FAILED: {exc}", err=True)
+        raise typer.Exit(EXIT_FAIL) from exc
+    except EnvelopeError as exc:
+        typer.echo(f"FAILED: malformed envelope: {exc}", err=True)
+        raise typer.Exit(EXIT_FAIL) from exc
+    except PayloadError as exc:
+        typer.echo(f"FAILED: signature valid but {exc}", err=True)
+        raise typer.Exit(EXIT_FAIL) from exc
+    s = Summary.of(report)
+    if as_json:
+        typer.echo(json.dumps({"verified": True, "id": s.id, "tool": s.tool, "targets": s.targets, "counts": s.counts}, ensure_ascii=False))
+        return
+    typer.echo("OK: signature valid / 署名は有効です")
+    typer.echo(f"report:  {s.id}")
+    typer.echo(f"tool:    {s.tool}")
+    typer.echo(f"policy:  {report.policy}")
+    typer.echo(f"scanned: {report.started_at.isoformat()} .. {report.finished_at.isoformat()}")
+    for t in s.targets:
+        typer.echo(f"target:  {t}")
+    typer.echo("counts:  " + ", ".join(f"{k}={v}" for k, v in s.counts.items()))
+
+
+@agent_app.command("init")
+def agent_init(
+    directory: Annotated[Path, typer.Option("--dir", "-d", help="Where to create agent.key, agent.pub, tls.key, tls.csr.")],
+) -> None:
+    """Create this agent's signing key and TLS key + CSR (never overwrites). / エージェントの鍵を作成します。"""
+    from tenken.agent.identity import IdentityExists, init_identity
+
+    try:
+        ident = init_identity(directory)
+    except IdentityExists as exc:
+        raise _usage(str(exc)) from exc
+    except OSError as exc:
+        raise _usage(f"{directory}: cannot create keys: {exc.strerror or exc}") from exc
+    typer.echo(f"agent id: {ident.agent_id}")
+    typer.echo(f"key id:   {ident.key_id}")
+    for name, path in ident.files.items():
+        typer.echo(f"wrote {path}" + (" (private, mode 0600)" if name.endswith(".key") else ""))
+    typer.echo(
+        "next: on the hub run `tenken-hub agent enroll tls.csr --pub agent.pub --data DIR`, put the certificate "
+        "it prints next to tls.key as tls.crt, copy the hub's ca.pem, and point the agent config at them."
+    )
+
+
+def _load(config: Path):
+    from tenken.agent.agent_config import load_agent_config
+    from tenken.checks.configfile import ConfigError
+
+    try:
+        return load_agent_config(config)
+    except ConfigError as exc:
+        raise _usage(str(exc)) from exc
+
+
+def _agent(config: Path):
+    from tenken.agent.agent_config import require_files
+    from tenken.agent.schedule_runner import Agent
+    from tenken.agent.spool import SpoolError
+    from tenken.checks.configfile import ConfigError
+
+    cfg = _load(config)
+    try:
+        require_files(cfg)
+        return Agent(cfg)
+    except (ConfigError, SpoolError) as exc:
+        raise _usage(str(exc)) from exc
+
+
+@agent_app.command("run")
+def agent_run(config: ConfigOpt, log_level: LogLevelOpt = "info") -> None:
+    """Run in the foreground on the configured schedules until SIGTERM/SIGINT (for systemd, containers).
+
+    設定されたスケジュールで常駐実行します。
+    """
+    _setup_logging(log_level)
+    agent = _agent(config)
+    stop = threading.Event()
+    log = logging.getLogger("tenken.agent")
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            log.warning("signal %s again: already stopping", signal.Signals(signum).name)
+        else:
+            log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGBREAK"):  # Windows console Ctrl+Break
+        signal.signal(signal.SIGBREAK, on_signal)
+    try:
+        code = agent.run(stop)
+    finally:
+        agent.close()
+    raise typer.Exit(code)
+
+
+@agent_app.command("once")
+def agent_once(config: ConfigOpt, log_level: LogLevelOpt = "info") -> None:
+    """Run every job now and ship (exit 0 when every report was delivered or spooled). / 全ジョブを今すぐ実行します。"""
+    _setup_logging(log_level)
+    agent = _agent(config)
+    try:
+        result = agent.once()
+    finally:
+        agent.close()
+    raise typer.Exit(result.exit_code)
+
+
+@agent_app.command("status")
+def agent_status(
+    config: ConfigOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show the spool: queued reports, limits, rejected reports. Exit 1 when full or something was rejected.
+
+    送信待ち・拒否された報告書を表示します。
+    """
+    from tenken.agent.spool import Spool
+
+    cfg = _load(config)
+    sp = Spool(cfg.spool.dir, max_reports=cfg.spool.max_reports, max_bytes=cfg.spool.max_bytes, min_free_bytes=cfg.spool.min_free_bytes)
+    st = sp.status()
+    problems = []
+    if st.full:
+        problems.append(f"SPOOL FULL: {st.pending} reports / {st.bytes} bytes (limits {st.max_reports} / {st.max_bytes}); "
+                        "the hub has not acknowledged reports — check connectivity and certificates")
+    if st.rejected:
+        problems.append(f"{len(st.rejected)} report(s) rejected by the hub in {sp.rejected_dir} (see reasons; move them away once handled)")
+    if st.free_bytes is not None and st.free_bytes < cfg.spool.min_free_bytes:
+        problems.append(f"only {st.free_bytes} bytes free on the spool file system: new reports cannot be written")
+    if as_json:
+        typer.echo(json.dumps({**st.to_dict(), "problems": problems}, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(f"spool:    {st.directory}")
+        typer.echo(f"pending:  {st.pending} report(s), {st.bytes} bytes (limits {st.max_reports} / {st.max_bytes})")
+        if st.oldest:
+            typer.echo(f"oldest:   {st.oldest} ({st.oldest_age_seconds:.0f} s ago)")
+        if st.temp_files:
+            typer.echo(f"temp:     {st.temp_files} incomplete file(s) (writes in progress or left by a crash; never sent)")
+        for r in st.rejected:
+            typer.echo(f"rejected: {r.name}: HTTP {r.status if r.status is not None else '-'}: {r.reason} ({r.rejected_at})")
+        for p in problems:
+            typer.echo(f"ALARM: {p}", err=True)
+        if not problems:
+            typer.echo("state:    OK")
+    raise typer.Exit(EXIT_FAIL if problems else EXIT_OK)
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:
-    """Add this family's commands to the CLI."""
+    """Add `tenken verify` and the `tenken agent` family to the CLI."""
+    app.command("verify")(verify)
+    app.add_typer(agent_app, name="agent")

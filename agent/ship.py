@@ -1,0 +1,233 @@
+"""Sending spooled reports to the hub over mutual TLS, oldest first, until the hub acknowledges each one.
+
+The wire contract (fixed with the hub): `POST {hub}/api/v1/reports`, body = the DSSE envelope,
+`Content-Type: application/vnd.dsse.envelope.v1+json`, client certificate CN = agent id.
+`201 {"report_id", "status": "stored"}` and `200 {..., "status": "duplicate"}` are acknowledgements;
+a resend after a lost response is therefore harmless (exactly-once effect, at-least-once delivery).
+
+What happens to an entry, by response:
+
+    200/201 with our report id        -> acknowledged: removed from the spool
+    400, 409, 413, 415, 422, other 4xx -> this report is refused: moved to spool/rejected/ with the reason
+    401/403/404/405/407/421           -> the AGENT is refused (certificate unknown or revoked, wrong URL):
+                                         no report is at fault, so the queue is kept and retried with backoff
+                                         while an ERROR tells the operator to enrol/renew/fix the URL
+    408, 429, 5xx, network/TLS errors  -> transient: retried with backoff
+    anything else (2xx without our id) -> retried: the hub did not say it has the report
+
+Order is preserved: when the head of the queue cannot be sent, nothing behind it is sent either.
+Retries use exponential backoff with "full jitter" (delay uniform in [0, min(cap, base * 2**n)]) so a fleet
+that lost its hub at the same moment does not come back in lockstep; a `Retry-After` is honoured.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import httpx
+from tenken.agent.agent_config import HubConfig
+from tenken.agent.signing import EnvelopeError, PayloadError, envelope_report_id
+from tenken.agent.spool import Spool
+from tenken.checks.configfile import ConfigError
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/vnd.dsse.envelope.v1+json"
+REPORTS_PATH = "/api/v1/reports"
+#: 4xx that mean "you, the agent, may not post here", not "this report is bad".
+AGENT_REFUSED = {401, 403, 404, 405, 407, 421}
+TRANSIENT_4XX = {408, 425, 429}
+
+
+class Outcome(StrEnum):
+    ACKED = "acked"
+    REJECTED = "rejected"  # this report: move to rejected/
+    REFUSED = "refused"  # this agent: keep, back off, alarm
+    RETRY = "retry"  # transient
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    status: int | None
+    reason: str
+    retry_after: float | None = None
+    duplicate: bool = False
+
+
+def make_ssl_context(hub: HubConfig) -> ssl.SSLContext:
+    """TLS 1.3 only, the hub's own CA only (no system roots), our client certificate."""
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=hub.ca_file)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.load_cert_chain(hub.client_cert, hub.client_key)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"hub TLS files: {exc.filename}: file not found") from exc
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"hub TLS files (ca_file/client_cert/client_key) unusable: {exc}") from exc
+    return ctx
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:300].strip() or resp.reason_phrase
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])[:1000]
+    return str(body)[:300]
+
+
+class HubClient:
+    """One persistent HTTPS connection pool to the hub."""
+
+    def __init__(self, hub: HubConfig, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.url = hub.url + REPORTS_PATH
+        kwargs: dict[str, object] = {"timeout": hub.timeout, "follow_redirects": False}
+        if transport is not None:
+            kwargs["transport"] = transport
+        else:
+            kwargs["verify"] = make_ssl_context(hub)
+        self._client = httpx.Client(**kwargs)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def send(self, body: bytes, report_id: str) -> SendResult:
+        try:
+            resp = self._client.post(self.url, content=body, headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            return SendResult(Outcome.RETRY, None, f"{type(exc).__name__}: {exc or 'connection failed'}")
+        code = resp.status_code
+        if code in (200, 201):
+            try:
+                body_json = resp.json()
+            except ValueError:
+                return SendResult(Outcome.RETRY, code, "hub answered without a JSON acknowledgement")
+            got = body_json.get("report_id") if isinstance(body_json, dict) else None
+            if got != report_id:
+                return SendResult(Outcome.RETRY, code, f"hub acknowledged report id {got!r}, not {report_id!r}")
+            return SendResult(Outcome.ACKED, code, str(body_json.get("status", "")), duplicate=body_json.get("status") == "duplicate")
+        ra = _retry_after(resp.headers.get("retry-after"))
+        if code in TRANSIENT_4XX or code >= 500:
+            return SendResult(Outcome.RETRY, code, _detail(resp), ra)
+        if code in AGENT_REFUSED or 300 <= code < 400:
+            return SendResult(Outcome.REFUSED, code, _detail(resp), ra)
+        if 400 <= code < 500:
+            return SendResult(Outcome.REJECTED, code, _detail(resp))
+        return SendResult(Outcome.RETRY, code, f"unexpected HTTP {code}: {_detail(resp)}")
+
+
+class Backoff:
+    """Exponential backoff with full jitter: delay n is uniform in [0, min(cap, base * 2**n)]."""
+
+    def __init__(self, base: float, cap: float, rng: random.Random | None = None) -> None:
+        self.base, self.cap = base, cap
+        self.rng = rng or random.SystemRandom()
+        self.attempt = 0
+
+    def ceiling(self, attempt: int | None = None) -> float:
+        n = self.attempt if attempt is None else attempt
+        return min(self.cap, self.base * (2 ** min(n, 62)))
+
+    def next_delay(self) -> float:
+        delay = self.rng.uniform(0, self.ceiling())
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class DrainResult:
+    acked: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    remaining: int = 0
+    stopped_by: SendResult | None = None
+    retry_in: float | None = None
+
+
+class Sender:
+    """Drains the spool into the hub; remembers when the next attempt is due after a failure."""
+
+    def __init__(self, spool: Spool, client: HubClient, backoff: Backoff, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.spool, self.client, self.backoff, self.clock = spool, client, backoff, clock
+        self.next_attempt = 0.0
+
+    def due(self) -> bool:
+        return self.clock() >= self.next_attempt
+
+    def drain(self, stop: threading.Event | None = None) -> DrainResult:
+        """Send every complete entry oldest first; on the first transient failure schedule a retry and stop."""
+        res = DrainResult()
+        entries = self.spool.entries()
+        for i, entry in enumerate(entries):
+            if stop is not None and stop.is_set():
+                res.remaining = len(entries) - i
+                return res
+            try:
+                body = entry.read_bytes()
+            except FileNotFoundError:
+                continue  # handled by a concurrent `agent once`
+            try:
+                rid = envelope_report_id(body)
+            except (EnvelopeError, PayloadError) as exc:
+                # Cannot happen with atomic writes unless the disk or a person damaged it: never send it.
+                self.spool.reject(entry, None, f"corrupt spool entry, not sent: {exc}")
+                res.rejected += 1
+                continue
+            result = self.client.send(body, rid)
+            if result.outcome is Outcome.ACKED:
+                self.spool.ack(entry)
+                res.acked += 1
+                res.duplicates += result.duplicate
+                self.backoff.reset()
+                log.info("report %s delivered to the hub (%s)", rid, result.reason or result.status)
+                continue
+            if result.outcome is Outcome.REJECTED:
+                self.spool.reject(entry, result.status, result.reason)
+                res.rejected += 1
+                self.backoff.reset()
+                continue
+            delay = self.backoff.next_delay()
+            if result.retry_after is not None:
+                delay = max(delay, min(result.retry_after, self.backoff.cap))
+            self.next_attempt = self.clock() + delay
+            res.stopped_by, res.retry_in, res.remaining = result, delay, len(entries) - i
+            if result.outcome is Outcome.REFUSED:
+                log.error(
+                    "the hub refused this agent (HTTP %s: %s): enrol or renew its certificate, or check hub.url. "
+                    "%d report(s) kept in the spool; retrying in %.0f s",
+                    result.status, result.reason, res.remaining, delay,
+                )
+            else:
+                log.warning("hub unavailable (%s%s); %d report(s) queued; retrying in %.1f s",
+                            f"HTTP {result.status}: " if result.status else "", result.reason, res.remaining, delay)
+            return res
+        self.next_attempt = 0.0
+        return res
+
