@@ -7,7 +7,7 @@ beside the numbers, so a hospital can see and override them. Here we only declar
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from tenken.checks.configfile import ConfigError, deep_merge, load_model, read_yaml
@@ -89,12 +89,23 @@ class LoggingPolicy(_Section):
     require_auditd: bool = False
     require_persistent_journal: bool = True
     max_log_file_mode: Annotated[int, BeforeValidator(_octal)] = Field(0o640, ge=0, le=0o777)
+    #: wtmp/lastlog are world-readable by distribution default so `last`/`lastlog` work unprivileged.
+    login_records_max_mode: Annotated[int, BeforeValidator(_octal)] = Field(0o664, ge=0, le=0o777)
     min_retention_days: int = Field(365, ge=1)
+    #: The guideline gives no retention period: a shortfall is `warn` unless the site makes it binding.
+    enforce_retention: bool = False
+    #: Off-host copy (remote syslog) or tamper-evident audit rules expected by SO-17-2; `warn` when absent.
+    expect_remote_or_immutable: bool = True
 
 
 class HostProtectionPolicy(_Section):
     require_firewall: bool = True
     require_disk_encryption: bool = True
+    #: SO-7-3 is about devices taken off-site: `portable` fails only laptops (chassis type or `portable`
+    #: below) and warns elsewhere; `all` fails every unencrypted host.
+    disk_encryption_scope: Literal["portable", "all"] = "portable"
+    #: The site's own statement that this host is (true) or is not (false) taken off-site; None: detect.
+    portable: bool | None = None
     require_usb_storage_block: bool = True
     require_screen_lock: bool = True
     max_screen_lock_idle_seconds: int = Field(900, ge=1)
