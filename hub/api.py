@@ -1,0 +1,338 @@
+"""The read API for people and tools (JSON; documented in the hub's OpenAPI at /openapi.json).
+
+Every route needs an operator certificate and a bearer token (see `tenken.hub.auth`). Query parameters
+are validated strictly (patterns, bounds) so odd input becomes a 422, never a database error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine, and_, func, select
+from tenken.agent import dsse
+from tenken.agent.report import Report
+from tenken.checks.finding import CLAUSE_ID, Severity, Status, Text, worst
+from tenken.hub import tables as t
+from tenken.hub.auth import bearer, require_operator
+from tenken.hub.db import as_utc, list_agents
+from tenken.hub.ingest import ENVELOPE_MEDIA_TYPE
+
+NO_NUL = r"^[^\x00]+$"
+
+
+def operator(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    return require_operator(request, credentials)
+
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(operator)], responses={401: {"description": "No or bad token"}, 403: {"description": "Certificate not allowed"}})
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def _utc_bound(dt: datetime | None, name: str) -> datetime | None:
+    if dt is None:
+        return None
+    try:
+        return as_utc(dt)
+    except (OverflowError, ValueError) as exc:
+        raise HTTPException(422, f"`{name}` is out of range") from exc
+
+
+# --- response models ----------------------------------------------------------------------------------
+
+
+class HostSummary(BaseModel):
+    target: str
+    kind: str
+    os: str | None
+    state: str
+    last_report_id: str
+    last_agent_id: str
+    last_finished_at: datetime
+    summary: dict[str, int]
+
+
+class ClauseStatus(BaseModel):
+    clause: str
+    status: Status
+    report_id: str
+    finished_at: datetime
+    finding_ids: list[str]
+
+
+class HostStatus(BaseModel):
+    target: str
+    clauses: list[ClauseStatus]
+
+
+class FindingOut(BaseModel):
+    report_id: str
+    agent_id: str
+    finished_at: datetime
+    id: str
+    check_id: str
+    target: str
+    status: Status
+    severity: Severity
+    kind: str
+    subject: str | None
+    clauses: list[str]
+    title: Text
+    detail: Text
+    remediation: Text
+    evidence: list[str]
+    waiver: dict[str, Any] | None
+
+
+class FindingsPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[FindingOut]
+
+
+class ReportMeta(BaseModel):
+    report_id: str
+    agent_id: str
+    received_at: datetime
+    started_at: datetime
+    finished_at: datetime
+    tool: str
+    policy: str
+    payload_sha256: str
+    summary: dict[str, int]
+
+
+class StoredReport(ReportMeta):
+    report: Report
+
+
+class VerifyResult(BaseModel):
+    report_id: str
+    agent_id: str
+    verified: bool
+    reason: str | None
+    key_id: str | None
+    agent_revoked: bool
+    payload_sha256: str
+
+
+class AgentOut(BaseModel):
+    agent_id: str
+    key_id: str
+    cert_serial: str
+    enrolled_at: datetime
+    revoked_at: datetime | None
+    last_report_at: datetime | None
+
+
+# --- routes -------------------------------------------------------------------------------------------
+
+
+@router.get("/hosts", response_model=list[HostSummary], summary="Every scanned target with its latest scan")
+def hosts(request: Request) -> list[HostSummary]:
+    r, tg = t.reports, t.targets
+    latest = (
+        select(tg.c.target, func.max(r.c.finished_at).label("fin"))
+        .join(r, r.c.id == tg.c.report_id)
+        .group_by(tg.c.target)
+        .subquery()
+    )
+    q = (
+        select(tg.c.target, tg.c.kind, tg.c.os, tg.c.state, r.c.id, r.c.agent_id, r.c.finished_at)
+        .join(r, r.c.id == tg.c.report_id)
+        .join(latest, and_(latest.c.target == tg.c.target, latest.c.fin == r.c.finished_at))
+        .order_by(tg.c.target, r.c.id)
+    )
+    out: dict[str, HostSummary] = {}
+    with _engine(request).connect() as conn:
+        for row in conn.execute(q):
+            if row.target in out:
+                continue
+            counts = dict(
+                conn.execute(
+                    select(t.findings.c.status, func.count()).where(t.findings.c.report_id == row.id, t.findings.c.target == row.target).group_by(t.findings.c.status)
+                ).tuples().all()
+            )
+            out[row.target] = HostSummary(
+                target=row.target, kind=row.kind, os=row.os, state=row.state, last_report_id=row.id, last_agent_id=row.agent_id,
+                last_finished_at=as_utc(row.finished_at), summary={s.value: int(counts.get(s.value, 0)) for s in Status},
+            )
+    return list(out.values())
+
+
+@router.get("/hosts/{target}/status", response_model=HostStatus, summary="Latest status per clause for one host")
+def host_status(request: Request, target: Annotated[str, Path(max_length=500, pattern=NO_NUL)]) -> HostStatus:
+    """For each clause, the most recent report that judged it on this host, and the worst status in it."""
+    fc, f = t.finding_clauses, t.findings
+    q = (
+        select(fc.c.clause, fc.c.status, fc.c.report_id, fc.c.finished_at, f.c.finding_id)
+        .join(f, and_(f.c.report_id == fc.c.report_id, f.c.seq == fc.c.seq))
+        .where(fc.c.target == target)
+        .order_by(fc.c.clause, fc.c.finished_at.desc(), fc.c.report_id)
+    )
+    per: dict[str, dict[str, Any]] = {}
+    with _engine(request).connect() as conn:
+        for row in conn.execute(q):
+            cur = per.get(row.clause)
+            if cur is None:
+                per[row.clause] = {"report_id": row.report_id, "finished_at": row.finished_at, "statuses": [Status(row.status)], "ids": [row.finding_id]}
+            elif cur["report_id"] == row.report_id:
+                cur["statuses"].append(Status(row.status))
+                cur["ids"].append(row.finding_id)
+    if not per:
+        raise HTTPException(404, f"no findings for target {target!r}")
+    clauses = []
+    for clause in sorted(per, key=_clause_key):
+        cur = per[clause]
+        status = worst(cur["statuses"])
+        assert status is not None
+        clauses.append(ClauseStatus(clause=clause, status=status, report_id=cur["report_id"], finished_at=as_utc(cur["finished_at"]), finding_ids=sorted(set(cur["ids"]))))
+    return HostStatus(target=target, clauses=clauses)
+
+
+def _clause_key(clause: str) -> tuple[int, int]:
+    m = CLAUSE_ID.match(clause)
+    return (int(m.group(1)), int(m.group(2))) if m else (999, 999)
+
+
+@router.get("/findings", response_model=FindingsPage, summary="Findings, newest first, filtered")
+def findings(
+    request: Request,
+    clause: Annotated[str | None, Query(pattern=CLAUSE_ID.pattern, description="e.g. SO-14-2")] = None,
+    status: Status | None = None,
+    target: Annotated[str | None, Query(max_length=500, pattern=NO_NUL)] = None,
+    since: Annotated[datetime | None, Query(description="report finished_at >= since (UTC if no offset)")] = None,
+    until: Annotated[datetime | None, Query(description="report finished_at < until")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> FindingsPage:
+    f, fc = t.findings, t.finding_clauses
+    conds = []
+    if status is not None:
+        conds.append(f.c.status == status.value)
+    if target is not None:
+        conds.append(f.c.target == target)
+    if (s := _utc_bound(since, "since")) is not None:
+        conds.append(f.c.finished_at >= s)
+    if (u := _utc_bound(until, "until")) is not None:
+        conds.append(f.c.finished_at < u)
+    base = select(f, t.reports.c.agent_id).join(t.reports, t.reports.c.id == f.c.report_id)
+    count = select(func.count()).select_from(f)
+    if clause is not None:
+        on = and_(fc.c.report_id == f.c.report_id, fc.c.seq == f.c.seq, fc.c.clause == clause)
+        base = base.join(fc, on)
+        count = count.join(fc, on)
+    base = base.where(*conds).order_by(f.c.finished_at.desc(), f.c.report_id, f.c.seq).limit(limit).offset(offset)
+    count = count.where(*conds)
+    with _engine(request).connect() as conn:
+        total = conn.execute(count).scalar_one()
+        rows = conn.execute(base).mappings().all()
+    items = [
+        FindingOut(
+            report_id=r["report_id"], agent_id=r["agent_id"], finished_at=as_utc(r["finished_at"]), id=r["finding_id"], check_id=r["check_id"],
+            target=r["target"], status=r["status"], severity=r["severity"], kind=r["kind"], subject=r["subject"], clauses=r["clauses"],
+            title=r["title"], detail=r["detail"], remediation=r["remediation"], evidence=r["evidence"], waiver=r["waiver"],
+        )
+        for r in rows
+    ]
+    return FindingsPage(total=total, limit=limit, offset=offset, items=items)
+
+
+def _report_row(request: Request, report_id: str) -> Any:
+    with _engine(request).connect() as conn:
+        row = conn.execute(select(t.reports).where(t.reports.c.id == report_id)).mappings().first()
+    if row is None:
+        raise HTTPException(404, f"no report {report_id!r}")
+    return row
+
+
+def _meta(row: Any) -> dict[str, Any]:
+    return {
+        "report_id": row["id"], "agent_id": row["agent_id"], "received_at": as_utc(row["received_at"]), "started_at": as_utc(row["started_at"]),
+        "finished_at": as_utc(row["finished_at"]), "tool": f"{row['tool_name']} {row['tool_version']}", "policy": row["policy"],
+        "payload_sha256": row["payload_sha256"], "summary": row["summary"],
+    }
+
+
+ReportId = Annotated[str, Path(max_length=200, pattern=NO_NUL)]
+
+
+@router.get("/reports", response_model=list[ReportMeta], summary="Stored reports, newest first")
+def list_reports(
+    request: Request,
+    agent: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[ReportMeta]:
+    cols = [c for c in t.reports.c if c.name != "envelope"]
+    q = select(*cols).order_by(t.reports.c.finished_at.desc(), t.reports.c.id).limit(limit).offset(offset)
+    if agent is not None:
+        q = q.where(t.reports.c.agent_id == agent)
+    with _engine(request).connect() as conn:
+        return [ReportMeta(**_meta(r)) for r in conn.execute(q).mappings()]
+
+
+@router.get("/reports/{report_id}", response_model=StoredReport, summary="One scan with its findings and evidence")
+def get_report(request: Request, report_id: ReportId) -> StoredReport:
+    row = _report_row(request, report_id)
+    _, payload, _ = dsse.parse_envelope(row["envelope"])
+    return StoredReport(**_meta(row), report=Report.model_validate(json.loads(payload)))
+
+
+@router.get(
+    "/reports/{report_id}/envelope",
+    summary="The original signed DSSE envelope, byte for byte (for auditors)",
+    response_class=Response,
+    responses={200: {"content": {ENVELOPE_MEDIA_TYPE: {"schema": {"type": "object"}}}}},
+)
+def get_envelope(request: Request, report_id: ReportId) -> Response:
+    row = _report_row(request, report_id)
+    return Response(content=bytes(row["envelope"]), media_type=ENVELOPE_MEDIA_TYPE, headers={"Content-Disposition": f'attachment; filename="{report_id}.dsse.json"'})
+
+
+@router.get("/reports/{report_id}/verify", response_model=VerifyResult, summary="Re-verify a stored report's signature now")
+def verify_report(request: Request, report_id: ReportId) -> VerifyResult:
+    """Checks the stored envelope against the agent's enrolled key and the digest recorded at ingest."""
+    row = _report_row(request, report_id)
+    with _engine(request).connect() as conn:
+        agent = conn.execute(select(t.agents).where(t.agents.c.id == row["agent_id"])).mappings().first()
+    reason = None
+    key_id = None
+    verified = False
+    if agent is None:
+        reason = "the agent that sent this report is no longer registered"
+    else:
+        key = dsse.load_public_key(agent["signing_key"].encode())
+        key_id = dsse.key_id(key)
+        try:
+            payload = dsse.verify_envelope(bytes(row["envelope"]), [key])
+        except (dsse.EnvelopeError, dsse.SignatureError) as exc:
+            reason = str(exc)
+        else:
+            if hashlib.sha256(payload).hexdigest() != row["payload_sha256"]:
+                reason = "payload digest differs from the one recorded at ingest"
+            else:
+                try:
+                    Report.model_validate_json(payload)
+                    verified = True
+                except ValidationError as exc:
+                    reason = f"payload no longer validates: {exc.error_count()} errors"
+    return VerifyResult(
+        report_id=report_id, agent_id=row["agent_id"], verified=verified, reason=reason, key_id=key_id,
+        agent_revoked=bool(agent is not None and agent["revoked_at"] is not None), payload_sha256=row["payload_sha256"],
+    )
+
+
+@router.get("/agents", response_model=list[AgentOut], summary="Enrolled agents")
+def agents(request: Request) -> list[AgentOut]:
+    return [AgentOut(**a) for a in list_agents(_engine(request))]
+

@@ -1,0 +1,158 @@
+"""The hub's ASGI application: report ingest for agents, the read API for people.
+
+`create_app(settings)` is all a server (or a test) needs. The client certificate arrives in the request
+scope from `tenken.hub.server`; nothing in a request header can stand in for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from tenken.hub import api
+from tenken.hub.auth import require_peer
+from tenken.hub.db import open_db
+from tenken.hub.ingest import (
+    ENVELOPE_MEDIA_TYPE,
+    Accepted,
+    EnrolledAgent,
+    IngestError,
+    enrolled_agent,
+    store,
+    verify_and_parse,
+)
+from tenken.hub.settings import HubSettings
+from tenken.hub.tls import PeerCert
+
+from tenken import __version__
+
+log = logging.getLogger("tenken.hub")
+
+ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["payloadType", "payload", "signatures"],
+    "properties": {
+        "payloadType": {"type": "string", "const": "application/vnd.tenken.report.v1+json"},
+        "payload": {"type": "string", "description": "base64 of the RFC 8785 canonical tenken.report/v1 JSON"},
+        "signatures": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "object", "required": ["sig"], "properties": {"keyid": {"type": "string"}, "sig": {"type": "string"}}},
+        },
+    },
+}
+
+
+class IngestResult(BaseModel):
+    report_id: str
+    status: str
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def _problem(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def create_app(settings: HubSettings, engine: Engine | None = None) -> FastAPI:
+    own_engine = engine is None
+    db = engine if engine is not None else open_db(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        if own_engine:
+            db.dispose()
+
+    app = FastAPI(
+        title="tenken hub",
+        version=__version__,
+        description=(
+            "Collects signed tenken.report/v1 reports from enrolled agents (mutual TLS 1.3, DSSE/Ed25519 signatures) "
+            "and serves them to operators (operator client certificate + bearer token)."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.engine = db
+    app.state.settings = settings
+    app.include_router(api.router)
+
+    responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": Problem, "description": why}
+        for code, why in (
+            (400, "Malformed envelope (not JSON, bad base64, missing fields)"),
+            (403, "Client certificate not an enrolled, unrevoked agent"),
+            (409, "Report id already stored with different content"),
+            (413, "Body larger than the hub's limit"),
+            (415, "Content-Type is not application/vnd.dsse.envelope.v1+json"),
+            (422, "Signature, schema or freshness check failed"),
+        )
+    }
+    responses[200] = {"model": IngestResult, "description": "Already stored (identical resend)"}
+
+    @app.post(
+        "/api/v1/reports",
+        status_code=201,
+        response_model=IngestResult,
+        summary="Upload one signed report (agents only)",
+        responses=responses,
+        openapi_extra={"requestBody": {"required": True, "content": {ENVELOPE_MEDIA_TYPE: {"schema": ENVELOPE_SCHEMA}}}},
+    )
+    async def post_report(request: Request) -> JSONResponse:
+        """Verify with the enrolled key of the agent whose certificate made this connection, then store once."""
+        try:
+            peer = require_peer(request)
+        except Exception:
+            return _problem(403, "a client certificate issued by this hub is required")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != ENVELOPE_MEDIA_TYPE:
+            return _problem(415, f"Content-Type must be {ENVELOPE_MEDIA_TYPE}")
+        try:
+            agent = await run_in_threadpool(_authorise, db, peer)
+            body = await _read_limited(request, settings.max_body_bytes)
+            result = await run_in_threadpool(_verify_and_store, db, settings, agent, body)
+        except IngestError as exc:
+            log.info("rejected report from %s: %s %s", peer.common_name, exc.status, exc.detail)
+            return _problem(exc.status, exc.detail)
+        log.info("report %s from %s: %s", result.report_id, agent.agent_id, result.status)
+        return JSONResponse({"report_id": result.report_id, "status": result.status}, status_code=result.http_status)
+
+    return app
+
+
+def _authorise(engine: Engine, peer: PeerCert) -> EnrolledAgent:
+    with engine.connect() as conn:
+        return enrolled_agent(conn, peer.common_name, peer.serial)
+
+
+def _verify_and_store(engine: Engine, settings: HubSettings, agent: EnrolledAgent, body: bytes) -> Accepted:
+    report, payload = verify_and_parse(body, agent, window=settings.window)
+    return store(engine, report, agent_id=agent.agent_id, envelope=body, payload=payload)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, or 413 as soon as it is known to be too large (declared length first, then counted)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            n = int(declared)
+        except ValueError as exc:
+            raise IngestError(400, "Content-Length is not a number") from exc
+        if n > limit:
+            raise IngestError(413, f"report envelope of {n} bytes exceeds the hub's limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise IngestError(413, f"report envelope exceeds the hub's limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

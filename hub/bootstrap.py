@@ -1,0 +1,117 @@
+"""First start in one command: CA, the hub's TLS certificate, the database, the first operator credential.
+
+Every step is idempotent: on an initialised directory `ensure_initialised` only renews the hub's TLS
+certificate if a requested name is missing or it is about to expire, so `tenken-hub serve --data DIR` is
+safe to put in a systemd unit.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+from tenken.hub import ca as hubca
+from tenken.hub import tables as t
+from tenken.hub.db import create_token, open_db, register_user_cert
+from tenken.hub.settings import HubSettings, save_settings
+
+
+@dataclass
+class InitResult:
+    created_ca: bool = False
+    renewed_server_cert: bool = False
+    admin_token: str | None = None
+    admin_cert: Path | None = None
+    admin_key: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def ensure_data_dir(settings: HubSettings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.data_dir, 0o700)
+
+
+def ensure_ca(settings: HubSettings) -> tuple[hubca.CA, bool]:
+    ensure_data_dir(settings)
+    if settings.ca_key.exists() or settings.ca_cert.exists():
+        return hubca.load_ca(settings.ca_key, settings.ca_cert), False
+    return hubca.create_ca(settings.ca_key, settings.ca_cert), True
+
+
+def hub_sans(settings: HubSettings) -> list[str]:
+    extra = list(settings.extra_sans)
+    if settings.host not in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
+        extra.append(settings.host)
+    return hubca.default_sans(extra)
+
+
+def issue_operator(settings: HubSettings, engine: Engine, authority: hubca.CA, name: str, out_dir: Path | None = None) -> tuple[Path, Path]:
+    """An operator's client certificate + key (files), registered so the hub accepts and can revoke it."""
+    key, cert = hubca.issue_user_cert(authority, name)
+    out = out_dir or (settings.clients_dir / name)
+    cert_path, key_path = out / "client.pem", out / "client.key"
+    hubca.write_private(key_path, hubca.key_pem(key))
+    hubca.write_public(cert_path, hubca.pem(cert))
+    register_user_cert(engine, name=name, serial=hubca.serial_hex(cert), not_after=cert.not_valid_after_utc)
+    return cert_path, key_path
+
+
+def ensure_initialised(settings: HubSettings) -> tuple[InitResult, Engine]:
+    res = InitResult()
+    authority, res.created_ca = ensure_ca(settings)
+    sans = hub_sans(settings)
+    if hubca.server_cert_needs_renewal(settings.tls_cert, sans):
+        hubca.issue_server_cert(authority, settings.tls_key, settings.tls_cert, sans)
+        res.renewed_server_cert = True
+    engine = open_db(settings.database_url)
+    save_settings(settings)
+    with engine.connect() as conn:
+        have_tokens = conn.execute(select(func.count()).select_from(t.tokens)).scalar_one() > 0
+    if not have_tokens:
+        res.admin_token = create_token(engine, "admin")
+        res.admin_cert, res.admin_key = issue_operator(settings, engine, authority, "admin")
+    return res, engine
+
+
+def public_url(settings: HubSettings) -> str:
+    wildcard = settings.host in ("0.0.0.0", "::", "")  # noqa: S104 - comparing, not binding
+    host = socket.getfqdn() if wildcard else settings.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"https://{host}:{settings.port}"
+
+
+def first_run_text(settings: HubSettings, res: InitResult) -> str:
+    d = settings.data_dir
+    url = public_url(settings)
+    lines = [
+        "",
+        "tenken hub: initialised / 初期化しました",
+        f"  CA certificate (give to agents): {settings.ca_cert}",
+        f"  CA key (keep secret, mode 0600): {settings.ca_key}",
+        f"  hub TLS certificate:             {settings.tls_cert}",
+        f"  database:                        {settings.database_url if not settings.db_url else '(given with --db)'}",
+        "",
+        "Operator API token (shown ONLY now; stored hashed) / 管理者APIトークン（この一度だけ表示）:",
+        f"  {res.admin_token}",
+        f"Operator client certificate: {res.admin_cert}  key: {res.admin_key}",
+        f"  try: curl --cacert {settings.ca_cert} --cert {res.admin_cert} --key {res.admin_key} -H 'Authorization: Bearer <token>' {url}/api/v1/hosts",
+        "",
+        "Enroll an agent / エージェントの登録:",
+        "  1. on the machine to audit:   tenken agent init --dir /etc/tenken/agent",
+        "  2. copy /etc/tenken/agent/tls.csr and agent.pub to this hub, then here:",
+        f"        tenken-hub agent enroll tls.csr --pub agent.pub --data {d} --out tls.crt",
+        f"  3. copy tls.crt and {settings.ca_cert} (as hub-ca.pem) to /etc/tenken/agent/ on the agent, and in its agent.yaml:",
+        "        signing_key: agent.key",
+        "        hub:",
+        f"          url: {url}",
+        "          ca_file: hub-ca.pem",
+        "          client_cert: tls.crt",
+        "          client_key: tls.key",
+        "  revoke later: tenken-hub agent revoke <agent-id> --data " + str(d),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,253 @@
+"""`tenken-hub`: start the hub and manage its CA, agents and operator tokens.
+
+Every command works on one data directory (`--data DIR`, or $TENKEN_HUB_DATA); the database URL given to
+`serve --db` on first start is remembered there, so the other commands find the same database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from tenken.agent import dsse
+from tenken.hub import ca as hubca
+from tenken.hub.settings import DEFAULT_DATA_DIR, DEFAULT_PORT, HubSettings, load_settings
+
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    help="tenken hub: 署名付き点検報告書を受け取り、保存し、提供します。 / Receives, verifies, stores and serves signed tenken reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+ca_app = typer.Typer(help="The hub's certificate authority.", no_args_is_help=True)
+agent_app = typer.Typer(help="Enroll, list and revoke agents.", no_args_is_help=True)
+token_app = typer.Typer(help="Operator API tokens (and operator client certificates).", no_args_is_help=True)
+app.add_typer(ca_app, name="ca")
+app.add_typer(agent_app, name="agent")
+app.add_typer(token_app, name="token")
+
+DataOpt = Annotated[Path, typer.Option("--data", envvar="TENKEN_HUB_DATA", help="The hub's data directory.")]
+DbOpt = Annotated[str | None, typer.Option("--db", envvar="TENKEN_HUB_DB", help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in DIR).")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"tenken-hub: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _settings(data: Path, db: str | None = None, **kw: object) -> HubSettings:
+    return load_settings(data.resolve(), db_url=db, **kw)
+
+
+def _require_init(settings: HubSettings) -> None:
+    if not settings.ca_cert.exists():
+        raise _fail(f"{settings.data_dir} is not a hub data directory yet: run `tenken-hub serve --data {settings.data_dir}` (or `ca init`) first")
+
+
+@app.command("serve")
+def serve(
+    data: DataOpt = DEFAULT_DATA_DIR,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = DEFAULT_PORT,
+    db: DbOpt = None,
+    san: Annotated[list[str] | None, typer.Option("--san", help="Extra name or IP for the hub's TLS certificate (repeatable).")] = None,
+    max_body: Annotated[int | None, typer.Option("--max-body", help="Largest accepted report envelope in bytes (default 16 MiB).")] = None,
+    window_days: Annotated[float | None, typer.Option("--window-days", help="Accept reports whose finished_at is within ± this many days.")] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Start the hub (HTTPS, TLS 1.3, client certificates required). On an empty DIR, initialise it first."""
+    from tenken.hub.app import create_app
+    from tenken.hub.bootstrap import ensure_initialised, first_run_text
+    from tenken.hub.server import serve as run_server
+    from tenken.hub.tls import server_context
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(data, db, host=host, port=port, extra_sans=san or [], max_body_bytes=max_body, window_days=window_days)
+    try:
+        res, engine = ensure_initialised(settings)
+    except hubca.CAError as exc:
+        raise _fail(str(exc)) from exc
+    if res.admin_token:
+        typer.echo(first_run_text(settings, res))
+    elif res.renewed_server_cert:
+        typer.echo(f"hub TLS certificate (re)issued: {settings.tls_cert}", err=True)
+    sys.stdout.flush()
+    ctx = server_context(settings.tls_cert, settings.tls_key, settings.ca_cert)
+    run_server(create_app(settings, engine=engine), host=settings.host, port=settings.port, context=ctx, log_level=log_level)
+
+
+@ca_app.command("init")
+def ca_init(data: DataOpt = DEFAULT_DATA_DIR) -> None:
+    """Create the CA (ECDSA P-256, key mode 0600) in DIR. Refuses to overwrite an existing one."""
+    from tenken.hub.bootstrap import ensure_data_dir
+
+    settings = _settings(data)
+    ensure_data_dir(settings)
+    try:
+        authority = hubca.create_ca(settings.ca_key, settings.ca_cert)
+    except hubca.CAError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"CA created: {settings.ca_cert} (key {settings.ca_key}, mode 0600)")
+    typer.echo(f"CA fingerprint (SHA-256): {authority.cert.fingerprint(hubca.hashes.SHA256()).hex(':')}")
+
+
+@agent_app.command("enroll")
+def agent_enroll(
+    csr: Annotated[Path, typer.Argument(help="The agent's tls.csr (from `tenken agent init`).")],
+    pub: Annotated[Path, typer.Option("--pub", help="The agent's signing public key (agent.pub).")],
+    data: DataOpt = DEFAULT_DATA_DIR,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the certificate here (default: print it).")] = None,
+    days: Annotated[int, typer.Option("--days", min=1, max=3650)] = hubca.CLIENT_DAYS,
+    db: DbOpt = None,
+) -> None:
+    """Issue the agent's client certificate (CN = agent id of --pub) and register its signing key."""
+    from tenken.hub.db import RegistryError, enroll_agent, open_db
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    try:
+        key = dsse.load_public_key(pub.read_bytes())
+        csr_pem = csr.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read: {exc}") from exc
+    except ValueError as exc:
+        raise _fail(f"{pub}: {exc}") from exc
+    try:
+        authority = hubca.load_ca(settings.ca_key, settings.ca_cert)
+        aid, cert = hubca.issue_agent_cert(authority, csr_pem, key, days)
+    except hubca.CAError as exc:
+        raise _fail(str(exc)) from exc
+    engine = open_db(settings.database_url)
+    try:
+        enroll_agent(engine, agent_id=aid, signing_key_pem=_pub_pem(key), key_id=dsse.key_id(key), serial=hubca.serial_hex(cert), not_after=cert.not_valid_after_utc)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    pem = hubca.pem(cert)
+    hubca.write_public(settings.agents_dir / f"{aid}.pem", pem)
+    if out is not None:
+        hubca.write_public(out, pem)
+        typer.echo(f"enrolled {aid}: certificate written to {out} (serial {hubca.serial_hex(cert)})", err=True)
+    else:
+        typer.echo(f"enrolled {aid} (serial {hubca.serial_hex(cert)}); certificate follows:", err=True)
+        typer.echo(pem.decode(), nl=False)
+    typer.echo(f"give the agent this certificate (as tls.crt) and the hub CA {settings.ca_cert}", err=True)
+
+
+def _pub_pem(key: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@agent_app.command("revoke")
+def agent_revoke(agent_id: Annotated[str, typer.Argument()], data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
+    """Revoke an agent: its certificates and signing key are refused from now on (reports stay stored)."""
+    from tenken.hub.db import RegistryError, open_db, revoke_agent
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    engine = open_db(settings.database_url)
+    try:
+        revoke_agent(engine, agent_id)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"revoked {agent_id}")
+
+
+@agent_app.command("list")
+def agent_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Enrolled agents, with revocation and last report time."""
+    from tenken.hub.db import list_agents, open_db
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    engine = open_db(settings.database_url)
+    try:
+        rows = list_agents(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    for r in rows:
+        state = f"REVOKED {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "active"
+        last = f"{r['last_report_at']:%Y-%m-%d %H:%M}" if r["last_report_at"] else "never"
+        typer.echo(f"{r['agent_id']}  {state:<24} enrolled {r['enrolled_at']:%Y-%m-%d %H:%M}  last report {last}")
+    if not rows:
+        typer.echo("no agents enrolled", err=True)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="Who the token is for.", min=1)] = "operator",
+    data: DataOpt = DEFAULT_DATA_DIR,
+    db: DbOpt = None,
+    cert: Annotated[bool, typer.Option("--cert/--no-cert", help="Also issue an operator client certificate (needed to connect).")] = True,
+    out: Annotated[Path | None, typer.Option("--out", help="Directory for client.pem/client.key (default DIR/clients/NAME).")] = None,
+) -> None:
+    """Create an API token (printed once on stdout, stored hashed) and an operator client certificate."""
+    from tenken.hub.bootstrap import issue_operator
+    from tenken.hub.db import create_token, open_db
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise _fail("--name may contain letters, digits, '-', '_' and '.' only")
+    engine = open_db(settings.database_url)
+    try:
+        token = create_token(engine, name)
+        if cert:
+            authority = hubca.load_ca(settings.ca_key, settings.ca_cert)
+            crt, key = issue_operator(settings, engine, authority, name, out)
+            typer.echo(f"operator certificate: {crt}  key: {key}", err=True)
+    finally:
+        engine.dispose()
+    typer.echo("API token (shown only now) / APIトークン（この一度だけ表示）:", err=True)
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
+    """Tokens by name (never their values)."""
+    from tenken.hub.db import list_tokens, open_db
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    engine = open_db(settings.database_url)
+    try:
+        for r in list_tokens(engine):
+            typer.echo(f"{r['id']:>4}  {r['name']:<20} created {r['created_at']:%Y-%m-%d %H:%M}" + (f"  REVOKED {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else ""))
+    finally:
+        engine.dispose()
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument()], data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
+    """Revoke every token and operator certificate of NAME."""
+    from tenken.hub.db import open_db, revoke_user
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    engine = open_db(settings.database_url)
+    try:
+        n_tok, n_cert = revoke_user(engine, name)
+    finally:
+        engine.dispose()
+    if n_tok == 0 and n_cert == 0:
+        raise _fail(f"nothing to revoke for {name!r}")
+    typer.echo(f"revoked {n_tok} token(s) and {n_cert} certificate(s) of {name}")
+
+
+def main() -> None:
+    app()

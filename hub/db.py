@@ -1,0 +1,218 @@
+"""Database access: engine set-up for SQLite (WAL) and PostgreSQL, and the registry of agents, certificates
+and tokens that the CLI and the app share.
+
+SQLite notes: WAL lets the read API run while a report is being written; write transactions start with
+BEGIN IMMEDIATE so two writers queue on the busy timeout instead of failing when a read lock cannot be
+upgraded. PostgreSQL notes: several hub processes may share one database; every "exactly once" rule is a
+unique constraint, and losing a race shows up as an IntegrityError that the caller turns into an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from tenken.hub import tables as t
+
+TOKEN_PREFIX = "thub_"  # noqa: S105 - a prefix, not a secret
+
+
+class RegistryError(Exception):
+    """A registry operation that cannot be done as asked (revoked agent, unknown id)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything the hub stores is UTC, so naive means UTC."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, pool_size=8, max_overflow=8)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("tenken_write") else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def init_schema(engine: Engine) -> None:
+    """Create missing tables. Two hub processes starting together on PostgreSQL may race: retry once."""
+    for attempt in range(3):
+        try:
+            t.metadata.create_all(engine, checkfirst=True)
+            return
+        except (IntegrityError, ProgrammingError, OperationalError):
+            if attempt == 2:
+                raise
+
+
+def open_db(url: str) -> Engine:
+    engine = make_engine(url)
+    init_schema(engine)
+    return engine
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """A write transaction (BEGIN IMMEDIATE on SQLite): committed on success, rolled back on any error."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(tenken_write=True)
+        with conn.begin():
+            yield conn
+
+
+# --- agents and certificates -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertRecord:
+    serial: str
+    kind: str
+    subject: str
+    agent_id: str | None
+    revoked: bool
+
+
+def enroll_agent(engine: Engine, *, agent_id: str, signing_key_pem: str, key_id: str, serial: str, not_after: datetime) -> None:
+    """Register (or re-certify) an agent. A revoked agent stays revoked: it must make a new key."""
+    now = utcnow()
+    with write_tx(engine) as conn:
+        row = conn.execute(select(t.agents.c.revoked_at, t.agents.c.signing_key).where(t.agents.c.id == agent_id)).first()
+        if row is not None and row.revoked_at is not None:
+            raise RegistryError(f"agent {agent_id} was revoked; it must create a new key (`tenken agent init`) to enroll again")
+        if row is None:
+            conn.execute(
+                t.agents.insert().values(id=agent_id, signing_key=signing_key_pem, key_id=key_id, cert_serial=serial, enrolled_at=now)
+            )
+        else:
+            conn.execute(update(t.agents).where(t.agents.c.id == agent_id).values(cert_serial=serial))
+        conn.execute(
+            t.certs.insert().values(serial=serial, kind="agent", subject=agent_id, agent_id=agent_id, issued_at=now, not_after=not_after)
+        )
+
+
+def revoke_agent(engine: Engine, agent_id: str) -> None:
+    now = utcnow()
+    with write_tx(engine) as conn:
+        res = conn.execute(update(t.agents).where(t.agents.c.id == agent_id, t.agents.c.revoked_at.is_(None)).values(revoked_at=now))
+        if res.rowcount == 0:
+            exists = conn.execute(select(t.agents.c.id).where(t.agents.c.id == agent_id)).first()
+            if exists is None:
+                raise RegistryError(f"no agent {agent_id} is enrolled")
+        conn.execute(update(t.certs).where(t.certs.c.agent_id == agent_id, t.certs.c.revoked_at.is_(None)).values(revoked_at=now))
+
+
+def list_agents(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.agents).order_by(t.agents.c.enrolled_at)).mappings().all()
+        last = dict(
+            conn.execute(
+                select(t.reports.c.agent_id, t.reports.c.received_at).order_by(t.reports.c.received_at)
+            ).tuples().all()
+        ) if rows else {}
+    out = []
+    for r in rows:
+        out.append({
+            "agent_id": r["id"],
+            "key_id": r["key_id"],
+            "cert_serial": r["cert_serial"],
+            "enrolled_at": as_utc(r["enrolled_at"]),
+            "revoked_at": as_utc(r["revoked_at"]),
+            "last_report_at": as_utc(last.get(r["id"])),
+        })
+    return out
+
+
+def register_user_cert(engine: Engine, *, name: str, serial: str, not_after: datetime) -> None:
+    with write_tx(engine) as conn:
+        conn.execute(t.certs.insert().values(serial=serial, kind="user", subject=name, issued_at=utcnow(), not_after=not_after))
+
+
+def cert_record(conn: Connection, serial: str) -> CertRecord | None:
+    row = conn.execute(
+        select(t.certs.c.serial, t.certs.c.kind, t.certs.c.subject, t.certs.c.agent_id, t.certs.c.revoked_at).where(t.certs.c.serial == serial)
+    ).first()
+    if row is None:
+        return None
+    return CertRecord(serial=row.serial, kind=row.kind, subject=row.subject, agent_id=row.agent_id, revoked=row.revoked_at is not None)
+
+
+# --- tokens -------------------------------------------------------------------------------------------
+
+
+def _digest(token: str) -> str:
+    # Tokens are 256-bit random strings, so a plain hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(engine: Engine, name: str) -> str:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with write_tx(engine) as conn:
+        conn.execute(t.tokens.insert().values(name=name, token_sha256=_digest(token), created_at=utcnow()))
+    return token
+
+
+def check_token(conn: Connection, token: str) -> str | None:
+    """Name of the token's owner, or None. Compares against every live hash in constant time each."""
+    want = _digest(token)
+    owner = None
+    for name, digest in conn.execute(select(t.tokens.c.name, t.tokens.c.token_sha256).where(t.tokens.c.revoked_at.is_(None))):
+        if hmac.compare_digest(want, digest):
+            owner = name
+    return owner
+
+
+def revoke_user(engine: Engine, name: str) -> tuple[int, int]:
+    """Revoke every token and operator certificate of `name`. Returns (tokens, certs) revoked."""
+    now = utcnow()
+    with write_tx(engine) as conn:
+        a = conn.execute(update(t.tokens).where(t.tokens.c.name == name, t.tokens.c.revoked_at.is_(None)).values(revoked_at=now)).rowcount
+        b = conn.execute(
+            update(t.certs).where(t.certs.c.kind == "user", t.certs.c.subject == name, t.certs.c.revoked_at.is_(None)).values(revoked_at=now)
+        ).rowcount
+    return a, b
+
+
+def list_tokens(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.tokens.c.id, t.tokens.c.name, t.tokens.c.created_at, t.tokens.c.revoked_at).order_by(t.tokens.c.id)).mappings().all()
+    return [{"id": r["id"], "name": r["name"], "created_at": as_utc(r["created_at"]), "revoked_at": as_utc(r["revoked_at"])} for r in rows]
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per stored-report table: what tests compare before and after a rejected upload."""
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        return {tbl.name: conn.execute(select(func.count()).select_from(tbl)).scalar_one() for tbl in t.STORED_TABLES}

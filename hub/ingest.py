@@ -1,0 +1,180 @@
+"""Ingest one signed report: verify, validate, check for replay, store — all or nothing.
+
+Order matters: the cheapest rejections come first and nothing touches the database until the signature
+verified with the enrolled key of the agent whose client certificate carried the upload. The whole report
+is written in one transaction with one executemany per table; the unique report id makes a resend
+idempotent even when two hub processes receive it at the same moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError
+from tenken.agent import dsse
+from tenken.agent.report import Report
+from tenken.hub import tables as t
+from tenken.hub.db import as_utc, utcnow, write_tx
+
+ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
+
+
+class IngestError(Exception):
+    """A rejected upload: HTTP status and the reason given back to the agent as {"detail": ...}."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Accepted:
+    report_id: str
+    status: str  # "stored" | "duplicate"
+
+    @property
+    def http_status(self) -> int:
+        return 201 if self.status == "stored" else 200
+
+
+@dataclass(frozen=True)
+class EnrolledAgent:
+    agent_id: str
+    key: Ed25519PublicKey
+
+
+@lru_cache(maxsize=1024)
+def _load_key(pem: str) -> Ed25519PublicKey:
+    return dsse.load_public_key(pem.encode())
+
+
+def enrolled_agent(conn: Connection, agent_id: str, cert_serial: str) -> EnrolledAgent:
+    """The agent behind a client certificate, or 403: unknown, revoked, or a certificate not issued to it."""
+    row = conn.execute(select(t.agents.c.signing_key, t.agents.c.revoked_at).where(t.agents.c.id == agent_id)).first()
+    if row is None:
+        raise IngestError(403, f"agent {agent_id} is not enrolled at this hub")
+    if row.revoked_at is not None:
+        raise IngestError(403, f"agent {agent_id} has been revoked")
+    cert = conn.execute(select(t.certs.c.agent_id, t.certs.c.revoked_at).where(t.certs.c.serial == cert_serial)).first()
+    if cert is None or cert.agent_id != agent_id or cert.revoked_at is not None:
+        raise IngestError(403, f"client certificate {cert_serial} is not a valid certificate of agent {agent_id}")
+    return EnrolledAgent(agent_id, _load_key(row.signing_key))
+
+
+def _validation_reason(exc: ValidationError, limit: int = 5) -> str:
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def verify_and_parse(envelope: bytes, agent: EnrolledAgent, *, window: timedelta, now: datetime | None = None) -> tuple[Report, bytes]:
+    """Signature (with THIS agent's key only), schema and freshness. Raises IngestError; no I/O."""
+    try:
+        payload = dsse.verify_envelope(envelope, [agent.key])
+    except dsse.EnvelopeError as exc:
+        raise IngestError(400, f"malformed envelope: {exc}") from exc
+    except dsse.SignatureError as exc:
+        raise IngestError(422, f"signature does not verify with the enrolled key of {agent.agent_id}: {exc}") from exc
+    try:
+        report = Report.model_validate_json(payload)
+    except ValidationError as exc:
+        raise IngestError(422, f"payload is not a valid tenken.report/v1 report: {_validation_reason(exc)}") from exc
+    now = now or utcnow()
+    finished = as_utc(report.finished_at)
+    started = as_utc(report.started_at)
+    assert finished is not None and started is not None
+    if abs(finished - now) > window:
+        raise IngestError(422, f"stale report: finished_at {finished.isoformat()} is outside ±{window.days} days of the hub's clock ({now.isoformat()})")
+    if started > finished:
+        raise IngestError(422, "started_at is after finished_at")
+    return report, payload
+
+
+def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, now: datetime) -> dict[str, Any]:
+    finished = as_utc(report.finished_at)
+    report_row = {
+        "id": report.id,
+        "agent_id": agent_id,
+        "received_at": now,
+        "started_at": as_utc(report.started_at),
+        "finished_at": finished,
+        "tool_name": report.tool.name,
+        "tool_version": report.tool.version,
+        "policy": report.policy,
+        "payload_sha256": payload_sha,
+        "envelope": envelope,
+        "summary": {"findings": len(report.findings), "evidence": len(report.evidence), "targets": len(report.targets), **report.summary()},
+    }
+    target_rows = [
+        {
+            "report_id": report.id, "seq": i, "target": ti.target, "kind": ti.kind.value, "os": ti.os, "state": ti.state.value,
+            "error": ti.error, "started_at": as_utc(ti.started_at), "finished_at": as_utc(ti.finished_at),
+        }
+        for i, ti in enumerate(report.targets)
+    ]
+    finding_rows = []
+    clause_rows = []
+    for i, f in enumerate(report.findings):
+        status = f.status.value
+        finding_rows.append({
+            "report_id": report.id, "seq": i, "finding_id": f.id, "check_id": f.check_id, "target": f.target,
+            "status": status, "severity": f.severity.value, "kind": f.kind.value, "subject": f.subject,
+            "clauses": list(f.clauses), "title": {"ja": f.title.ja, "en": f.title.en},
+            "detail": {"ja": f.detail.ja, "en": f.detail.en}, "remediation": {"ja": f.remediation.ja, "en": f.remediation.en},
+            "evidence": list(f.evidence), "waiver": f.waiver.model_dump(mode="json") if f.waiver else None, "finished_at": finished,
+        })
+        for clause in dict.fromkeys(f.clauses):  # a clause listed twice is indexed once
+            clause_rows.append({"report_id": report.id, "seq": i, "clause": clause, "target": f.target, "status": status, "finished_at": finished})
+    evidence_rows = [
+        {
+            "report_id": report.id, "seq": i, "evidence_id": e.id, "collector": e.collector, "target": e.target,
+            "collected_at": as_utc(e.collected_at), "sha256": e.sha256, "raw": e.raw,
+            "sources": [s.model_dump(mode="json") for s in e.sources], "facts": e.facts, "error": e.error,
+        }
+        for i, e in enumerate(report.evidence)
+    ]
+    return {"report": report_row, "targets": target_rows, "findings": finding_rows, "clauses": clause_rows, "evidence": evidence_rows}
+
+
+def _existing(conn: Connection, report_id: str, agent_id: str, payload_sha: str) -> Accepted | None:
+    row = conn.execute(select(t.reports.c.agent_id, t.reports.c.payload_sha256).where(t.reports.c.id == report_id)).first()
+    if row is None:
+        return None
+    if row.agent_id == agent_id and row.payload_sha256 == payload_sha:
+        return Accepted(report_id, "duplicate")
+    raise IngestError(409, f"report id {report_id} was already stored with different content (replayed or reused id)")
+
+
+def store(engine: Engine, report: Report, *, agent_id: str, envelope: bytes, payload: bytes) -> Accepted:
+    """Store the verified report in one transaction, or answer duplicate/409 if its id is taken."""
+    payload_sha = hashlib.sha256(payload).hexdigest()
+    with engine.connect() as conn:
+        seen = _existing(conn, report.id, agent_id, payload_sha)
+    if seen is not None:
+        return seen
+    rows = _rows(report, agent_id=agent_id, envelope=envelope, payload_sha=payload_sha, now=datetime.now(UTC))
+    try:
+        with write_tx(engine) as conn:
+            conn.execute(t.reports.insert(), [rows["report"]])
+            for table, key in ((t.targets, "targets"), (t.findings, "findings"), (t.finding_clauses, "clauses"), (t.evidence, "evidence")):
+                if rows[key]:
+                    conn.execute(table.insert(), rows[key])
+    except IntegrityError:
+        # Another request (or hub process) stored this id between our check and our insert.
+        with engine.connect() as conn:
+            seen = _existing(conn, report.id, agent_id, payload_sha)
+        if seen is None:
+            raise
+        return seen
+    return Accepted(report.id, "stored")

@@ -1,0 +1,82 @@
+"""Run the hub on uvicorn and hand the verified client certificate to the application.
+
+uvicorn does not (yet) implement the ASGI TLS extension, so the app cannot see which certificate the
+client presented. This module is the single place that closes the gap: a subclass of uvicorn's HTTP
+protocol reads the peer certificate from the TLS object once the handshake is done (asyncio calls
+`connection_made` only after it) and wraps the app for that connection, so every request scope on it
+carries `scope["extensions"]["tls"]` in the shape of the ASGI TLS extension spec. The certificate comes
+from the TLS layer, never from a header, so a client cannot claim somebody else's identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+TLS_1_3 = 0x0304
+
+
+def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any] | None:
+    """The ASGI TLS extension dict for one connection, or None when the connection is not TLS."""
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+    cipher = ssl_object.cipher()
+    return {
+        "server_cert": None,
+        "client_cert_chain": chain,
+        "client_cert_name": None,
+        "client_cert_error": None,
+        "tls_version": TLS_1_3 if ssl_object.version() == "TLSv1.3" else None,
+        "cipher_suite": None,
+        "cipher_name": cipher[0] if cipher else None,
+    }
+
+
+def with_tls(app: ASGIApp, tls: dict[str, Any] | None) -> ASGIApp:
+    """Wrap `app` so that each scope on this connection carries this connection's TLS facts."""
+
+    async def wrapped(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] in ("http", "websocket"):
+            extensions = dict(scope.get("extensions") or {})
+            extensions.pop("tls", None)  # never trust anything but the transport
+            if tls is not None:
+                extensions["tls"] = tls
+            scope["extensions"] = extensions
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+class PeerCertH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, plus the client certificate in every request scope of the connection."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.app = with_tls(self.app, tls_extension(transport.get_extra_info("ssl_object")))
+
+
+def make_config(app: ASGIApp, *, host: str, port: int, context: ssl.SSLContext, log_level: str = "info") -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=PeerCertH11Protocol,
+        ssl_context_factory=lambda _config, _default: context,
+        log_level=log_level,
+        proxy_headers=False,  # a forwarded header must never stand in for the TLS peer
+        server_header=False,
+        timeout_keep_alive=30,
+        lifespan="on",
+    )
+
+
+def serve(app: ASGIApp, *, host: str, port: int, context: ssl.SSLContext, log_level: str = "info") -> None:
+    uvicorn.Server(make_config(app, host=host, port=port, context=context, log_level=log_level)).run()

@@ -1,0 +1,93 @@
+"""Hub settings: where its data lives, which database it uses, and the ingest limits.
+
+One data directory holds everything a hub needs (CA, its TLS certificate, the SQLite database and a
+small `hub.json`), so `--data DIR` is the only thing an operator has to remember. Options given on the
+command line are written back to `hub.json` on first start, so later `tenken-hub agent enroll --data DIR`
+finds the same database as `serve`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_DATA_DIR = Path(os.environ.get("TENKEN_HUB_DATA", "/var/lib/tenken-hub"))
+DEFAULT_PORT = 8443
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+DEFAULT_WINDOW_DAYS = 7.0
+CONFIG_FILE = "hub.json"
+
+
+class HubSettings(BaseModel):
+    """Everything `create_app` and the CLI need; persisted (minus host/port) in DIR/hub.json."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data_dir: Path
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite:///DIR/hub.db")
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, gt=0)
+    window_days: float = Field(default=DEFAULT_WINDOW_DAYS, gt=0, description="Accept finished_at within ±this")
+    extra_sans: list[str] = Field(default_factory=list)
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(days=self.window_days)
+
+    # File layout inside the data directory.
+    @property
+    def ca_key(self) -> Path:
+        return self.data_dir / "private" / "ca.key"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.data_dir / "ca.pem"
+
+    @property
+    def tls_key(self) -> Path:
+        return self.data_dir / "private" / "hub.key"
+
+    @property
+    def tls_cert(self) -> Path:
+        return self.data_dir / "hub.pem"
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.data_dir / "agents"
+
+    @property
+    def clients_dir(self) -> Path:
+        return self.data_dir / "clients"
+
+
+def load_settings(data_dir: Path, **overrides: object) -> HubSettings:
+    """Read DIR/hub.json (if any) and apply the non-None command-line overrides on top."""
+    data: dict[str, object] = {}
+    cfg = data_dir / CONFIG_FILE
+    if cfg.is_file():
+        data = json.loads(cfg.read_text(encoding="utf-8"))
+    env_db = os.environ.get("TENKEN_HUB_DB")
+    if env_db and not data.get("db_url"):
+        data["db_url"] = env_db
+    data.update({k: v for k, v in overrides.items() if v is not None and v != []})
+    data["data_dir"] = data_dir
+    return HubSettings.model_validate(data)
+
+
+def save_settings(settings: HubSettings) -> None:
+    """Persist what later commands must agree on (database, limits). Mode 0600: a URL may hold a password."""
+    keep = settings.model_dump(mode="json", include={"db_url", "max_body_bytes", "window_days", "extra_sans"})
+    path = settings.data_dir / CONFIG_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(keep, fh, indent=2)
+        fh.write("\n")
