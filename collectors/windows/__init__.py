@@ -1,1 +1,16 @@
+"""Windows collectors (over WinRM). Each module registers itself on import; add new modules to this list."""
 
+from tenken.collectors.windows import (  # noqa: F401
+    accounts,
+    antimalware,
+    auditpol,
+    backups,
+    bitlocker,
+    firewall,
+    password_policy,
+    rdp,
+    smb,
+    time,
+    updates,
+    usb,
+)
