@@ -115,6 +115,28 @@ class SecretScanPolicy(_Section):
     paths: list[str] = Field(default_factory=list)
 
 
+class AuditRequirement(_Section):
+    """One advanced-audit subcategory that must record success and/or failure (keyed by its GUID)."""
+
+    guid: str = Field(pattern=r"^\{[0-9A-Fa-f-]{36}\}$")
+    name: str
+    success: bool = True
+    failure: bool = False
+
+
+class WindowsPolicy(_Section):
+    """Windows-only settings; thresholds shared with Linux stay in passwords/patches/antimalware/time/backups."""
+
+    allow_smb1: bool = False
+    require_rdp_nla: bool = True
+    #: w32time on a workgroup host syncs once a week by default; logs then drift between syncs.
+    max_time_sync_age_hours: float = Field(24, gt=0)
+    required_audit: list[AuditRequirement] = Field(default_factory=lambda: [
+        AuditRequirement(guid="{0CCE9215-69AE-11D9-BED3-505054503030}", name="Logon", success=True, failure=True),
+        AuditRequirement(guid="{0CCE9216-69AE-11D9-BED3-505054503030}", name="Logoff", success=True, failure=False),
+    ])
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = "default"
@@ -131,7 +153,7 @@ class Policy(BaseModel):
     secrets: SecretScanPolicy = Field(default_factory=SecretScanPolicy)
     #: Sections added by later features (tls, windows) validate themselves; kept typed where they live.
     tls: dict[str, Any] = Field(default_factory=dict)
-    windows: dict[str, Any] = Field(default_factory=dict)
+    windows: WindowsPolicy = Field(default_factory=WindowsPolicy)
 
     def collect_settings(self, command_timeout: float = 10.0) -> CollectSettings:
         return CollectSettings(
