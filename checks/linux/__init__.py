@@ -3,4 +3,9 @@
 from tenken.checks.linux import (
     accounts,  # noqa: F401
     backups,  # noqa: F401
+    logs,  # noqa: F401
+    passwords,  # noqa: F401
+    remote_access,  # noqa: F401
+    secrets,  # noqa: F401
+    services,  # noqa: F401
 )

@@ -3,4 +3,9 @@
 from tenken.collectors.linux import (
     accounts,  # noqa: F401
     backups,  # noqa: F401
+    logs,  # noqa: F401
+    password_policy,  # noqa: F401
+    secrets,  # noqa: F401
+    services,  # noqa: F401
+    sshd,  # noqa: F401
 )
