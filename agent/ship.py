@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 import httpx
 from tenken.agent.agent_config import HubConfig
@@ -65,12 +66,13 @@ class SendResult:
 
 def make_ssl_context(hub: HubConfig) -> ssl.SSLContext:
     """TLS 1.3 only, the hub's own CA only (no system roots), our client certificate."""
+    for field, path in (("hub.ca_file", hub.ca_file), ("hub.client_cert", hub.client_cert), ("hub.client_key", hub.client_key)):
+        if not Path(path).is_file():
+            raise ConfigError(f"{field}: {path}: file not found")
     try:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=hub.ca_file)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         ctx.load_cert_chain(hub.client_cert, hub.client_key)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"hub TLS files: {exc.filename}: file not found") from exc
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(f"hub TLS files (ca_file/client_cert/client_key) unusable: {exc}") from exc
     return ctx

@@ -152,6 +152,7 @@ class StubHub:
             daemon_threads = True
 
             def finish_request(self, request, client_address):  # TLS handshake in the worker thread
+                request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body go in two writes
                 try:
                     tls = ctx.wrap_socket(request, server_side=True)
                 except (ssl.SSLError, OSError):
