@@ -7,7 +7,7 @@ beside the numbers, so a hospital can see and override them. Here we only declar
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from tenken.checks.configfile import ConfigError, deep_merge, load_model, read_yaml
@@ -40,6 +40,8 @@ class PasswordPolicy(_Section):
     min_sha_rounds: int = Field(5000, ge=1000)
     lockout_required: bool = True
     lockout_max_deny: int = Field(10, ge=1)
+    nullok_status: Literal["fail", "warn"] = "warn"
+    require_dictcheck: bool = True
 
 
 class AccountPolicy(_Section):
@@ -78,11 +80,14 @@ class SshPolicy(_Section):
     weak_ciphers: list[str] = Field(default_factory=list)
     weak_macs: list[str] = Field(default_factory=list)
     weak_kex: list[str] = Field(default_factory=list)
+    weak_status: Literal["fail", "warn"] = "fail"
 
 
 class ServicePolicy(_Section):
     unnecessary_services: list[str] = Field(default_factory=list)
     unnecessary_ports: dict[int, str] = Field(default_factory=dict)
+    active_status: Literal["fail", "warn"] = "fail"
+    installed_status: Literal["fail", "warn"] = "warn"
 
 
 class LoggingPolicy(_Section):
@@ -113,6 +118,42 @@ class HostProtectionPolicy(_Section):
 
 class SecretScanPolicy(_Section):
     paths: list[str] = Field(default_factory=list)
+    root_only_status: Literal["fail", "warn"] = "warn"
+
+
+class Tls12Exception(_Section):
+    """A documented acceptance of TLS 1.2 where TLS 1.3 is hard (SO-13-6's proviso); turns its `warn` into `pass`."""
+
+    targets: list[str] = Field(default_factory=lambda: ["*"], min_length=1)  # "host:port", or "*" for every endpoint
+    justification: str = Field(min_length=1)
+    approver: str | None = None
+    reference: str | None = None
+
+
+class TlsPolicy(_Section):
+    """TLS暗号設定ガイドライン 3.0.1 高セキュリティ型 as sets: membership and the rule are checked, not order."""
+
+    guideline: str = "CRYPTREC GL-3001-3.0.1 TLS暗号設定ガイドライン 3.0.1 高セキュリティ型"
+    tls13_suites: list[str] = Field(default_factory=lambda: [
+        "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"])
+    tls12_suites: list[str] = Field(default_factory=lambda: [f"TLS_{s}" for s in (
+        "ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE_ECDSA_WITH_AES_256_CCM_8",
+        "ECDHE_ECDSA_WITH_AES_256_CCM", "ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE_ECDSA_WITH_AES_128_CCM_8",
+        "ECDHE_ECDSA_WITH_AES_128_CCM", "DHE_RSA_WITH_AES_256_GCM_SHA384", "DHE_RSA_WITH_AES_256_CCM_8", "DHE_RSA_WITH_AES_256_CCM",
+        "DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "DHE_RSA_WITH_AES_128_GCM_SHA256", "DHE_RSA_WITH_AES_128_CCM_8",
+        "DHE_RSA_WITH_AES_128_CCM")])  # IPA's pattern expanded by OpenSSL 3.0; sources in config/policy.yaml
+    groups: list[str] = Field(default_factory=lambda: ["X25519", "X448", "secp256r1", "secp384r1", "secp521r1"])
+    min_dh_bits: int = Field(2048, ge=1024)
+    min_rsa_bits: int = Field(2048, ge=1024)
+    min_ec_bits: int = Field(256, ge=160)
+    forbidden_signature_hashes: list[str] = Field(default_factory=lambda: ["md5", "md2", "md4", "sha1", "sha224"])
+    cert_expiry_warn_days: int = Field(30, ge=0)
+    tls12_exceptions: list[Tls12Exception] = Field(default_factory=list)
+
+    def tls12_exception_for(self, target: str) -> Tls12Exception | None:
+        return next((e for e in self.tls12_exceptions if "*" in e.targets or target in e.targets), None)
 
 
 class AuditRequirement(_Section):
@@ -151,8 +192,7 @@ class Policy(BaseModel):
     logging: LoggingPolicy = Field(default_factory=LoggingPolicy)
     host: HostProtectionPolicy = Field(default_factory=HostProtectionPolicy)
     secrets: SecretScanPolicy = Field(default_factory=SecretScanPolicy)
-    #: Sections added by later features (tls, windows) validate themselves; kept typed where they live.
-    tls: dict[str, Any] = Field(default_factory=dict)
+    tls: TlsPolicy = Field(default_factory=TlsPolicy)
     windows: WindowsPolicy = Field(default_factory=WindowsPolicy)
 
     def collect_settings(self, command_timeout: float = 10.0) -> CollectSettings:
