@@ -2,10 +2,13 @@
 
 from tenken.collectors.linux import (
     accounts,  # noqa: F401
+    antimalware,  # noqa: F401
     backups,  # noqa: F401
     logs,  # noqa: F401
     password_policy,  # noqa: F401
+    patches,  # noqa: F401
     secrets,  # noqa: F401
     services,  # noqa: F401
     sshd,  # noqa: F401
+    timesync,  # noqa: F401
 )

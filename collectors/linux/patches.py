@@ -1,0 +1,782 @@
+"""OS patch state: pending (security) updates, when updates were last applied, automatic updates, reboot.
+
+Debian/Ubuntu: `apt-get -s dist-upgrade` (a simulation: nothing is changed, no lock taken) or
+`apt list --upgradable`; apt's history.log (+ rotated, gzip) and dpkg.log for when packages were last
+upgraded; unattended-upgrades settings. RHEL family: `dnf updateinfo list --security` and
+`dnf check-update` from the metadata cache (a scan never downloads metadata: hospital networks are often
+closed, and a hung mirror must not hold the scan), dnf.rpm.log, dnf-automatic. Both: the running kernel
+against the installed ones, and /run/reboot-required.
+
+Pending lists are only as fresh as the host's package index, so the index age is collected too. Under
+`--root` commands cannot run: pending updates are recorded as `offline`, file-based facts still are.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from tenken.collectors.evidence import Facts, Reason
+from tenken.collectors.linux.osrelease import OsRelease, read_os_release
+from tenken.collectors.linux.pkgdb import query_packages
+from tenken.collectors.probe import Probe
+from tenken.collectors.registry import collector
+
+# apt and dnf read their whole local index; give them longer than an ordinary command
+PKG_TIMEOUT = 120.0
+MAX_ROTATED_LOGS = 12
+
+
+class PendingUpdate(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    current: str | None = None  # None: a new package the upgrade pulls in (e.g. a new kernel ABI)
+    candidate: str | None = None
+    origin: str | None = None  # apt origin/suite or dnf repository
+    security: bool = False
+
+
+class Advisory(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str
+    severity: str | None = None
+    package: str
+
+
+class AutoUpdates(BaseModel):
+    """How (and whether) the host applies updates by itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mechanism: str  # unattended-upgrades | dnf-automatic | yum-cron
+    installed: bool | None = None  # None: package database unreadable
+    enabled: bool | None = None  # scheduled to run
+    applies_updates: bool | None = None  # installs (not only downloads or notifies)
+    security_only: bool | None = None
+    detail: str = ""
+
+
+class KernelState(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    running: str | None = None
+    installed: list[str] = Field(default_factory=list)
+    installed_source: str | None = None  # /boot or /lib/modules
+    newest_installed: str | None = None  # newest of the running kernel's flavour
+    reboot_required_flag: bool = False  # /run/reboot-required present
+    reboot_required_packages: list[str] = Field(default_factory=list)
+    needs_restarting: bool | None = None  # `needs-restarting -r` (RHEL), when it could run
+
+    @property
+    def newer_installed(self) -> bool | None:
+        if self.running is None or self.newest_installed is None:
+            return None
+        return vercmp(self.newest_installed, self.running) > 0
+
+
+class PatchFacts(Facts):
+    os: OsRelease | None = None
+    package_manager: str | None = None  # apt | dnf | yum | None
+    pending: list[PendingUpdate] | None = None  # None: not collected (see unavailable["pending"])
+    pending_source: str | None = None
+    security_known: bool = False  # whether `security` on each pending update is meaningful
+    advisories: list[Advisory] = Field(default_factory=list)
+    index_refreshed_at: datetime | None = None
+    index_source: str | None = None
+    last_upgrade_at: datetime | None = None
+    last_upgrade_source: str | None = None
+    last_install_at: datetime | None = None
+    auto_updates: AutoUpdates | None = None
+    kernel: KernelState = Field(default_factory=KernelState)
+
+
+# -- version comparison ------------------------------------------------------------------------------------
+
+_DIGITS = frozenset("0123456789")
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def vercmp(a: str, b: str) -> int:
+    """rpmvercmp(3): -1, 0 or 1. Alternating digit/letter segments, digits newer than letters, `~` oldest.
+
+    Good enough to order kernel release strings of every distribution (6.1.0-18-amd64 < 6.1.0-21-amd64,
+    5.14.0-362.el9 < 5.14.0-362.24.1.el9_3); pure and total.
+    """
+    if a == b:
+        return 0
+    i = j = 0
+    la, lb = len(a), len(b)
+    while i < la or j < lb:
+        while i < la and a[i] not in _ALNUM and a[i] not in "~^":
+            i += 1
+        while j < lb and b[j] not in _ALNUM and b[j] not in "~^":
+            j += 1
+        if (i < la and a[i] == "~") or (j < lb and b[j] == "~"):
+            if not (i < la and a[i] == "~"):
+                return 1
+            if not (j < lb and b[j] == "~"):
+                return -1
+            i += 1
+            j += 1
+            continue
+        if (i < la and a[i] == "^") or (j < lb and b[j] == "^"):
+            if i >= la:
+                return -1
+            if j >= lb:
+                return 1
+            if a[i] != "^":
+                return 1
+            if b[j] != "^":
+                return -1
+            i += 1
+            j += 1
+            continue
+        if i >= la or j >= lb:
+            break
+        isnum = a[i] in _DIGITS
+        cls = _DIGITS if isnum else _ALNUM - _DIGITS
+        si = i
+        while i < la and a[i] in cls:
+            i += 1
+        sj = j
+        while j < lb and b[j] in cls:
+            j += 1
+        s1, s2 = a[si:i], b[sj:j]
+        if not s2:
+            return 1 if isnum else -1
+        if isnum:
+            s1, s2 = s1.lstrip("0"), s2.lstrip("0")
+            if len(s1) != len(s2):
+                return 1 if len(s1) > len(s2) else -1
+        if s1 != s2:
+            return 1 if s1 > s2 else -1
+    if i >= la and j >= lb:
+        return 0
+    return -1 if i >= la else 1
+
+
+_FLAVOUR_DEB = re.compile(r"^\d+(?:\.\d+)*-\d+(?:\.\d+)*-([A-Za-z][\w.-]*)$")
+
+
+def kernel_flavour(release: str) -> str:
+    """`amd64`, `cloud-amd64`, `generic`, `debug` ...: a newer kernel only matters within one flavour."""
+    if "+" in release:
+        return release.rsplit("+", 1)[1]
+    m = _FLAVOUR_DEB.match(release)
+    return m.group(1) if m else ""
+
+
+def newest_kernel(installed: list[str], running: str | None) -> str | None:
+    """Newest installed kernel of the running kernel's flavour (of all, if none shares it)."""
+    if not installed:
+        return None
+    pool = installed
+    if running is not None:
+        same = [k for k in installed if kernel_flavour(k) == kernel_flavour(running)]
+        pool = same or installed
+    best = pool[0]
+    for k in pool[1:]:
+        if vercmp(k, best) > 0:
+            best = k
+    return best
+
+
+def kernels_in_boot(names: list[str]) -> list[str]:
+    """Kernel releases from /boot's vmlinuz-<release> files (rescue images and *.old links excluded)."""
+    out = []
+    for n in names:
+        if not n.startswith("vmlinuz-"):
+            continue
+        rel = n[len("vmlinuz-"):]
+        if not rel or rel.startswith("0-rescue") or rel.endswith((".old", ".bak", ".hmac")):
+            continue
+        out.append(rel)
+    return sorted(set(out))
+
+
+# -- pending updates parsers -------------------------------------------------------------------------------
+
+_INST = re.compile(r"^Inst\s+(\S+)\s+(?:\[([^\]]*)\]\s+)?\((.*)\)")
+_ARCH_TAIL = re.compile(r"\s*\[[^\]]*\]\s*$")
+_SECURITY_ORIGIN = re.compile(r"-security\b|debian-security|/security\b|security\.", re.IGNORECASE)
+
+
+def is_security_origin(origin: str) -> bool:
+    """Debian's `Debian-Security:12/stable-security`, Ubuntu's `Ubuntu:22.04/jammy-security`."""
+    return bool(_SECURITY_ORIGIN.search(origin))
+
+
+def parse_apt_simulate(text: str) -> list[PendingUpdate]:
+    """`apt-get -s dist-upgrade` Inst lines: `Inst pkg [old] (new Origin:ver/suite, ... [arch])`."""
+    out: dict[str, PendingUpdate] = {}
+    for line in text.splitlines():
+        m = _INST.match(line.strip())
+        if not m:
+            continue
+        name, old, inner = m.group(1), m.group(2), m.group(3)
+        candidate, _, rest = inner.strip().partition(" ")
+        origins = [o.strip() for o in _ARCH_TAIL.sub("", rest).split(",") if o.strip()]
+        out[name] = PendingUpdate(
+            name=name,
+            current=old or None,
+            candidate=candidate or None,
+            origin=", ".join(origins) or None,
+            security=any(is_security_origin(o) for o in origins),
+        )
+    return list(out.values())
+
+
+_UPGRADABLE = re.compile(r"^(\S+?)/(\S+)\s+(\S+)\s+(\S+)(?:\s+\[upgradable from:\s*([^\]]+)\])?")
+
+
+def parse_apt_list_upgradable(text: str) -> list[PendingUpdate]:
+    """`apt list --upgradable`: `name/suite1,suite2 version arch [upgradable from: old]`."""
+    out: dict[str, PendingUpdate] = {}
+    for line in text.splitlines():
+        if "upgradable from" not in line:
+            continue
+        m = _UPGRADABLE.match(line.strip())
+        if not m:
+            continue
+        suites = [s for s in m.group(2).split(",") if s]
+        out[m.group(1)] = PendingUpdate(
+            name=m.group(1),
+            current=(m.group(5) or "").strip() or None,
+            candidate=m.group(3),
+            origin=",".join(suites) or None,
+            security=any(is_security_origin(s) for s in suites),
+        )
+    return list(out.values())
+
+
+def rpm_name_of(nevra: str) -> str:
+    """`openssl-libs-1:3.0.7-25.el9_3.x86_64` -> `openssl-libs`."""
+    base = nevra
+    m = re.match(r"^(.*)\.(x86_64|aarch64|i[3-6]86|noarch|ppc64le|s390x|src|armv7hl)$", base)
+    if m:
+        base = m.group(1)
+    parts = base.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 and parts[0] else base
+
+
+def parse_dnf_updateinfo(text: str) -> list[Advisory]:
+    """`dnf|yum updateinfo list --security` (dnf4 `ID Sev/Sec. NEVRA`, dnf5 `ID security Sev NEVRA date`)."""
+    out: list[Advisory] = []
+    seen: set[tuple[str, str]] = set()
+    for line in text.splitlines():
+        t = line.split()
+        if len(t) < 3:
+            continue
+        adv = None
+        if t[1].endswith("/Sec.") or t[1].lower() == "security/sec.":
+            adv = Advisory(id=t[0], severity=t[1].split("/", 1)[0] or None, package=t[2])
+        elif len(t) >= 4 and t[1].lower() == "security":
+            adv = Advisory(id=t[0], severity=t[2], package=t[3])
+        if adv is not None and (adv.id, adv.package) not in seen:
+            seen.add((adv.id, adv.package))
+            out.append(adv)
+    return out
+
+
+_RPM_VERSION = re.compile(r"^(\d+:)?[0-9A-Za-z._+~^]+-[0-9A-Za-z._+~^]+$")
+
+
+def parse_dnf_check_update(text: str) -> list[PendingUpdate]:
+    """`dnf|yum check-update`: `name.arch  [epoch:]version-release  repo`, long names wrap to a second line."""
+    out: dict[str, PendingUpdate] = {}
+    carry: str | None = None
+    for line in text.splitlines():
+        if line.startswith(("Obsoleting Packages", "Security:")):
+            break
+        t = line.split()
+        if carry is not None and len(t) == 2:
+            t = [carry, *t]
+        carry = None
+        if len(t) == 1 and "." in t[0] and not line.startswith(" "):
+            carry = t[0]
+            continue
+        if len(t) != 3 or "." not in t[0] or not _RPM_VERSION.match(t[1]):
+            continue
+        name = t[0].rsplit(".", 1)[0]
+        out[name] = PendingUpdate(name=name, candidate=t[1], origin=t[2])
+    return list(out.values())
+
+
+# -- update history parsers --------------------------------------------------------------------------------
+
+_APT_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})\s+(\d{2}:\d{2}:\d{2})")
+
+
+def _naive_utc(date: str, time: str) -> datetime | None:
+    """apt and dpkg log local time without a zone; taken as UTC (at most 14 h off, irrelevant in days)."""
+    try:
+        return datetime.strptime(f"{date} {time}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+class HistoryTimes(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    last_upgrade: datetime | None = None
+    last_install: datetime | None = None
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def parse_apt_history(text: str) -> HistoryTimes:
+    """Latest End-Date of successful apt transactions that upgraded, and that installed, packages.
+
+    A transaction with an `Error:` line failed and does not count; one cut off without End-Date
+    (interrupted) does not either.
+    """
+    up = inst = None
+    for block in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            k, sep, v = line.partition(":")
+            if sep and k and " " not in k:
+                fields[k] = v.strip()
+        if "Error" in fields or "End-Date" not in fields:
+            continue
+        m = _APT_DATE.search(fields["End-Date"])
+        when = _naive_utc(m.group(1), m.group(2)) if m else None
+        if when is None:
+            continue
+        if "Upgrade" in fields:
+            up = _later(up, when)
+        if "Install" in fields:
+            inst = _later(inst, when)
+    return HistoryTimes(last_upgrade=up, last_install=inst)
+
+
+_DPKG_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (upgrade|install) ")
+
+
+def parse_dpkg_log(text: str) -> HistoryTimes:
+    """/var/log/dpkg.log: `2024-03-01 10:15:03 upgrade pkg:arch old new`."""
+    up = inst = None
+    for line in text.splitlines():
+        m = _DPKG_LINE.match(line)
+        if not m:
+            continue
+        when = _naive_utc(m.group(1), m.group(2))
+        if m.group(3) == "upgrade":
+            up = _later(up, when)
+        else:
+            inst = _later(inst, when)
+    return HistoryTimes(last_upgrade=up, last_install=inst)
+
+
+_DNF_RPM_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:?\d{2})?)\s+\S+\s+(Upgrade|Upgraded|Install|Installed|Installing|Upgrading):")
+
+
+def _iso(ts: str) -> datetime | None:
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            d = datetime.strptime(ts, fmt)
+        except ValueError:
+            continue
+        return d if d.tzinfo else d.replace(tzinfo=UTC)
+    return None
+
+
+def parse_dnf_rpm_log(text: str) -> HistoryTimes:
+    """/var/log/dnf.rpm.log: `2024-03-01T10:15:03+0000 SUBDEBUG Upgrade: openssl-libs-1:3.0.7-25.el9_3.x86_64`."""
+    up = inst = None
+    for line in text.splitlines():
+        m = _DNF_RPM_LINE.match(line)
+        if not m:
+            continue
+        when = _iso(m.group(1).replace("Z", "+0000"))
+        if m.group(2).startswith("Upgrad"):
+            up = _later(up, when)
+        else:
+            inst = _later(inst, when)
+    return HistoryTimes(last_upgrade=up, last_install=inst)
+
+
+_DNF_HISTORY_ROW = re.compile(r"^\s*\d+\s*\|(.*)\|\s*(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})\s*\|(.*)\|")
+
+
+def parse_dnf_history(text: str) -> HistoryTimes:
+    """`dnf history list`: `ID | Command line | 2024-03-01 10:15 | Upgrade | 25`; actions may be `I, U`."""
+    up = inst = None
+    for line in text.splitlines():
+        m = _DNF_HISTORY_ROW.match(line)
+        if not m:
+            continue
+        when = _naive_utc(m.group(2), m.group(3) + ":00")
+        actions = {a.strip().lower() for a in re.split(r"[,\s]+", m.group(4)) if a.strip()}
+        if actions & {"upgrade", "u", "update"}:
+            up = _later(up, when)
+        if actions & {"install", "i"}:
+            inst = _later(inst, when)
+    return HistoryTimes(last_upgrade=up, last_install=inst)
+
+
+# -- automatic updates -------------------------------------------------------------------------------------
+
+_APT_PERIODIC = re.compile(r'APT::Periodic::(Unattended-Upgrade|Update-Package-Lists)\s+"([^"]*)"\s*;')
+
+
+def parse_apt_periodic(texts: list[str]) -> dict[str, str]:
+    """APT::Periodic settings across apt.conf.d files given in apt's reading order (later ones win)."""
+    out: dict[str, str] = {}
+    for text in texts:
+        body = re.sub(r"(?m)^\s*(//|#).*$", "", text)
+        body = re.sub(r"/\*.*?\*/", "", body, flags=re.DOTALL)
+        for m in _APT_PERIODIC.finditer(body):
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def apt_interval_on(value: str | None) -> bool | None:
+    """APT::Periodic values are day intervals ("1" daily, "0" off); `always` and durations also enable."""
+    if value is None:
+        return None
+    return value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def parse_ini(text: str) -> dict[str, dict[str, str]]:
+    """Minimal INI (dnf automatic.conf, yum-cron.conf): sections of key = value, comments dropped."""
+    out: dict[str, dict[str, str]] = {}
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip().lower()
+            continue
+        if "=" in line:
+            k, _, v = line.partition("=")
+            out.setdefault(section, {})[k.strip().lower()] = v.split("#", 1)[0].strip()
+    return out
+
+
+def _truthy(v: str | None) -> bool | None:
+    if v is None:
+        return None
+    return v.strip().lower() in ("yes", "true", "1", "on")
+
+
+# -- the collector -----------------------------------------------------------------------------------------
+
+
+def _pending_apt(p: Probe, facts: PatchFacts) -> None:
+    res = p.command(["apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"], fact="pending", timeout=PKG_TIMEOUT)
+    if res is not None and res.ok:
+        facts.pending = parse_apt_simulate(res.text())
+        facts.pending_source = "apt-get -s dist-upgrade"
+        facts.security_known = True
+        return
+    if not p.t.can_run:
+        return
+    res2 = p.command(["apt", "list", "--upgradable"], timeout=PKG_TIMEOUT)
+    if res2 is not None and res2.ok:
+        p.unavailable.pop("pending", None)
+        facts.pending = parse_apt_list_upgradable(res2.text())
+        facts.pending_source = "apt list --upgradable"
+        facts.security_known = True
+    elif res is not None:
+        err = res.stderr.decode("utf-8", "replace").strip().splitlines()
+        p.note("pending", Reason.FAILED, f"apt-get -s exited {res.exit_code}: {err[-1] if err else 'no message'}")
+
+
+def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
+    res = p.command([tool, "-q", "-C", "check-update"], fact="pending", timeout=PKG_TIMEOUT)
+    if res is None:
+        return
+    # check-update: 0 = nothing pending, 100 = updates listed, anything else = failure (e.g. no cache)
+    if res.exit_code not in (0, 100):
+        err = res.stderr.decode("utf-8", "replace").strip().splitlines()
+        p.note("pending", Reason.FAILED, f"{tool} check-update exited {res.exit_code}: {err[-1] if err else 'no message'}")
+        return
+    pending = parse_dnf_check_update(res.text())
+    sec = p.command([tool, "-q", "-C", "updateinfo", "list", "--security"], fact="pending_security", timeout=PKG_TIMEOUT)
+    if sec is not None and sec.ok:
+        facts.advisories = parse_dnf_updateinfo(sec.text())
+        names = {rpm_name_of(a.package) for a in facts.advisories}
+        pending = [u.model_copy(update={"security": u.name in names}) for u in pending]
+        facts.security_known = True
+    elif sec is not None:
+        p.note("pending_security", Reason.FAILED, f"{tool} updateinfo exited {sec.exit_code}: security classification unknown")
+    facts.pending = pending
+    facts.pending_source = f"{tool} check-update"
+
+
+def _index_apt(p: Probe, facts: PatchFacts) -> None:
+    best: tuple[float, str] | None = None
+    for path in ("/var/lib/apt/periodic/update-success-stamp", "/var/lib/apt/lists"):
+        st = p.stat(path)
+        if st is not None and (best is None or st.mtime > best[0]):
+            best = (st.mtime, path)
+    if best is not None:
+        facts.index_refreshed_at = datetime.fromtimestamp(best[0], UTC)
+        facts.index_source = best[1]
+
+
+def _index_rpm(p: Probe, facts: PatchFacts) -> None:
+    for cache in ("/var/cache/dnf", "/var/cache/yum"):
+        names = p.listdir(cache) or []
+        best: float | None = None
+        for n in names[:40]:
+            st = p.stat(f"{cache}/{n}/repodata/repomd.xml")
+            if st is not None and (best is None or st.mtime > best):
+                best = st.mtime
+        if best is not None:
+            facts.index_refreshed_at = datetime.fromtimestamp(best, UTC)
+            facts.index_source = f"{cache}/*/repodata/repomd.xml"
+            return
+
+
+def _read_log(p: Probe, path: str) -> str | None:
+    """A log, gunzipped if it ends in .gz; kept out of the evidence excerpt (only what was found is)."""
+    data = p.file(path, keep_raw=False)
+    if data is None:
+        return None
+    if path.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            return None
+    return data.decode("utf-8", "replace")
+
+
+def _rotated(names: list[str], base: str) -> list[str]:
+    """base, base.1, base.2.gz ... then dateext copies base-20240301(.gz): newest first, at most a year's worth."""
+    numbered: list[tuple[int, str]] = []
+    dated: list[str] = []
+    plain: list[str] = []
+    for n in names:
+        if n == base:
+            plain.append(n)
+        elif n.startswith((base + ".", base + "-")):
+            rest = n[len(base) + 1:].removesuffix(".gz")
+            if rest.isdigit() and len(rest) < 6:
+                numbered.append((int(rest), n))
+            elif rest[:8].isdigit():
+                dated.append(n)
+    ordered = plain + [n for _, n in sorted(numbered)] + sorted(dated, reverse=True)
+    return ordered[: MAX_ROTATED_LOGS + 1]
+
+
+def _history_apt(p: Probe, facts: PatchFacts) -> None:
+    found: list[str] = []
+    for d, base, parser in (("/var/log/apt", "history.log", parse_apt_history), ("/var/log", "dpkg.log", parse_dpkg_log)):
+        names = p.listdir(d) or []
+        for n in _rotated(names, base):
+            text = _read_log(p, f"{d}/{n}")
+            if text is None:
+                continue
+            h = parser(text)
+            if h.last_upgrade and (facts.last_upgrade_at is None or h.last_upgrade > facts.last_upgrade_at):
+                facts.last_upgrade_at = h.last_upgrade
+                facts.last_upgrade_source = f"{d}/{n}"
+            facts.last_install_at = _later(facts.last_install_at, h.last_install)
+            found.append(f"{d}/{n}")
+            if h.last_upgrade is not None:
+                break  # newer files come first: the newest upgrade is in the first that has one
+    _note_history(p, facts, found, "/var/log/apt/history.log, /var/log/dpkg.log")
+
+
+def _history_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
+    found: list[str] = []
+    names = p.listdir("/var/log") or []
+    for n in _rotated(names, "dnf.rpm.log"):
+        text = _read_log(p, f"/var/log/{n}")
+        if text is None:
+            continue
+        found.append(f"/var/log/{n}")
+        h = parse_dnf_rpm_log(text)
+        if h.last_upgrade and (facts.last_upgrade_at is None or h.last_upgrade > facts.last_upgrade_at):
+            facts.last_upgrade_at = h.last_upgrade
+            facts.last_upgrade_source = f"/var/log/{n}"
+        facts.last_install_at = _later(facts.last_install_at, h.last_install)
+        if h.last_upgrade is not None:
+            break
+    if facts.last_upgrade_at is None and p.t.can_run:
+        res = p.command([tool, "-q", "-C", "history", "list"], timeout=PKG_TIMEOUT)
+        if res is not None and res.ok:
+            h = parse_dnf_history(res.text())
+            found.append(f"{tool} history list")
+            if h.last_upgrade:
+                facts.last_upgrade_at, facts.last_upgrade_source = h.last_upgrade, f"{tool} history list"
+            facts.last_install_at = _later(facts.last_install_at, h.last_install)
+    _note_history(p, facts, found, "/var/log/dnf.rpm.log")
+
+
+def _note_history(p: Probe, facts: PatchFacts, found: list[str], where: str) -> None:
+    if facts.last_upgrade_at is not None:
+        p.excerpt("last upgrade", f"{facts.last_upgrade_at.isoformat()} (from {facts.last_upgrade_source})")
+    elif found:
+        p.excerpt("last upgrade", f"no successful upgrade recorded in {', '.join(found)}")
+        p.note("last_update", Reason.ABSENT, f"no successful package upgrade recorded in {', '.join(found)}")
+    else:
+        p.note("last_update", Reason.ABSENT, f"no package history log found ({where})")
+
+
+def _auto_apt(p: Probe, facts: PatchFacts, family: str) -> None:
+    texts = []
+    paths = ["/etc/apt/apt.conf"] + [
+        f"/etc/apt/apt.conf.d/{n}" for n in p.listdir("/etc/apt/apt.conf.d") or []
+        if not n.startswith(".") and not n.endswith(("~", ".dpkg-old", ".dpkg-dist", ".bak", ".disabled", ".ucf-old", ".ucf-dist"))
+    ]
+    for path in paths:  # apt's reading order: apt.conf.d in lexical order, later settings win
+        data = p.file(path, keep_raw=False)
+        if data is None:
+            continue
+        text = data.decode("utf-8", "replace")
+        texts.append(text)
+        if "Periodic" in text:
+            p.excerpt(path, text)
+    periodic = parse_apt_periodic(texts)
+    pk = query_packages(p, ["unattended-upgrades"], family=family)
+    installed = None if pk is None else "unattended-upgrades" in pk.installed
+    on = apt_interval_on(periodic.get("Unattended-Upgrade"))
+    pkg_state = "installed" if installed else "not installed" if installed is False else "unknown"
+    facts.auto_updates = AutoUpdates(
+        mechanism="unattended-upgrades",
+        installed=installed,
+        # unset means off: unattended-upgrades runs only when the periodic interval is non-zero
+        enabled=bool(on) and installed is not False,
+        applies_updates=bool(on),
+        detail=f'APT::Periodic::Unattended-Upgrade "{periodic.get("Unattended-Upgrade", "(unset)")}"; '
+        f'Update-Package-Lists "{periodic.get("Update-Package-Lists", "(unset)")}"; package {pkg_state}',
+    )
+
+
+_DNF_TIMERS = ("dnf-automatic.timer", "dnf-automatic-install.timer", "dnf-automatic-download.timer", "dnf-automatic-notifyonly.timer")
+
+
+def _auto_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
+    wants = set(p.listdir("/etc/systemd/system/timers.target.wants") or [])
+    conf_path = "/etc/dnf/automatic.conf" if tool == "dnf" else "/etc/yum/yum-cron.conf"
+    conf = p.file(conf_path)
+    if tool == "dnf":
+        ini = parse_ini(conf.decode("utf-8", "replace")) if conf is not None else {}
+        apply = _truthy(ini.get("commands", {}).get("apply_updates"))
+        timers = sorted(wants.intersection(_DNF_TIMERS))
+        if "dnf-automatic-install.timer" in timers:
+            apply = True
+        elif timers and all(t in ("dnf-automatic-download.timer", "dnf-automatic-notifyonly.timer") for t in timers):
+            apply = False
+        upgrade_type = ini.get("commands", {}).get("upgrade_type")
+        facts.auto_updates = AutoUpdates(
+            mechanism="dnf-automatic",
+            installed=conf is not None,
+            enabled=bool(timers),
+            applies_updates=apply if conf is not None or timers else None,
+            security_only=(upgrade_type == "security") if upgrade_type else None,
+            detail=f"{conf_path}: apply_updates={ini.get('commands', {}).get('apply_updates', '(unset)')}, "
+            f"upgrade_type={upgrade_type or '(unset)'}; enabled timers: {', '.join(timers) or 'none'}",
+        )
+    else:
+        ini = parse_ini(conf.decode("utf-8", "replace")) if conf is not None else {}
+        enabled = any(n.startswith("yum-cron") for n in p.listdir("/etc/systemd/system/multi-user.target.wants") or [])
+        facts.auto_updates = AutoUpdates(
+            mechanism="yum-cron",
+            installed=conf is not None,
+            enabled=enabled,
+            applies_updates=_truthy(ini.get("commands", {}).get("apply_updates")),
+            detail=f"{conf_path}: apply_updates={ini.get('commands', {}).get('apply_updates', '(unset)')}",
+        )
+
+
+def _kernel(p: Probe, family: str) -> KernelState:
+    running = None
+    if p.t.can_run:
+        res = p.command(["uname", "-r"], fact="running_kernel")
+        if res is not None and res.ok and res.text().strip():
+            running = res.text().strip().split()[0]
+    else:
+        p.note("running_kernel", Reason.OFFLINE, "the running kernel of an offline root is unknown (no `uname -r`)")
+    if running is None and p.t.can_run:
+        data = p.file("/proc/sys/kernel/osrelease")
+        if data is not None and data.strip():
+            running = data.decode("utf-8", "replace").strip()
+            p.unavailable.pop("running_kernel", None)
+    installed = kernels_in_boot(p.listdir("/boot") or [])
+    source = "/boot" if installed else None
+    if not installed:
+        for mod in ("/lib/modules", "/usr/lib/modules"):
+            names = [n for n in p.listdir(mod) or [] if n and n[0].isdigit()]
+            if names:
+                installed, source = sorted(names), mod
+                break
+    if not installed:
+        p.note("installed_kernels", Reason.ABSENT, "no kernel image in /boot or /lib/modules (a container, or a VM booted from outside)")
+    flag = False
+    pkgs: list[str] = []
+    for path in ("/run/reboot-required", "/var/run/reboot-required"):
+        if p.stat(path) is not None:
+            flag = True
+            data = p.file(path + ".pkgs")
+            if data is not None:
+                pkgs = sorted({ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()})
+            break
+    needs = None
+    if family == "rhel" and p.t.can_run:
+        res = p.command(["needs-restarting", "-r"], timeout=60)
+        if res is not None and res.exit_code in (0, 1):
+            needs = res.exit_code == 1  # documented: 1 = reboot required, 0 = not
+    return KernelState(
+        running=running,
+        installed=installed,
+        installed_source=source,
+        newest_installed=newest_kernel(installed, running),
+        reboot_required_flag=flag,
+        reboot_required_packages=pkgs,
+        needs_restarting=needs,
+    )
+
+
+def _which_manager(p: Probe, osr: OsRelease | None) -> str | None:
+    family = osr.family if osr else "unknown"
+    if family == "debian":
+        return "apt"
+    if family == "rhel":
+        if p.stat("/usr/bin/dnf") is not None or p.stat("/usr/bin/dnf-3") is not None or p.stat("/usr/bin/dnf5") is not None:
+            return "dnf"
+        return "yum" if p.stat("/usr/bin/yum") is not None else "dnf"
+    for path, mgr in (("/usr/bin/apt-get", "apt"), ("/usr/bin/dnf", "dnf"), ("/usr/bin/yum", "yum")):
+        if p.stat(path) is not None:
+            return mgr
+    return None
+
+
+@collector("linux.patches", facts=PatchFacts)
+def collect_patches(p: Probe) -> PatchFacts:
+    """Pending (security) updates, last update applied, automatic updates and a pending reboot."""
+    facts = PatchFacts()
+    osr = read_os_release(p)
+    facts.os = osr
+    family = osr.family if osr else "unknown"
+    mgr = _which_manager(p, osr)
+    facts.package_manager = mgr
+    if mgr == "apt":
+        _pending_apt(p, facts)
+        _index_apt(p, facts)
+        _history_apt(p, facts)
+        _auto_apt(p, facts, "debian")
+    elif mgr in ("dnf", "yum"):
+        _pending_rpm(p, facts, mgr)
+        _index_rpm(p, facts)
+        _history_rpm(p, facts, mgr)
+        _auto_rpm(p, facts, mgr)
+    else:
+        what = osr.label if osr else "unknown distribution"
+        p.note("pending", Reason.UNSUPPORTED, f"no supported package manager (apt, dnf, yum) found on {what}")
+        p.note("last_update", Reason.UNSUPPORTED, f"no supported package manager found on {what}")
+    if facts.pending is not None:
+        sec = [u.name for u in facts.pending if u.security]
+        p.excerpt("pending updates (parsed)", f"{len(facts.pending)} pending, {len(sec)} security: {', '.join(sec[:50])}")
+    facts.kernel = _kernel(p, family)
+    return facts
