@@ -1,1 +1,3 @@
+"""Windows checks. Each module registers itself on import; add new modules to this list."""
 
+from tenken.checks.windows import accounts, audit, backups, network, patches, protection, time  # noqa: F401

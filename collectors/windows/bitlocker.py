@@ -2,7 +2,8 @@
 
 The script casts enums to their names; numbers are still understood, because an older module or a
 hand-run `ConvertTo-Json` gives them. Windows Server without the BitLocker feature has no cmdlet: that
-is recorded as absent, and the check decides what absence means for the policy.
+is recorded (`available=False`), and the check decides what it means for the policy. The chassis type
+tells a laptop from a server, because SO-7-3 is about devices taken off-site.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from tenken.collectors.transport.base import OsFamily
 from tenken.collectors.windows._ps import ParseError, as_dict, as_int, as_list, as_str, ps_json
 
 SCRIPT = r"""
-if (-not (Get-Command Get-BitLockerVolume -ErrorAction SilentlyContinue)) { [Console]::Error.WriteLine('BitLocker is not installed (Get-BitLockerVolume missing)'); exit 127 }
-Get-BitLockerVolume | Select-Object MountPoint,@{n='VolumeType';e={[string]$_.VolumeType}},@{n='ProtectionStatus';e={[string]$_.ProtectionStatus}},@{n='VolumeStatus';e={[string]$_.VolumeStatus}},@{n='EncryptionMethod';e={[string]$_.EncryptionMethod}},EncryptionPercentage | ConvertTo-Json -Depth 3 -Compress
+$abs = -not (Get-Command Get-BitLockerVolume -ErrorAction SilentlyContinue)
+$v = $null
+if (-not $abs) { $v = Get-BitLockerVolume | Select-Object MountPoint,@{n='VolumeType';e={[string]$_.VolumeType}},@{n='ProtectionStatus';e={[string]$_.ProtectionStatus}},@{n='VolumeStatus';e={[string]$_.VolumeStatus}},@{n='EncryptionMethod';e={[string]$_.EncryptionMethod}},EncryptionPercentage }
+$cs = $null; $ch = $null
+try { $cs = (Get-CimInstance Win32_ComputerSystem).PCSystemType; $ch = @((Get-CimInstance Win32_SystemEnclosure).ChassisTypes) } catch {}
+[pscustomobject]@{BitLockerAvailable=(-not $abs);Volumes=$v;PCSystemType=$cs;ChassisTypes=$ch} | ConvertTo-Json -Depth 4 -Compress
 """
 
 _VOLUME_TYPE = {0: "OperatingSystem", 1: "FixedData", 2: "Removable"}
@@ -43,8 +48,25 @@ class BitLockerVolume(BaseModel):
         return self.protection == "On" and self.volume_status == "FullyEncrypted"
 
 
+# SMBIOS chassis types of machines that are carried around: portable, laptop, notebook, hand held,
+# sub notebook, tablet, convertible, detachable (SMBIOS 3.x, DSP0134 7.4.1)
+PORTABLE_CHASSIS = (8, 9, 10, 11, 14, 30, 31, 32)
+# Win32_ComputerSystem.PCSystemType: 2 Mobile, 8 Slate
+PORTABLE_PC_TYPES = (2, 8)
+
+
 class BitLockerFacts(Facts):
+    available: bool = True  # False: the BitLocker feature (and its cmdlets) is not installed
     volumes: list[BitLockerVolume] = Field(default_factory=list)
+    pc_system_type: int | None = None
+    chassis_types: list[int] = Field(default_factory=list)
+
+    @property
+    def portable(self) -> bool | None:
+        """Whether this machine is a laptop/tablet by its firmware's own description; None when unknown."""
+        if self.pc_system_type is None and not self.chassis_types:
+            return None
+        return self.pc_system_type in PORTABLE_PC_TYPES or any(c in PORTABLE_CHASSIS for c in self.chassis_types)
 
 
 def _enum(v: Any, names: dict[int, str]) -> str | None:
@@ -82,14 +104,32 @@ def parse_bitlocker(data: Any) -> list[BitLockerVolume]:
     return out
 
 
+def parse_bitlocker_report(data: Any) -> BitLockerFacts:
+    """The script's JSON: feature availability, volumes (one object or a list) and chassis."""
+    d = as_dict(data)
+    chassis = [c for c in (as_int(x) for x in as_list_or_scalar(d.get("ChassisTypes"))) if c is not None]
+    return BitLockerFacts(
+        available=d.get("BitLockerAvailable") is not False,
+        volumes=parse_bitlocker(d.get("Volumes")),
+        pc_system_type=as_int(d.get("PCSystemType")),
+        chassis_types=chassis,
+    )
+
+
+def as_list_or_scalar(v: Any) -> list[Any]:
+    if v is None:
+        return []
+    return v if isinstance(v, list) else [v]
+
+
 @collector("windows.bitlocker", facts=BitLockerFacts, os=OsFamily.WINDOWS)
 def collect_bitlocker(p: Probe) -> BitLockerFacts:
-    """BitLocker protection of each volume."""
-    ok, data = ps_json(p, SCRIPT, fact="volumes", ref="Get-BitLockerVolume")
+    """BitLocker protection of each volume, and whether the machine is portable."""
+    ok, data = ps_json(p, SCRIPT, fact="volumes", ref="Get-BitLockerVolume; Win32_SystemEnclosure ChassisTypes")
     if not ok:
         return BitLockerFacts()
     try:
-        return BitLockerFacts(volumes=parse_bitlocker(data))
+        return parse_bitlocker_report(data)
     except ParseError as exc:
         p.note("volumes", Reason.FAILED, f"unexpected Get-BitLockerVolume output: {exc}")
         return BitLockerFacts()

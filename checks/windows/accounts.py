@@ -1,0 +1,244 @@
+"""Windows passwords and local accounts: SO-14-6 (guessable passwords, irreversible storage), SO-14-7 (ID
+ledger, unused IDs deleted), SO-8-5 (no blank passwords). Same thresholds as the Linux checks
+(policy `passwords`, `accounts`), so a site's rule reads the same on both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text
+from tenken.checks.registry import CheckContext, check
+from tenken.collectors.transport.base import OsFamily
+from tenken.collectors.windows.accounts import WinAccountsFacts
+from tenken.collectors.windows.password_policy import PasswordPolicyFacts
+
+ACCOUNTS = "windows.accounts"
+PWPOL = "windows.password_policy"
+W = OsFamily.WINDOWS
+GUEST_RID = 501
+#: Built-in accounts Windows keeps disabled (DefaultAccount, WDAGUtilityAccount); they are not "users".
+SYSTEM_RIDS = (503, 504)
+
+SECPOL = Text(ja="ローカル セキュリティ ポリシー（secpol.msc）またはグループ ポリシーの「アカウント ポリシー」で設定してください。",
+              en="Set it in Local Security Policy (secpol.msc) or Group Policy under Account Policies.")
+
+
+@check("windows.password.length", clauses=("SO-14-6",), needs=(PWPOL,), os=W, severity=Severity.HIGH,
+       title=Text(ja="パスワードの最小文字数", en="Minimum password length"))
+def password_length(ctx: CheckContext) -> list[Finding]:
+    """Q&A シQ-54: 13+ characters; or 8+ with changes at most every 60 days, or with two-factor authentication."""
+    f = ctx.get(PWPOL, PasswordPolicyFacts)
+    pol = ctx.policy.passwords
+    if f.min_length is None:
+        u = f.missing("policy") or f.missing("net_accounts") or f.missing("secedit")
+        if u is not None:
+            return [ctx.unavailable(u, title=ctx.spec.title)]
+        return [ctx.finding(Status.ERROR, title=ctx.spec.title, detail=Text(ja="最小文字数を取得できませんでした。", en="The minimum length could not be read."))]
+    n, age = f.min_length, f.max_age_days
+    age_ja = f"{age} 日" if age is not None else "無期限"
+    age_en = f"{age} days" if age is not None else "never"
+    if n >= pol.min_length:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja=f"最小文字数は {n} 文字です（基準 {pol.min_length} 文字以上）。",
+                                        en=f"Minimum length is {n} (policy: {pol.min_length} or more)."))]
+    short_ok = n >= pol.min_length_with_mfa_or_rotation
+    rotated = age is not None and 0 < age <= pol.max_age_days_for_short
+    if short_ok and (pol.mfa_in_place or rotated):
+        why_ja = "二要素認証あり" if pol.mfa_in_place else f"有効期間 {age_ja}"
+        why_en = "two-factor authentication in place" if pol.mfa_in_place else f"maximum age {age_en}"
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja=f"最小文字数 {n} 文字、{why_ja}（Q&A シQ-54 の 8 文字以上＋定期変更または二要素認証）。",
+                                        en=f"Minimum length {n} with {why_en} (Q&A シQ-54: 8+ with rotation or two-factor)."))]
+    if short_ok:
+        detail = Text(
+            ja=f"最小文字数は {n} 文字、パスワードの有効期間は {age_ja} です。{pol.min_length} 文字未満の場合は "
+               f"{pol.max_age_days_for_short} 日以内の変更か二要素認証が必要です（Q&A シQ-54）。",
+            en=f"Minimum length is {n} and the maximum password age is {age_en}. Below {pol.min_length} characters, "
+               f"passwords must change within {pol.max_age_days_for_short} days or two-factor authentication is needed (Q&A シQ-54).")
+    else:
+        detail = Text(ja=f"最小文字数は {n} 文字です（基準 {pol.min_length} 文字以上、条件付きで {pol.min_length_with_mfa_or_rotation} 文字以上）。",
+                      en=f"Minimum length is {n} (policy: {pol.min_length}, or {pol.min_length_with_mfa_or_rotation} with rotation or two-factor).")
+    return [ctx.finding(
+        Status.FAIL, title=Text(ja="パスワードの最小文字数が不足", en="Minimum password length too short"), detail=detail,
+        remediation=Text(ja=f"「パスワードの長さ」を {pol.min_length} 文字以上にしてください。" + SECPOL.ja,
+                         en=f"Set 'Minimum password length' to {pol.min_length} or more. " + SECPOL.en),
+    )]
+
+
+@check("windows.password.complexity", clauses=("SO-14-6",), needs=(PWPOL,), os=W, severity=Severity.HIGH,
+       title=Text(ja="パスワードの複雑さの要件", en="Password complexity required"))
+def password_complexity(ctx: CheckContext) -> list[Finding]:
+    """英数字記号混在: Windows' complexity rule demands three of four character classes."""
+    f = ctx.get(PWPOL, PasswordPolicyFacts)
+    if f.complexity is None:
+        u = f.missing("complexity") or f.missing("secedit")
+        if u is not None:
+            return [ctx.unavailable(u, title=ctx.spec.title)]
+        return [ctx.finding(Status.ERROR, title=ctx.spec.title, detail=Text(ja="設定を取得できませんでした。", en="The setting could not be read."))]
+    if f.complexity:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja="「複雑さの要件を満たす必要があるパスワード」が有効です（4 種類中 3 種類の文字）。",
+                                        en="'Password must meet complexity requirements' is enabled (three of four character classes)."))]
+    return [ctx.finding(
+        Status.FAIL, title=Text(ja="パスワードの複雑さの要件が無効", en="Password complexity not required"),
+        detail=Text(ja="英数字記号を混在させる要件がなく、推測されやすいパスワードを設定できます。",
+                    en="Nothing requires mixing letters, digits and symbols, so guessable passwords can be set."),
+        remediation=Text(ja="「複雑さの要件を満たす必要があるパスワード」を有効にしてください。" + SECPOL.ja,
+                         en="Enable 'Password must meet complexity requirements'. " + SECPOL.en),
+    )]
+
+
+@check("windows.password.reversible", clauses=("SO-14-6",), needs=(PWPOL,), os=W, severity=Severity.HIGH,
+       title=Text(ja="パスワードを元に戻せる暗号化で保存しない", en="Passwords not stored with reversible encryption"))
+def password_reversible(ctx: CheckContext) -> list[Finding]:
+    """SO-14-6 asks for irreversible storage; "store passwords using reversible encryption" is its opposite."""
+    f = ctx.get(PWPOL, PasswordPolicyFacts)
+    if f.reversible_encryption is None:
+        u = f.missing("secedit")
+        if u is not None:
+            return [ctx.unavailable(u, title=ctx.spec.title)]
+        return [ctx.finding(Status.ERROR, title=ctx.spec.title, detail=Text(ja="設定を取得できませんでした。", en="The setting could not be read."))]
+    if not f.reversible_encryption:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja="「暗号化を元に戻せる状態でパスワードを保存する」は無効です。",
+                                        en="'Store passwords using reversible encryption' is disabled."))]
+    return [ctx.finding(
+        Status.FAIL, title=Text(ja="パスワードが元に戻せる形式で保存される", en="Passwords stored with reversible encryption"),
+        detail=Text(ja="パスワードを復号可能な形式で保存する設定が有効で、管理者がパスワードを知り得ます（SO-14-6）。",
+                    en="Passwords are stored in a decryptable form, so administrators could learn them (SO-14-6)."),
+        remediation=Text(ja="この設定を無効にし、影響するアカウントのパスワードを変更させてください。",
+                         en="Disable the setting and have the affected accounts change their passwords."),
+    )]
+
+
+@check("windows.password.lockout", clauses=("SO-14-6",), needs=(PWPOL,), os=W, severity=Severity.MEDIUM,
+       title=Text(ja="ログイン失敗時のアカウントロックアウト", en="Account lockout after failed logons"))
+def lockout(ctx: CheckContext) -> list[Finding]:
+    """Lockout bounds password guessing (policy `passwords.lockout_*`, shared with pam_faillock on Linux)."""
+    f = ctx.get(PWPOL, PasswordPolicyFacts)
+    pol = ctx.policy.passwords
+    if f.lockout_threshold is None:
+        u = f.missing("policy") or f.missing("net_accounts") or f.missing("secedit")
+        if u is not None:
+            return [ctx.unavailable(u, title=ctx.spec.title)]
+        return [ctx.finding(Status.ERROR, title=ctx.spec.title, detail=Text(ja="しきい値を取得できませんでした。", en="The threshold could not be read."))]
+    t = f.lockout_threshold
+    if t > 0 and t <= pol.lockout_max_deny:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja=f"{t} 回の失敗でロックアウトされます（基準 {pol.lockout_max_deny} 回以下）。",
+                                        en=f"Accounts lock after {t} failed logons (policy: {pol.lockout_max_deny} or fewer)."))]
+    status = Status.FAIL if pol.lockout_required else Status.WARN
+    what_ja = "ロックアウトされません" if t == 0 else f"{t} 回まで失敗が許されます"
+    what_en = "accounts never lock out" if t == 0 else f"{t} failures are allowed"
+    return [ctx.finding(
+        status, title=Text(ja="アカウントロックアウトが不十分", en="Account lockout missing or too lax"),
+        detail=Text(ja=f"ログインに失敗しても{what_ja}（基準 {pol.lockout_max_deny} 回以下）。総当たりでパスワードを推測されるおそれがあります。",
+                    en=f"On failed logons {what_en} (policy: {pol.lockout_max_deny} or fewer), leaving passwords open to guessing."),
+        remediation=Text(ja=f"「アカウント ロックアウトのしきい値」を 1～{pol.lockout_max_deny} 回に設定してください。" + SECPOL.ja,
+                         en=f"Set 'Account lockout threshold' to 1-{pol.lockout_max_deny}. " + SECPOL.en),
+    )]
+
+
+def _users_unavailable(ctx: CheckContext, f: WinAccountsFacts) -> list[Finding] | None:
+    u = f.missing("users")
+    return [ctx.unavailable(u, title=ctx.spec.title)] if u is not None else None
+
+
+@check("windows.password.required", clauses=("SO-14-6", "SO-8-5"), needs=(ACCOUNTS,), os=W, severity=Severity.CRITICAL,
+       title=Text(ja="パスワードなしで使えるアカウントがない", en="No enabled account without a password requirement"))
+def password_required(ctx: CheckContext) -> list[Finding]:
+    """PasswordRequired=False lets an account have an empty password: the most guessable password there is."""
+    f = ctx.get(ACCOUNTS, WinAccountsFacts)
+    if (gone := _users_unavailable(ctx, f)) is not None:
+        return gone
+    bad = [u for u in f.users if u.enabled and u.password_required is False]
+    if not bad:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja=f"有効な {sum(u.enabled for u in f.users)} アカウントはすべてパスワードが必須です。",
+                                        en=f"All {sum(u.enabled for u in f.users)} enabled accounts require a password."))]
+    return [ctx.finding(
+        Status.FAIL, subject=u.name,
+        title=Text(ja="パスワード不要の有効なアカウント", en="Enabled account that does not require a password"),
+        detail=Text(ja=f"アカウント {u.name} は有効で、パスワードが空でもログオンできる設定（PasswordRequired=False）です。",
+                    en=f"Account {u.name} is enabled and may have an empty password (PasswordRequired=False)."),
+        remediation=Text(ja=f"net user {u.name} /passwordreq:yes を実行して強いパスワードを設定するか、アカウントを無効にしてください。",
+                         en=f"Run `net user {u.name} /passwordreq:yes` and set a strong password, or disable the account."),
+    ) for u in bad]
+
+
+@check("windows.accounts.guest", clauses=("SO-14-7", "SO-8-5"), needs=(ACCOUNTS,), os=W, severity=Severity.HIGH,
+       title=Text(ja="Guest アカウントが無効", en="Guest account disabled"))
+def guest(ctx: CheckContext) -> list[Finding]:
+    """The built-in Guest (RID 501) is a shared, unnamed ID: it can never be in an ID ledger."""
+    f = ctx.get(ACCOUNTS, WinAccountsFacts)
+    if (gone := _users_unavailable(ctx, f)) is not None:
+        return gone
+    on = [u for u in f.users if u.rid == GUEST_RID and u.enabled]
+    if not on:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja="組み込みの Guest アカウントは無効です。", en="The built-in Guest account is disabled."))]
+    return [ctx.finding(
+        Status.FAIL, subject=u.name, title=Text(ja="Guest アカウントが有効", en="Guest account enabled"),
+        detail=Text(ja=f"組み込みの Guest アカウント（{u.name}）が有効です。利用者を特定できない共用 ID です。",
+                    en=f"The built-in Guest account ({u.name}) is enabled: a shared ID that identifies nobody."),
+        remediation=Text(ja=f"Disable-LocalUser -Name '{u.name}' で無効にしてください。", en=f"Disable it: Disable-LocalUser -Name '{u.name}'."),
+    ) for u in on]
+
+
+@check("windows.accounts.stale", clauses=("SO-14-7",), needs=(ACCOUNTS,), os=W, severity=Severity.MEDIUM,
+       title=Text(ja="長期間未使用の有効なアカウント", en="Stale enabled accounts"))
+def stale(ctx: CheckContext) -> list[Finding]:
+    """Unused IDs are to be deleted (SO-14-7); an enabled local account without a logon in `stale_days` is suspect."""
+    f = ctx.get(ACCOUNTS, WinAccountsFacts)
+    if (gone := _users_unavailable(ctx, f)) is not None:
+        return gone
+    days = ctx.policy.accounts.stale_days
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    enabled = [u for u in f.users if u.enabled and u.rid not in SYSTEM_RIDS]
+    old = [u for u in enabled if u.last_logon is None or u.last_logon < cutoff]
+    if not old:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja=f"有効な {len(enabled)} アカウントはすべて {days} 日以内にログオンしています。",
+                                        en=f"All {len(enabled)} enabled accounts logged on within {days} days."))]
+    out = []
+    for u in old:
+        when_ja = u.last_logon.date().isoformat() if u.last_logon else "記録なし"
+        when_en = u.last_logon.date().isoformat() if u.last_logon else "never"
+        out.append(ctx.finding(
+            Status.WARN, subject=u.name, title=Text(ja="長期間ログオンのないアカウント", en="Account unused for a long time"),
+            detail=Text(ja=f"アカウント {u.name} の最終ログオン: {when_ja}（基準 {days} 日）。ID 台帳と照合し、不要なら削除してください。",
+                        en=f"Account {u.name} last logged on: {when_en} (threshold {days} days). Check it against the ID ledger."),
+            remediation=Text(ja=f"不要なら Remove-LocalUser -Name '{u.name}'（または無効化）、必要なら台帳に理由を記録してください。",
+                             en=f"Remove (Remove-LocalUser -Name '{u.name}') or disable it if unneeded, or record why it is kept."),
+        ))
+    return out
+
+
+@check("windows.accounts.inventory", clauses=("SO-14-7",), needs=(ACCOUNTS,), os=W, severity=Severity.INFO,
+       kind=FindingKind.PROMPT, title=Text(ja="ID 台帳との照合", en="Reconcile IDs with the ID ledger"))
+def inventory(ctx: CheckContext) -> list[Finding]:
+    """The ledger is a document; tenken lists the host's enabled accounts and administrators to reconcile."""
+    f = ctx.get(ACCOUNTS, WinAccountsFacts)
+    if (gone := _users_unavailable(ctx, f)) is not None:
+        return gone
+    users = [u.name for u in f.users if u.enabled]
+    admins = [a.name for a in f.administrators]
+    out = [ctx.finding(
+        Status.MANUAL, kind=FindingKind.PROMPT, title=ctx.spec.title,
+        detail=Text(
+            ja=f"有効なローカル アカウント（{len(users)}）: {', '.join(users) or 'なし'}。Administrators グループ: {', '.join(admins) or 'なし'}。"
+               "すべてが ID 台帳に記載され、棚卸済みであることを確認してください。",
+            en=f"Enabled local accounts ({len(users)}): {', '.join(users) or 'none'}. Administrators group: {', '.join(admins) or 'none'}. "
+               "Confirm each is in the ID ledger and was covered by the last inventory."),
+        remediation=Text(ja="台帳にない ID は削除するか台帳に登録してください。", en="Delete IDs missing from the ledger, or register them."),
+    )]
+    limit = ctx.policy.accounts.max_admins
+    if limit is not None and len(admins) > limit:
+        out.append(ctx.finding(
+            Status.WARN, subject="Administrators", kind=FindingKind.AUTOMATED,
+            title=Text(ja="管理者が多すぎる", en="Too many administrators"),
+            detail=Text(ja=f"Administrators グループのメンバーは {len(admins)}（方針の上限 {limit}）。",
+                        en=f"The Administrators group has {len(admins)} members (policy limit {limit})."),
+            remediation=Text(ja="業務上必要な者だけに管理者権限を与えてください。", en="Grant administrator rights only to those who need them."),
+        ))
+    return out

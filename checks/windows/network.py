@@ -1,0 +1,74 @@
+"""Network-facing services: SMBv1 (SO-8-3) and Remote Desktop without NLA (SO-7-12)."""
+
+from __future__ import annotations
+
+from tenken.checks.finding import Finding, Severity, Status, Text
+from tenken.checks.registry import CheckContext, check
+from tenken.collectors.transport.base import OsFamily
+from tenken.collectors.windows.rdp import RdpFacts
+from tenken.collectors.windows.smb import SmbFacts
+
+W = OsFamily.WINDOWS
+SMB = "windows.smb"
+RDP = "windows.rdp"
+
+
+@check("windows.smb1", clauses=("SO-8-3",), needs=(SMB,), os=W, severity=Severity.HIGH,
+       title=Text(ja="SMBv1 の無効化", en="SMBv1 disabled"))
+def smb1(ctx: CheckContext) -> list[Finding]:
+    """SO-8-3: stop threats spreading over the network. SMBv1 is how WannaCry and NotPetya spread."""
+    f = ctx.get(SMB, SmbFacts)
+    if (u := f.missing("smb")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    if f.smb1_enabled is None:
+        return [ctx.finding(Status.ERROR, title=ctx.spec.title, severity=Severity.MEDIUM,
+                            detail=Text(ja="EnableSMB1Protocol を取得できませんでした。", en="EnableSMB1Protocol could not be read."))]
+    if not f.smb1_enabled:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja="SMB サーバーで SMBv1 は無効です。", en="SMBv1 is disabled on the SMB server."))]
+    if ctx.policy.windows.allow_smb1:
+        return [ctx.finding(Status.WARN, title=Text(ja="SMBv1 が有効（方針で許容）", en="SMBv1 enabled (allowed by policy)"),
+                            detail=Text(ja="方針で SMBv1 を許容していますが、ワーム型マルウェアの感染経路になります。",
+                                        en="The policy allows SMBv1, but it is a proven worm propagation path."),
+                            remediation=Text(ja="SMBv1 を必要とする機器の更新計画を立ててください。", en="Plan to retire the devices that need SMBv1."))]
+    return [ctx.finding(
+        Status.FAIL, title=Text(ja="SMBv1 が有効", en="SMBv1 enabled"),
+        detail=Text(ja="SMB サーバーが SMBv1 を受け付けます。WannaCry などのワームが感染を広げた経路です。",
+                    en="The SMB server accepts SMBv1, the protocol WannaCry and similar worms spread through."),
+        remediation=Text(ja="Set-SmbServerConfiguration -EnableSMB1Protocol $false を実行し、"
+                            "Disable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol で機能も削除してください。",
+                         en="Run Set-SmbServerConfiguration -EnableSMB1Protocol $false and remove the feature with "
+                            "Disable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol."),
+    )]
+
+
+@check("windows.rdp.nla", clauses=("SO-7-12",), needs=(RDP,), os=W, severity=Severity.HIGH,
+       title=Text(ja="リモート デスクトップのネットワーク レベル認証", en="Remote Desktop requires Network Level Authentication"))
+def rdp_nla(ctx: CheckContext) -> list[Finding]:
+    """SO-7-12: remote login only where needed and properly controlled. Without NLA the logon screen is
+    served before authentication, to anyone who reaches the port."""
+    f = ctx.get(RDP, RdpFacts)
+    if (u := f.missing("rdp")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    if not f.enabled:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja="リモート デスクトップ接続は無効です。", en="Remote Desktop connections are disabled."))]
+    port = f.port or 3389
+    if f.nla_required:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja=f"リモート デスクトップは有効（ポート {port}）で、ネットワーク レベル認証が必須です。"
+                                           "保守など必要な場合に限った利用であることを運用で確認してください。",
+                                        en=f"Remote Desktop is enabled (port {port}) and requires Network Level Authentication. "
+                                           "Confirm it is used only where needed, such as maintenance."))]
+    status = Status.FAIL if ctx.policy.windows.require_rdp_nla else Status.WARN
+    return [ctx.finding(
+        status, subject=f"RDP:{port}", title=Text(ja="NLA なしでリモート デスクトップが有効", en="Remote Desktop enabled without NLA"),
+        detail=Text(ja=f"リモート デスクトップ（ポート {port}）が、ネットワーク レベル認証なしで接続を受け付けます。"
+                       "認証前にログオン画面が提供され、パスワード推測や脆弱性攻撃（BlueKeep 等）を受けやすくなります。",
+                    en=f"Remote Desktop (port {port}) accepts connections without Network Level Authentication: the logon "
+                       "screen is served before authentication, exposing it to password guessing and pre-auth exploits (BlueKeep)."),
+        remediation=Text(ja="「システムのプロパティ > リモート」で「ネットワーク レベル認証でリモート デスクトップを実行しているコンピューターからのみ接続を許可する」を有効にするか、"
+                            "不要ならリモート デスクトップを無効にしてください。",
+                         en="Enable 'Allow connections only from computers running Remote Desktop with Network Level Authentication' "
+                            "(System Properties > Remote), or disable Remote Desktop if it is not needed."),
+    )]

@@ -1,0 +1,136 @@
+"""Windows updates (SO-8-3) and anti-malware (SO-8-2, SO-8-3): same thresholds as Linux (policy
+`patches.max_days_since_update`, `antimalware.max_signature_age_days`, `antimalware.required`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tenken.checks.finding import Finding, Severity, Status, Text
+from tenken.checks.registry import CheckContext, check
+from tenken.collectors.transport.base import OsFamily
+from tenken.collectors.windows.antimalware import AntimalwareFacts
+from tenken.collectors.windows.updates import UpdatesFacts
+
+UPDATES = "windows.updates"
+AM = "windows.antimalware"
+W = OsFamily.WINDOWS
+
+
+@check("windows.patches.age", clauses=("SO-8-3",), needs=(UPDATES,), os=W, severity=Severity.HIGH,
+       title=Text(ja="セキュリティ更新の適用", en="Security updates applied recently"))
+def patch_age(ctx: CheckContext) -> list[Finding]:
+    """A host whose last installed update is older than a patch cycle is missing at least one month's fixes."""
+    f = ctx.get(UPDATES, UpdatesFacts)
+    if (u := f.missing("updates")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    days = ctx.policy.patches.max_days_since_update
+    last = f.last_update
+    if last is None:
+        return [ctx.finding(
+            Status.ERROR, title=ctx.spec.title, severity=Severity.MEDIUM,
+            detail=Text(ja=f"更新プログラムのインストール日を確認できませんでした（Get-HotFix {len(f.hotfixes)} 件、Windows Update の記録なし）。",
+                        en=f"No update installation date could be found ({len(f.hotfixes)} hotfixes listed, no Windows Update record)."),
+            remediation=Text(ja="「設定 > Windows Update > 更新の履歴」で最終適用日を確認してください。",
+                             en="Check the last installation date in Settings > Windows Update > Update history."),
+        )]
+    age = (datetime.now(UTC) - last).days
+    newest = max((h for h in f.hotfixes if h.installed_on), key=lambda h: h.installed_on or last, default=None)
+    kb = f"（最新: {newest.id}）" if newest else ""
+    kb_en = f" (latest: {newest.id})" if newest else ""
+    if age <= days:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja=f"最後に更新が適用されたのは {last.date().isoformat()}、{age} 日前です{kb}（基準 {days} 日以内）。",
+                                        en=f"Updates were last installed on {last.date().isoformat()}, {age} days ago{kb_en} (policy: within {days} days)."))]
+    return [ctx.finding(
+        Status.FAIL, title=Text(ja="更新プログラムが長期間適用されていない", en="No updates installed for too long"),
+        detail=Text(ja=f"最後に更新が適用されたのは {last.date().isoformat()}（{age} 日前）です{kb}。基準は {days} 日以内です。",
+                    en=f"Updates were last installed on {last.date().isoformat()} ({age} days ago){kb_en}; the policy allows {days} days."),
+        remediation=Text(ja="Windows Update（または WSUS）で最新の累積更新プログラムを適用し、定期適用の手順を確認してください。",
+                         en="Install the latest cumulative update through Windows Update (or WSUS) and check the monthly patch process."),
+    )]
+
+
+def _protector(f: AntimalwareFacts) -> str | None:
+    if f.defender is not None and f.defender.active:
+        return "Microsoft Defender"
+    on = [p for p in f.products if p.enabled and "defender" not in p.name.lower()]
+    return on[0].name if on else None
+
+
+@check("windows.antimalware.enabled", clauses=("SO-8-2",), needs=(AM,), os=W, severity=Severity.HIGH,
+       title=Text(ja="マルウェア対策ソフトの稼働", en="Anti-malware protection running"))
+def av_enabled(ctx: CheckContext) -> list[Finding]:
+    """Defender with real-time protection on, or a third-party product Security Center reports as on."""
+    f = ctx.get(AM, AntimalwareFacts)
+    if (u := f.missing("antimalware")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    who = _protector(f)
+    if who is not None:
+        return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                            detail=Text(ja=f"{who} がリアルタイム保護を提供しています。", en=f"{who} provides real-time protection."))]
+    d = f.defender
+    if d is not None:
+        off = [n for n, v in (("AMServiceEnabled", d.service_enabled), ("AntivirusEnabled", d.antivirus_enabled),
+                              ("RealTimeProtectionEnabled", d.realtime_enabled)) if not v]
+        state_ja = f"Microsoft Defender の {', '.join(off)} が無効" if off else f"Microsoft Defender は {d.running_mode} で動作中"
+        state_en = f"Microsoft Defender has {', '.join(off)} off" if off else f"Microsoft Defender runs in {d.running_mode}"
+    else:
+        state_ja, state_en = "Microsoft Defender は導入されていません", "Microsoft Defender is not installed"
+    sc_ja = "" if f.security_center_available else "（Windows Server のため、セキュリティ センターで他社製品を確認できません）"
+    sc_en = "" if f.security_center_available else " (on Windows Server, Security Center cannot show third-party products)"
+    return [ctx.finding(
+        Status.FAIL if ctx.policy.antimalware.required else Status.WARN,
+        title=Text(ja="マルウェア対策が稼働していない", en="No anti-malware protection running"),
+        detail=Text(ja=f"{state_ja}。稼働中の他社製品も検出されません{sc_ja}。", en=f"{state_en}, and no running third-party product was found{sc_en}."),
+        remediation=Text(ja="Microsoft Defender のリアルタイム保護を有効にするか、承認済みのマルウェア対策製品を導入してください。"
+                            "Security Center に現れない他社製品で保護している場合は、その証跡を添えて例外（waiver）を登録してください。",
+                         en="Turn on Microsoft Defender real-time protection or install an approved anti-malware product. "
+                            "If a product invisible to Security Center protects this host, record a waiver with its evidence."),
+    )]
+
+
+@check("windows.antimalware.signatures", clauses=("SO-8-2", "SO-8-3"), needs=(AM,), os=W, severity=Severity.HIGH,
+       title=Text(ja="パターンファイルの更新", en="Anti-malware signatures up to date"))
+def av_signatures(ctx: CheckContext) -> list[Finding]:
+    """SO-8-2/SO-8-3 name pattern files explicitly: they must be recent (policy `antimalware.max_signature_age_days`)."""
+    f = ctx.get(AM, AntimalwareFacts)
+    if (u := f.missing("antimalware")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    limit = ctx.policy.antimalware.max_signature_age_days
+    d = f.defender
+    if d is not None and d.active:
+        age = d.signature_age_days
+        if d.signature_last_updated is not None:
+            age = max(age or 0, (datetime.now(UTC) - d.signature_last_updated).days)
+        if age is None:
+            return [ctx.finding(Status.ERROR, title=ctx.spec.title, severity=Severity.MEDIUM,
+                                detail=Text(ja="定義ファイルの更新日を取得できませんでした。", en="The signature update date could not be read."))]
+        ver = d.signature_version or "?"
+        if age <= limit:
+            return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                                detail=Text(ja=f"Microsoft Defender の定義ファイル {ver} は {age} 日前のものです（基準 {limit} 日以内）。",
+                                            en=f"Microsoft Defender signatures {ver} are {age} days old (policy: {limit} days)."))]
+        return [ctx.finding(
+            Status.FAIL, title=Text(ja="パターンファイルが古い", en="Anti-malware signatures out of date"),
+            detail=Text(ja=f"Microsoft Defender の定義ファイル {ver} は {age} 日前のものです（基準 {limit} 日以内）。",
+                        en=f"Microsoft Defender signatures {ver} are {age} days old (policy: {limit} days)."),
+            remediation=Text(ja="Update-MpSignature で更新し、更新元（Windows Update / WSUS / 共有フォルダー）への到達性を確認してください。",
+                             en="Run Update-MpSignature and check the host can reach its update source (Windows Update, WSUS or a share)."),
+        )]
+    third = [p for p in f.products if p.enabled and "defender" not in p.name.lower()]
+    if third:
+        stale = [p for p in third if p.up_to_date is False]
+        if not stale:
+            return [ctx.finding(Status.PASS, title=ctx.spec.title,
+                                detail=Text(ja=f"セキュリティ センターによると {', '.join(p.name for p in third)} の定義ファイルは最新です。",
+                                            en=f"Security Center reports {', '.join(p.name for p in third)} signatures as up to date."))]
+        return [ctx.finding(
+            Status.FAIL, subject=p.name, title=Text(ja="パターンファイルが古い", en="Anti-malware signatures out of date"),
+            detail=Text(ja=f"セキュリティ センターによると {p.name} の定義ファイルが古くなっています。",
+                        en=f"Security Center reports {p.name} signatures as out of date."),
+            remediation=Text(ja="製品の管理コンソールで定義ファイルの配信状況を確認してください。",
+                             en="Check signature distribution in the product's management console."),
+        ) for p in stale]
+    return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title,
+                        detail=Text(ja="稼働中のマルウェア対策製品がないため判定しません（稼働の項目を参照）。",
+                                    en="No running anti-malware product to judge (see the protection finding)."))]
