@@ -1,9 +1,231 @@
-"""Command family registered into the `tenken` CLI (filled in by its feature)."""
+"""Remote hosts on the command line: `scan ssh`, `scan inventory`, `hosts trust`, `hosts list`.
 
-from __future__ import annotations
+No `from __future__ import annotations`: typer reads the Annotated option types, defined inside
+`register`, at definition time. Imports of the CLI core happen inside `register` (agent/cli.py imports this module while it is still
+being defined), and heavy modules (paramiko, rich) load only when a command runs.
+"""
+
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
+
+HOSTS_HELP = "Remote host keys and inventories. / リモートホストの鍵とインベントリ。"
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:
     """Add this family's commands to the CLI."""
+    from tenken.agent.cli import (
+        FormatOpt,
+        LangOpt,
+        OutputOpt,
+        PolicyOpt,
+        SignOpt,
+        WaiversOpt,
+        fail_usage,
+        finish,
+    )
+    from tenken.agent.output import Format, Lang
+    from tenken.checks.configfile import ConfigError
+
+    KnownHostsOpt = Annotated[
+        Path | None,
+        typer.Option("--known-hosts", help="known_hosts file to check host keys against (default ~/.ssh/known_hosts)."),
+    ]
+
+    def _load_policies(policy: Path | None, waivers: Path | None):
+        from tenken.checks.policy import load_policy
+        from tenken.checks.waivers import load_waivers
+
+        try:
+            return load_policy(policy), load_waivers(waivers)
+        except ConfigError as exc:
+            raise fail_usage(str(exc)) from exc
+
+    @scan_app.command("ssh")
+    def scan_ssh(
+        dest: Annotated[str, typer.Argument(metavar="USER@HOST[:PORT]", help="The host to audit over SSH.")],
+        identity: Annotated[Path | None, typer.Option("--identity", "-i", help="SSH private key file.")] = None,
+        passphrase: Annotated[
+            str | None, typer.Option("--passphrase", help="Key passphrase as a reference: env:VAR or keyring:SERVICE/USER.")
+        ] = None,
+        known_hosts: KnownHostsOpt = None,
+        jump: Annotated[str | None, typer.Option("--jump", "-J", help="Jump host (ProxyJump): user@host:port.")] = None,
+        timeout: Annotated[float, typer.Option("--timeout", help="Connect timeout in seconds (TCP, banner, auth).", min=0.1)] = 10.0,
+        command_timeout: Annotated[float, typer.Option("--command-timeout", help="Per-command timeout, seconds.", min=0.1)] = 30.0,
+        deadline: Annotated[float, typer.Option("--deadline", help="Deadline for the whole host scan, seconds.", min=1)] = 600.0,
+        no_agent: Annotated[bool, typer.Option("--no-agent", help="Do not use ssh-agent keys.")] = False,
+        policy: PolicyOpt = None,
+        waivers: WaiversOpt = None,
+        fmt: FormatOpt = Format.TABLE,
+        output: OutputOpt = None,
+        lang: LangOpt = Lang.JA,
+        sign: SignOpt = None,
+    ) -> None:
+        """Audit one Linux host over SSH. / SSH で 1 台の Linux ホストを点検します。"""
+        from tenken.agent.credentials import check_reference
+        from tenken.agent.fleet import run_fleet
+        from tenken.agent.inventory import HostSpec
+        from tenken.agent.scan import assemble_report
+        from tenken.collectors.transport.ssh import parse_destination
+
+        try:
+            d = parse_destination(dest)
+            j = parse_destination(jump) if jump else None
+            if passphrase is not None:
+                check_reference(passphrase, where="--passphrase")
+        except (ValueError, ConfigError) as exc:
+            raise fail_usage(str(exc)) from exc
+        pol, wv = _load_policies(policy, waivers)
+        spec = HostSpec(
+            name=d.host, address=d.host, group="command line", transport="ssh", port=d.port, user=d.user,
+            identity=str(identity) if identity else None, passphrase=passphrase, agent=not no_agent, jump=j,
+            known_hosts=str(known_hosts) if known_hosts else None, connect_timeout=timeout,
+            command_timeout=command_timeout, deadline=deadline, policy=None, winrm=None, where="command line",
+        )
+        results = run_fleet([spec], policy_for=lambda _s: pol, concurrency=1)
+        report = assemble_report(results, policy=pol, waivers=wv, scanned_kinds={"host"})
+        finish(report, fmt, lang, output, sign)
+
+    @scan_app.command("inventory")
+    def scan_inventory(
+        inventory: Annotated[Path, typer.Argument(help="Inventory YAML file.")],
+        group: Annotated[str | None, typer.Option("--group", "-g", help="Only this group.")] = None,
+        limit: Annotated[
+            str | None, typer.Option("--limit", "-l", help="Only these hosts: comma-separated names, addresses or globs.")
+        ] = None,
+        concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Hosts scanned at once.", min=1, max=256)] = 10,
+        known_hosts: KnownHostsOpt = None,
+        policy: PolicyOpt = None,
+        waivers: WaiversOpt = None,
+        fmt: FormatOpt = Format.TABLE,
+        output: OutputOpt = None,
+        lang: LangOpt = Lang.JA,
+        sign: SignOpt = None,
+    ) -> None:
+        """Audit every host and TLS endpoint of an inventory. / インベントリの全ホストを点検します。"""
+        import threading
+
+        from tenken.agent.fleet import run_fleet, run_tls
+        from tenken.agent.inventory import load_inventory
+        from tenken.agent.scan import TargetResult, assemble_report
+        from tenken.checks.policy import Policy, load_policy
+
+        try:
+            inv = load_inventory(inventory)
+            hosts, tls = inv.select(group, limit)
+        except ConfigError as exc:
+            raise fail_usage(str(exc)) from exc
+        if not hosts and not tls:
+            raise fail_usage(f"{inventory}: no hosts or TLS endpoints match --group/--limit")
+        pol, wv = _load_policies(policy, waivers)
+        # group policy files are loaded up front: a broken one is a usage error, not 40 host errors
+        policies: dict[str, Policy] = {}
+        try:
+            for h in hosts:
+                if h.policy and h.policy not in policies:
+                    policies[h.policy] = load_policy(h.policy)
+        except ConfigError as exc:
+            raise fail_usage(str(exc)) from exc
+
+        tls_results: list[TargetResult] = []
+        tls_thread = threading.Thread(target=lambda: tls_results.extend(run_tls(tls, pol)), daemon=True)
+        tls_thread.start()
+        results = run_fleet(
+            hosts,
+            policy_for=lambda s: policies.get(s.policy or "", pol),
+            concurrency=concurrency,
+            known_hosts=str(known_hosts) if known_hosts else None,
+        )
+        tls_thread.join()
+        kinds = ({"host"} if hosts else set()) | ({"network"} if tls else set())
+        report = assemble_report(results + tls_results, policy=pol, waivers=wv, scanned_kinds=kinds)
+        finish(report, fmt, lang, output, sign)
+
+    hosts_app = typer.Typer(help=HOSTS_HELP, no_args_is_help=True)
+    app.add_typer(hosts_app, name="hosts")
+
+    @hosts_app.command("trust")
+    def hosts_trust(
+        dest: Annotated[str, typer.Argument(metavar="HOST[:PORT]", help="The SSH server whose key to review.")],
+        known_hosts: KnownHostsOpt = None,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Record without asking (for scripts).")] = False,
+        replace: Annotated[bool, typer.Option("--replace", help="Replace a CHANGED key (after checking it out of band).")] = False,
+        jump: Annotated[str | None, typer.Option("--jump", "-J", help="Reach the host through this jump host.")] = None,
+        identity: Annotated[Path | None, typer.Option("--identity", "-i", help="Key for the jump host.")] = None,
+        timeout: Annotated[float, typer.Option("--timeout", help="Connect timeout, seconds.", min=0.1)] = 10.0,
+        plain: Annotated[bool, typer.Option("--no-hash", help="Write the host name in clear instead of hashed.")] = False,
+    ) -> None:
+        """Show a host's SSH key fingerprint and record it after confirmation. / ホスト鍵を確認して登録します。"""
+        from tenken.agent.known_hosts import record_host_key
+        from tenken.collectors.transport.base import HostKeyChanged, HostKeyUnknown, TransportError
+        from tenken.collectors.transport.ssh import DEFAULT_KNOWN_HOSTS, SSHTransport, parse_destination
+        from tenken.collectors.transport.ssh_known_hosts import KnownHosts, fingerprint
+
+        try:
+            d = parse_destination(dest)
+            j = parse_destination(jump) if jump else None
+        except ValueError as exc:
+            raise fail_usage(str(exc)) from exc
+        kh_path = Path(known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+        t = SSHTransport(d.host, port=d.port, username=d.user, identity=str(identity) if identity else None,
+                         known_hosts=str(kh_path), jump=j, connect_timeout=timeout)
+        try:
+            keytype, blob = t.fetch_host_key()
+        except TransportError as exc:
+            typer.echo(f"tenken: cannot fetch the host key: {exc}", err=True)
+            raise typer.Exit(3) from exc
+        where = f"{d.host}:{d.port}"
+        fp = fingerprint(blob)
+        typer.echo(f"{where}: {keytype} {fp}")
+        known = KnownHosts.load(kh_path)
+        old_lines: list[int] = []
+        try:
+            known.verify(d.host, d.port, keytype, blob)
+            typer.echo(f"既に登録済みです / already trusted in {kh_path}")
+            return
+        except HostKeyUnknown:
+            pass
+        except HostKeyChanged as exc:
+            typer.echo(f"警告: ホスト鍵が変わっています（中間者攻撃の可能性）/ WARNING: {exc}", err=True)
+            if not replace:
+                typer.echo("確認のうえ --replace で置き換えてください / re-run with --replace once verified", err=True)
+                raise typer.Exit(1) from exc
+            old_lines = [ln.lineno for ln in known.entries_for(d.host, d.port)]
+        typer.echo(
+            "この指紋を、ホストのコンソールで `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` が示す値と照合してください。\n"
+            "Compare this fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on the host's console.",
+            err=True,
+        )
+        if not yes and not typer.confirm(f"{where} の鍵 {fp} を {kh_path} に登録しますか / record it?", default=False, err=True):
+            typer.echo("登録しませんでした / not recorded", err=True)
+            raise typer.Exit(1)
+        record_host_key(kh_path, d.host, d.port, keytype, blob, hashed=not plain, remove_lines=old_lines)
+        typer.echo(f"登録しました / recorded {keytype} {fp} for {where} in {kh_path}")
+
+    @hosts_app.command("list")
+    def hosts_list(
+        inventory: Annotated[Path, typer.Argument(help="Inventory YAML file.")],
+        group: Annotated[str | None, typer.Option("--group", "-g")] = None,
+        limit: Annotated[str | None, typer.Option("--limit", "-l")] = None,
+    ) -> None:
+        """Validate an inventory and list the hosts it expands to. / インベントリを検証し一覧表示します。"""
+        from rich.console import Console
+        from rich.table import Table
+        from tenken.agent.fleet import display_target
+        from tenken.agent.inventory import load_inventory
+
+        try:
+            inv = load_inventory(inventory)
+            hosts, tls = inv.select(group, limit)
+        except ConfigError as exc:
+            raise fail_usage(str(exc)) from exc
+        table = Table(title=f"{inventory}: {len(hosts)} hosts, {len(tls)} TLS endpoints")
+        for col in ("group", "name", "target", "transport", "jump", "deadline", "defined at"):
+            table.add_column(col)
+        for h in hosts:
+            table.add_row(h.group, h.name, display_target(h), h.transport, str(h.jump or ""), f"{h.deadline:g}s", h.where)
+        for t in tls:
+            table.add_row(t.group, t.endpoint.host, t.endpoint.target, "tls", "", f"{t.endpoint.timeout:g}s", t.where)
+        Console(width=160).print(table)

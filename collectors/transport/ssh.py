@@ -224,7 +224,13 @@ class SSHTransport(Transport):
     def connect(self) -> SSHTransport:
         deadline = time.monotonic() + self.connect_timeout
         known = KnownHosts.load(self.known_hosts_path)
-        sock: socket.socket | paramiko.Channel | None = None
+        sock = self._jump_channel(known, deadline)
+        self._t = self._handshake(self.host, self.port, self.username, known, deadline, sock)
+        self._hello()
+        return self
+
+    def _jump_channel(self, known: KnownHosts, deadline: float) -> paramiko.Channel | None:
+        sock: paramiko.Channel | None = None
         if self.jump is not None:
             juser = self.jump.user or self.username
             jt = self._handshake(self.jump.host, self.jump.port, juser, known, deadline, None, role="jump host ")
@@ -240,9 +246,7 @@ class SSHTransport(Transport):
                 if time.monotonic() >= deadline:
                     raise TimedOut(f"jump host {self.jump}: forwarding to {self.host}:{self.port} timed out") from exc
                 raise Unreachable(f"jump host {self.jump}: forwarding to {self.host}:{self.port} failed: {exc}") from exc
-        self._t = self._handshake(self.host, self.port, self.username, known, deadline, sock)
-        self._hello()
-        return self
+        return sock
 
     def _left(self, deadline: float, what: str) -> float:
         left = deadline - time.monotonic()
@@ -260,6 +264,28 @@ class SSHTransport(Transport):
         sock: socket.socket | paramiko.Channel | None,
         role: str = "",
     ) -> paramiko.Transport:
+        t = self._negotiate(host, port, known.known_types(host, port), deadline, sock, role)
+        where = f"{role}{host}:{port}"
+        key = t.get_remote_server_key()
+        try:
+            known.verify(host, port, key.get_name(), key.asbytes())
+        except TransportError:
+            t.close()
+            raise
+        self._authenticate(t, user, where, deadline)
+        t.set_keepalive(30)
+        return t
+
+    def _negotiate(
+        self,
+        host: str,
+        port: int,
+        known_types: list[str],
+        deadline: float,
+        sock: socket.socket | paramiko.Channel | None,
+        role: str = "",
+    ) -> paramiko.Transport:
+        """TCP connect (unless tunnelled), banner and key exchange; the host key is not judged here."""
         where = f"{role}{host}:{port}"
         if self._closed:
             raise Unreachable(f"{where}: scan cancelled")
@@ -283,7 +309,7 @@ class SSHTransport(Transport):
         t.banner_timeout = left
         t.handshake_timeout = left
         t.use_compression(True)
-        self._prefer_known_key_types(t, known.known_types(host, port))
+        self._prefer_known_key_types(t, known_types)
         done = threading.Event()
         try:
             t.start_client(event=done)
@@ -302,15 +328,22 @@ class SSHTransport(Transport):
             if time.monotonic() >= deadline - 0.05 or "banner" in str(exc).lower():
                 raise TimedOut(f"{where}: SSH banner not received within {self.connect_timeout:g} s ({exc})")
             raise Unreachable(f"{where}: SSH negotiation failed: {exc or 'connection closed'}")
-        key = t.get_remote_server_key()
-        try:
-            known.verify(host, port, key.get_name(), key.asbytes())
-        except TransportError:
-            t.close()
-            raise
-        self._authenticate(t, user, where, deadline)
-        t.set_keepalive(30)
         return t
+
+    def fetch_host_key(self) -> tuple[str, bytes]:
+        """The target's host key (type, blob) without logging in: what `tenken hosts trust` shows.
+
+        A jump host, if any, is still verified against known_hosts and logged in to, as in a scan.
+        """
+        deadline = time.monotonic() + self.connect_timeout
+        known = KnownHosts.load(self.known_hosts_path)
+        sock = self._jump_channel(known, deadline)
+        t = self._negotiate(self.host, self.port, known.known_types(self.host, self.port), deadline, sock)
+        try:
+            key = t.get_remote_server_key()
+            return key.get_name(), key.asbytes()
+        finally:
+            self.close()
 
     @staticmethod
     def _prefer_known_key_types(t: paramiko.Transport, types: list[str]) -> None:

@@ -1,0 +1,254 @@
+"""Fleet scans: many hosts at once, each within its own deadline, into one report.
+
+Every host runs in its own daemon thread (at most `concurrency` at a time). The main thread waits for the
+next result or the earliest deadline; a host that passes its deadline gets a `target_error` ("deadline
+exceeded after N s"), its transport is closed to unblock the worker, and the fleet moves on without
+waiting for it. Daemon threads rather than a ThreadPoolExecutor: an executor joins its workers at
+interpreter exit, so one hung host would hold the process open after the report was written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenken.agent.credentials import SecretUnavailable, resolve_secret
+from tenken.agent.inventory import HostSpec, TlsTarget
+from tenken.agent.report import TargetKind
+from tenken.agent.scan import TargetResult, scan_host, target_error
+from tenken.checks.policy import Policy
+from tenken.collectors.transport.base import Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 10
+TLS_DEADLINE = 300.0
+
+
+def display_target(spec: HostSpec) -> str:
+    """The target string findings carry, before any connection exists (matches the transport's own)."""
+    if spec.transport == "winrm" and spec.winrm is not None:
+        host = spec.address
+        return f"{host}:{spec.port}" if spec.winrm.use_https else f"http://{host}:{spec.port}"
+    import getpass
+
+    host = f"[{spec.name}]" if ":" in spec.name else spec.name
+    return f"{spec.user or getpass.getuser()}@{host}:{spec.port}"
+
+
+def kind_of(spec: HostSpec) -> TargetKind:
+    return TargetKind.WINRM if spec.transport == "winrm" else TargetKind.SSH
+
+
+class WinRMNotInstalled(TransportError):
+    pass
+
+
+def build_transport(spec: HostSpec, *, known_hosts: str | None = None) -> Transport:
+    """A transport for one inventory host. No I/O here (secrets are resolved, nothing is connected)."""
+    if spec.transport == "winrm":
+        try:
+            from tenken.collectors.transport.winrm import WinRMTransport
+        except ImportError as exc:
+            raise WinRMNotInstalled("WinRM support not installed") from exc
+        w = spec.winrm
+        assert w is not None
+        password = resolve_secret(w.credential) if w.credential else ""
+        return WinRMTransport(
+            spec.address,
+            port=w.port,
+            username=w.username or "",
+            password=password,
+            auth=w.auth,
+            use_https=w.use_https,
+            ca_file=w.ca_file,
+            verify=True,
+            connect_timeout=spec.connect_timeout,
+            command_timeout=spec.command_timeout,
+        )
+    from tenken.collectors.transport.ssh import SSHTransport
+
+    return SSHTransport(
+        spec.address,
+        port=spec.port,
+        username=spec.user,
+        identity=spec.identity,
+        passphrase=resolve_secret(spec.passphrase) if spec.passphrase else None,
+        known_hosts=known_hosts or spec.known_hosts,
+        jump=spec.jump,
+        use_agent=spec.agent,
+        connect_timeout=spec.connect_timeout,
+        command_timeout=spec.command_timeout,
+        label=spec.name if spec.name != spec.address else None,
+    )
+
+
+@dataclass
+class _Job:
+    index: int
+    spec: HostSpec
+    started: float = 0.0
+    transport: Transport | None = None
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        t = self.transport
+        if t is not None:
+            # closing from this thread unblocks the worker's pending read; never wait for it
+            threading.Thread(target=_quiet_close, args=(t,), daemon=True).start()
+
+
+def _quiet_close(t: Transport) -> None:
+    with contextlib.suppress(Exception):
+        t.close()
+
+
+def scan_one(spec: HostSpec, policy: Policy, *, known_hosts: str | None = None, job: _Job | None = None) -> TargetResult:
+    """Connect, scan and close one host; every failure becomes that host's error finding."""
+    target, kind = display_target(spec), kind_of(spec)
+    try:
+        transport = build_transport(spec, known_hosts=known_hosts)
+    except SecretUnavailable as exc:
+        return target_error(target, kind, f"credential for {spec.label} unavailable: {exc}")
+    except TransportError as exc:
+        return target_error(target, kind, str(exc))
+    if job is not None:
+        job.transport = transport
+        if job.cancelled:
+            transport.close()
+            return target_error(target, kind, "cancelled")
+    try:
+        connect = getattr(transport, "connect", None)
+        if callable(connect):
+            connect()
+        target = transport.target
+        settings = policy.collect_settings(command_timeout=spec.command_timeout)
+        return scan_host(transport, policy, kind=kind, settings=settings)
+    except TransportError as exc:
+        return target_error(getattr(transport, "target", target), kind, str(exc))
+    except Exception as exc:  # a bug must cost one host, not the fleet
+        log.exception("scan of %s failed", spec.label)
+        return target_error(target, kind, f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        transport.close()
+
+
+class _Progress:
+    """A rich progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, total: int, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._p = None
+        if self.enabled and total:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(
+                TextColumn("[bold]tenken[/bold] {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._task = self._p.add_task("scanning", total=total)
+            self._p.start()
+
+    def done(self, label: str, ok: bool) -> None:
+        if self._p is not None:
+            self._p.update(self._task, advance=1, description=f"{'✓' if ok else '✗'} {label}")
+
+    def stop(self) -> None:
+        if self._p is not None:
+            self._p.stop()
+
+
+def run_fleet(
+    specs: list[HostSpec],
+    *,
+    policy_for: Callable[[HostSpec], Policy],
+    concurrency: int = DEFAULT_CONCURRENCY,
+    known_hosts: str | None = None,
+    progress: bool | None = None,
+    scan: Callable[..., TargetResult] = scan_one,
+) -> list[TargetResult]:
+    """Scan every host; results in input order. Returns once every host finished or passed its deadline."""
+    concurrency = max(1, concurrency)
+    jobs = [_Job(i, s) for i, s in enumerate(specs)]
+    results: dict[int, TargetResult] = {}
+    running: dict[int, _Job] = {}
+    done: queue.Queue[tuple[int, TargetResult]] = queue.Queue()
+    bar = _Progress(len(jobs), progress)
+    pending = list(jobs)
+
+    def work(job: _Job) -> None:
+        try:
+            res = scan(job.spec, policy_for(job.spec), known_hosts=known_hosts, job=job)
+        except BaseException as exc:  # the main thread must always hear back
+            res = target_error(display_target(job.spec), kind_of(job.spec), f"internal error: {exc!r}")
+        done.put((job.index, res))
+
+    try:
+        while pending or running:
+            while pending and len(running) < concurrency:
+                job = pending.pop(0)
+                job.started = time.monotonic()
+                running[job.index] = job
+                threading.Thread(target=work, args=(job,), name=f"tenken-host-{job.spec.name}", daemon=True).start()
+            earliest = min(j.started + j.spec.deadline for j in running.values())
+            try:
+                idx, res = done.get(timeout=max(0.0, earliest - time.monotonic()))
+                if idx in running:
+                    del running[idx]
+                    results[idx] = res
+                    bar.done(specs[idx].label, res.ok)
+            except queue.Empty:
+                pass
+            now = time.monotonic()
+            for idx, job in list(running.items()):
+                if now >= job.started + job.spec.deadline:
+                    del running[idx]
+                    job.cancel()
+                    target = job.transport.target if job.transport is not None else display_target(job.spec)
+                    results[idx] = target_error(
+                        target, kind_of(job.spec), f"deadline exceeded after {job.spec.deadline:g} s"
+                    )
+                    bar.done(job.spec.label, False)
+    finally:
+        bar.stop()
+    return [results[i] for i in range(len(jobs))]
+
+
+def run_tls(targets: list[TlsTarget], policy: Policy, *, deadline: float = TLS_DEADLINE) -> list[TargetResult]:
+    """Scan the inventory's TLS endpoints (tls_scan.scan_tls), in a thread bounded by `deadline`."""
+    if not targets:
+        return []
+    endpoints = [t.endpoint for t in targets]
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        from tenken.agent.tls_scan import scan_tls
+
+        try:
+            box["results"] = scan_tls(endpoints, policy)
+        except NotImplementedError as exc:
+            box["error"] = f"TLS audit not available: {exc}"
+        except Exception as exc:
+            log.exception("TLS scan failed")
+            box["error"] = f"TLS scan failed: {type(exc).__name__}: {exc}"
+
+    th = threading.Thread(target=work, name="tenken-tls", daemon=True)
+    th.start()
+    th.join(deadline)
+    got = box.get("results")
+    if isinstance(got, list) and len(got) == len(endpoints):
+        return got
+    why = str(box.get("error") or f"deadline exceeded after {deadline:g} s")
+    return [target_error(ep.target, TargetKind.TLS, why, check_id="tls.reachable") for ep in endpoints]
