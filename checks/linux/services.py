@@ -1,0 +1,159 @@
+"""Unneeded services and listening ports (MHLW checklist ⑫ 「不要なソフトウェア・サービスの停止」).
+
+Clause mapping, from the catalogue text: SO-8-3 asks that security measures be applied against the risk
+of threats spreading through the networks the system is connected to — a clear-text or legacy network
+service (telnet, rsh, tftp, NIS...) is exactly such a path. SO-7-6 says in so many words that applications
+and functions not used for work are removed or stopped (for devices that handle medical information off
+site; it applies when the scanned host is such a device). Both are cited; neither is a perfect fit, the
+checklist item itself has no clause number.
+"""
+
+from __future__ import annotations
+
+from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text
+from tenken.checks.registry import CheckContext, check
+from tenken.collectors.linux.services import Listener, ServicesFacts, resolve_service, unit_base
+
+SERVICES = "linux.services"
+CLAUSES = ("SO-8-3", "SO-7-6")
+
+
+def _status(name: str) -> Status:
+    return Status.FAIL if name == "fail" else Status.WARN
+
+
+def _where(facts: ServicesFacts, name: str) -> tuple[list[str], list[str]]:
+    """(signs it runs or starts, signs it is only installed) for one policy service name."""
+    _, spec = resolve_service(name)
+    active: list[str] = []
+    for u in facts.enabled_units:
+        if unit_base(u.name) in spec.units:
+            active.append(f"systemd {u.wanted_by}/{u.name}")
+    active += [f"SysV rc?.d S*{s}" for s in facts.sysv_enabled if s in spec.units]
+    active += [f"inetd {e.service} ({e.source})" for e in facts.inetd_entries if e.service in spec.inetd]
+    active += [f"process {p}" for p in facts.processes if p in spec.processes]
+    active += [f"listening {li.proto}/{li.port} ({li.process})" for li in facts.listeners if li.process in spec.processes]
+    installed = [f"package {p} {v}".strip() for p, v in facts.packages.items() if p in spec.packages]
+    return active, installed
+
+
+@check(
+    "linux.services.unnecessary",
+    clauses=CLAUSES,
+    needs=(SERVICES,),
+    severity=Severity.HIGH,
+    title=Text(ja="不要なサービスの停止", en="Unneeded services stopped"),
+)
+def unnecessary(ctx: CheckContext) -> list[Finding]:
+    facts = ctx.get(SERVICES, ServicesFacts)
+    pol = ctx.policy.services
+    nothing_read = not facts.systemd_present and not facts.sysv_enabled and facts.missing("packages") is not None \
+        and facts.missing("processes") is not None
+    if nothing_read:
+        u = facts.missing("processes") or facts.missing("packages")
+        assert u is not None
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    out: list[Finding] = []
+    seen: set[str] = set()
+    for name in pol.unnecessary_services:
+        canon, _ = resolve_service(name)
+        if canon in seen:
+            continue
+        seen.add(canon)
+        active, installed = _where(facts, name)
+        if active:
+            out.append(ctx.finding(
+                _status(pol.active_status), subject=canon,
+                title=Text(ja=f"不要なサービス {canon} が有効", en=f"Unneeded service {canon} is enabled"),
+                detail=Text(ja=f"{canon} は方針で不要とされるサービスですが、有効または稼働しています: {'; '.join(active + installed)}。",
+                            en=f"{canon} is listed as unneeded by policy but is enabled or running: {'; '.join(active + installed)}."),
+                remediation=Text(ja="業務に不要なら停止・無効化し（systemctl disable --now、inetd.conf のコメントアウト）、パッケージを削除してください。",
+                                 en="If not needed for work, stop and disable it (systemctl disable --now, comment it out of inetd.conf) and remove the package."),
+            ))
+        elif installed:
+            out.append(ctx.finding(
+                _status(pol.installed_status), subject=canon,
+                title=Text(ja=f"不要なサービス {canon} が導入済み", en=f"Unneeded service {canon} is installed"),
+                detail=Text(ja=f"{canon} は起動設定されていませんが導入されています: {'; '.join(installed)}。",
+                            en=f"{canon} is not set to start but is installed: {'; '.join(installed)}."),
+                remediation=Text(ja="業務に不要ならパッケージを削除してください。", en="Remove the package if it is not needed for work."),
+            ))
+    if out:
+        return out
+    limits_ja = [] if facts.missing("processes") is None else ["稼働プロセスは未確認（オフライン）"]
+    limits_en = [] if facts.missing("processes") is None else ["running processes not checked (offline)"]
+    if facts.missing("packages") is not None:
+        limits_ja.append("パッケージは未確認")
+        limits_en.append("packages not checked")
+    return [ctx.finding(Status.PASS, title=ctx.spec.title, detail=Text(
+        ja=f"方針で不要とされるサービス（{', '.join(sorted(seen))}）は有効化・稼働・導入されていません"
+           f"（確認: systemd {len(facts.enabled_units)} ユニット、SysV {len(facts.sysv_enabled)}、inetd {len(facts.inetd_entries)}"
+           f"{'、' + '、'.join(limits_ja) if limits_ja else ''}）。",
+        en=f"None of the services policy lists as unneeded ({', '.join(sorted(seen))}) is enabled, running or installed "
+           f"(checked: {len(facts.enabled_units)} systemd units, {len(facts.sysv_enabled)} SysV, {len(facts.inetd_entries)} inetd"
+           f"{'; ' + '; '.join(limits_en) if limits_en else ''})."))]
+
+
+def _label(li: Listener) -> str:
+    return f"{li.proto}/{li.port} {li.address}{' (' + li.process + ')' if li.process else ''}"
+
+
+@check(
+    "linux.services.ports",
+    clauses=CLAUSES,
+    needs=(SERVICES,),
+    severity=Severity.HIGH,
+    title=Text(ja="不要なポートで待ち受けていない", en="No listener on an unneeded port"),
+)
+def ports(ctx: CheckContext) -> list[Finding]:
+    facts = ctx.get(SERVICES, ServicesFacts)
+    if (u := facts.missing("listeners")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    pol = ctx.policy.services
+    out: list[Finding] = []
+    for li in facts.listeners:
+        svc = pol.unnecessary_ports.get(li.port)
+        if svc is None:
+            continue
+        local = li.loopback_only
+        out.append(ctx.finding(
+            Status.WARN if local else _status(pol.active_status), subject=f"{li.proto}/{li.port}/{li.address}",
+            title=Text(ja=f"不要なポート {li.port}（{svc}）で待ち受け", en=f"Listening on unneeded port {li.port} ({svc})"),
+            detail=Text(ja=f"{_label(li)} が待ち受けています。{'ループバックのみですが、' if local else ''}{svc} は方針で不要とされています。",
+                        en=f"{_label(li)} is listening.{' Loopback only, but' if local else ''} {svc} is listed as unneeded by policy."),
+            remediation=Text(ja="待ち受けているサービスを停止・無効化してください。", en="Stop and disable the service listening there."),
+        ))
+    if out:
+        return out
+    return [ctx.finding(Status.PASS, title=ctx.spec.title, detail=Text(
+        ja=f"{len(facts.listeners)} 件の待ち受け（{facts.listeners_source}）に方針で不要なポート（{', '.join(str(p) for p in sorted(pol.unnecessary_ports))}）はありません。",
+        en=f"None of {len(facts.listeners)} listeners ({facts.listeners_source}) is on a port policy lists as unneeded "
+           f"({', '.join(str(p) for p in sorted(pol.unnecessary_ports))})."))]
+
+
+@check(
+    "linux.services.listeners",
+    clauses=CLAUSES,
+    needs=(SERVICES,),
+    severity=Severity.INFO,
+    kind=FindingKind.PROMPT,
+    title=Text(ja="待ち受けポートの業務上の必要性の確認", en="Confirm every listening port is needed"),
+)
+def listeners(ctx: CheckContext) -> list[Finding]:
+    """Which listeners the work needs is known to the hospital, not to tenken: list them for the auditor."""
+    facts = ctx.get(SERVICES, ServicesFacts)
+    if (u := facts.missing("listeners")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    external = [li for li in facts.listeners if not li.loopback_only]
+    local = [li for li in facts.listeners if li.loopback_only]
+    ext = "; ".join(_label(li) for li in external) or "なし"
+    ext_en = "; ".join(_label(li) for li in external) or "none"
+    return [ctx.finding(
+        Status.MANUAL, kind=FindingKind.PROMPT, title=ctx.spec.title,
+        detail=Text(ja=f"外部から到達可能な待ち受け {len(external)} 件: {ext}。ループバックのみ {len(local)} 件。"
+                       "それぞれが業務に必要なサービスであることを確認してください。",
+                    en=f"{len(external)} listeners reachable from the network: {ext_en}. {len(local)} on loopback only. "
+                       "Confirm each one is a service the work needs."),
+        remediation=Text(ja="不要な待ち受けはサービスを停止し、必要なものは接続元を制限してください。",
+                         en="Stop services behind unneeded listeners and restrict the sources of the needed ones."),
+    )]
