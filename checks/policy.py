@@ -52,18 +52,30 @@ class AccountPolicy(_Section):
 
 class PatchPolicy(_Section):
     max_pending_security: int = Field(0, ge=0)
+    #: non-security updates pending beyond this warn; None: any pending update warns
     max_pending_total: int | None = None
+    #: last upgrade (and package-index refresh) older than this warns
     max_days_since_update: int = Field(30, ge=1)
+    #: last upgrade older than this fails
+    fail_days_since_update: int = Field(90, ge=1)
     require_auto_updates: bool = False
 
 
 class AntimalwarePolicy(_Section):
+    #: signatures older than this fail
     max_signature_age_days: int = Field(7, ge=1)
+    #: signatures older than this (but within the maximum) warn; None: no warning band
+    warn_signature_age_days: int | None = Field(3, ge=1)
     required: bool = True
+    #: an on-demand scanner alone (clamscan without clamd/clamonacc) does not count as always-on protection
+    require_resident: bool = True
 
 
 class TimePolicy(_Section):
+    #: offset beyond this warns
     max_offset_seconds: float = Field(1.0, gt=0)
+    #: offset beyond this fails
+    fail_offset_seconds: float = Field(60.0, gt=0)
     max_stratum: int = Field(5, ge=1, le=15)
     trusted_servers: list[str] = Field(default_factory=list)
 
