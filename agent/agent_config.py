@@ -64,6 +64,14 @@ class Schedule(_M):
     jitter: Duration = Field(600.0, description="Random delay added to each run (e.g. 15m)")
     run_at_start: bool = Field(False, description="Also run once when the agent starts")
 
+    @field_validator("daily_at", mode="before")
+    @classmethod
+    def _quoted(cls, v: object) -> object:
+        if isinstance(v, int) and not isinstance(v, bool):
+            # YAML 1.1 reads an unquoted 2:30 as the base-60 number 150.
+            raise ValueError('write the time in quotes, e.g. daily_at: "02:30" (unquoted, YAML reads 2:30 as a number)')
+        return v
+
     @field_validator("daily_at")
     @classmethod
     def _hhmm(cls, v: str | None) -> str | None:

@@ -157,7 +157,10 @@ class Agent:
         holder: dict[str, Report] = {}
 
         def work() -> None:
-            holder["report"] = self.scan(job)
+            try:
+                holder["report"] = self.scan(job)
+            except Exception:  # a bug, not a scan result: log it, keep the agent alive for the next run
+                log.exception("job %s: could not produce a report", job.name)
 
         worker = threading.Thread(target=work, name=f"scan-{job.name}", daemon=True)
         worker.start()
@@ -172,7 +175,7 @@ class Agent:
                     return False
         report = holder.get("report")
         if report is None:
-            return True  # scan() already logged why
+            return True  # already logged
         try:
             self.store(report)
         except SpoolError as exc:

@@ -58,11 +58,11 @@ def hub(pki: Pki, agent_files: AgentFiles):
     h.stop()
 
 
-def write_config(path: Path, *, hub_url: str, pki: Pki, files: AgentFiles, root: Path, spool: Path, **extra) -> Path:
+def write_config(path: Path, *, hub_url: str, pki: Pki, files: AgentFiles, root: Path, spool_dir: Path, **extra) -> Path:
     cfg = {
         "signing_key": str(files.key),
         "hub": {"url": hub_url, "ca_file": str(pki.ca_pem), "client_cert": str(files.cert), "client_key": str(files.tls_key), "timeout": "5s"},
-        "spool": {"dir": str(spool), "max_reports": 100, "max_bytes": "50MiB", "min_free_bytes": "1MiB"},
+        "spool": {"dir": str(spool_dir), "max_reports": 100, "max_bytes": "50MiB", "min_free_bytes": "1MiB"},
         "retry": {"base": 0.05, "cap": 0.5},
         "shutdown_grace": "10s",
         "jobs": [{"name": "this-host", "kind": "local", "root": str(root), "schedule": {"every_seconds": 1, "jitter": 0, "run_at_start": True}}],
@@ -79,6 +79,6 @@ def write_config(path: Path, *, hub_url: str, pki: Pki, files: AgentFiles, root:
 @pytest.fixture
 def make_config(tmp_path: Path, pki: Pki, agent_files: AgentFiles, small_root: Path, hub: StubHub):
     def make(name: str = "agent.yaml", **extra) -> Path:
-        return write_config(tmp_path / name, hub_url=hub.url, pki=pki, files=agent_files, root=small_root, spool=tmp_path / "spool", **extra)
+        return write_config(tmp_path / name, hub_url=hub.url, pki=pki, files=agent_files, root=small_root, spool_dir=tmp_path / "spool", **extra)
 
     return make
