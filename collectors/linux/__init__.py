@@ -7,6 +7,7 @@ from tenken.collectors.linux import (
     logs,  # noqa: F401
     password_policy,  # noqa: F401
     patches,  # noqa: F401
+    protections,  # noqa: F401
     secrets,  # noqa: F401
     services,  # noqa: F401
     sshd,  # noqa: F401
