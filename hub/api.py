@@ -160,7 +160,7 @@ def hosts(request: Request) -> list[HostSummary]:
             counts = dict(
                 conn.execute(
                     select(t.findings.c.status, func.count()).where(t.findings.c.report_id == row.id, t.findings.c.target == row.target).group_by(t.findings.c.status)
-                ).tuples().all()
+                ).all()
             )
             out[row.target] = HostSummary(
                 target=row.target, kind=row.kind, os=row.os, state=row.state, last_report_id=row.id, last_agent_id=row.agent_id,

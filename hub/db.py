@@ -139,7 +139,7 @@ def list_agents(engine: Engine) -> list[dict[str, Any]]:
         last = dict(
             conn.execute(
                 select(t.reports.c.agent_id, t.reports.c.received_at).order_by(t.reports.c.received_at)
-            ).tuples().all()
+            ).all()
         ) if rows else {}
     out = []
     for r in rows:
