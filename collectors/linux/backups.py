@@ -114,16 +114,17 @@ def name_date(name: str) -> date | None:
     return None
 
 
-_SECRET = re.compile(
-    r"(?i)(--?p(?:ass(?:word)?)?[= ]?|(?:password|passwd|pass|passphrase|pwd|secret|token|key)\s*[=:]\s*)(['\"]?)[^\s'\"]+\2"
-)
-_SHORT_P = re.compile(r"(?<=\s)-p(?=\S)\S+")
+_VALUE = r"""(?:'[^']*'|"[^"]*"|[^\s;|&]+)"""
+_SECRET_OPT = re.compile(r"(?i)(--?(?:password|passwd|passphrase|pass|pwd|secret|token|key)(?:=|\s+))" + _VALUE)
+_SECRET_ENV = re.compile(r"(?i)(\b\w*(?:password|passwd|passphrase|pass|pwd|secret|token|key)\w*\s*[=:]\s*)" + _VALUE)
+_SHORT_P = re.compile(r"(?<=\s)-p(?=\S)" + _VALUE)
 
 
 def redact_line(line: str) -> str:
     """Cron lines may carry `mysqldump -pSECRET` or `RESTIC_PASSWORD=...`: never let those through."""
     line = _SHORT_P.sub("-p<redacted>", line)
-    return _SECRET.sub(lambda m: f"{m.group(1)}<redacted>", line)
+    line = _SECRET_OPT.sub(lambda m: f"{m.group(1)}<redacted>", line)
+    return _SECRET_ENV.sub(lambda m: f"{m.group(1)}<redacted>", line)
 
 
 _BACKUP_WORDS = re.compile(
