@@ -119,6 +119,8 @@ class Job(_M):
     # kind: inventory
     inventory: str | None = None
     groups: list[str] = Field(default_factory=list, description="inventory: only these groups (empty = all)")
+    concurrency: int = Field(10, ge=1, le=256, description="inventory: hosts scanned at once")
+    known_hosts: str | None = Field(None, description="inventory: SSH known_hosts file (host keys are always verified)")
     # kind: tls
     endpoints: list[TlsEndpoint] = Field(default_factory=list)
 
@@ -130,8 +132,8 @@ class Job(_M):
             raise ValueError("a job of kind `tls` needs a non-empty `endpoints` list")
         if self.kind is not JobKind.LOCAL and self.root:
             raise ValueError("`root` only applies to jobs of kind `local`")
-        if self.kind is not JobKind.INVENTORY and (self.inventory or self.groups):
-            raise ValueError("`inventory`/`groups` only apply to jobs of kind `inventory`")
+        if self.kind is not JobKind.INVENTORY and (self.inventory or self.groups or self.known_hosts):
+            raise ValueError("`inventory`/`groups`/`known_hosts` only apply to jobs of kind `inventory`")
         if self.kind is not JobKind.TLS and self.endpoints:
             raise ValueError("`endpoints` only applies to jobs of kind `tls`")
         return self
@@ -200,7 +202,7 @@ def _resolve_all(cfg: AgentConfig, base: Path) -> AgentConfig:
     r = lambda v: _resolve(base, v)  # noqa: E731
     hub = cfg.hub.model_copy(update={"ca_file": r(cfg.hub.ca_file), "client_cert": r(cfg.hub.client_cert), "client_key": r(cfg.hub.client_key)})
     spool = cfg.spool.model_copy(update={"dir": r(cfg.spool.dir)})
-    jobs = [j.model_copy(update={"inventory": r(j.inventory)}) if j.inventory else j for j in cfg.jobs]
+    jobs = [j.model_copy(update={"inventory": r(j.inventory), "known_hosts": r(j.known_hosts)}) for j in cfg.jobs]
     return cfg.model_copy(
         update={
             "signing_key": r(cfg.signing_key),

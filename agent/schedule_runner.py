@@ -28,11 +28,13 @@ from tenken.agent.scan import TargetResult, assemble_report, target_error
 from tenken.agent.ship import Backoff, DrainResult, HubClient, Sender
 from tenken.agent.signing import load_signing_key, sign_report
 from tenken.agent.spool import Spool, SpoolError
+from tenken.checks.configfile import ConfigError
+from tenken.checks.policy import Policy
 
 log = logging.getLogger(__name__)
 
 
-def _scan_local(job: Job, policy) -> list[TargetResult]:
+def _scan_local(job: Job, policy: Policy) -> tuple[list[TargetResult], set[str]]:
     from tenken.agent.scan import scan_host
     from tenken.collectors.transport.base import TransportError
     from tenken.collectors.transport.local import LocalTransport
@@ -42,28 +44,49 @@ def _scan_local(job: Job, policy) -> list[TargetResult]:
     try:
         transport = RootTransport(Path(job.root)) if job.root else LocalTransport()
     except TransportError as exc:
-        return [target_error(f"root:{job.root}" if job.root else "local", kind, str(exc))]
+        return [target_error(f"root:{job.root}" if job.root else "local", kind, str(exc))], {"host"}
     with transport:
-        return [scan_host(transport, policy, kind=kind)]
+        return [scan_host(transport, policy, kind=kind)], {"host"}
 
 
-def _scan_tls(job: Job, policy) -> list[TargetResult]:
+def _scan_tls(job: Job, policy: Policy) -> tuple[list[TargetResult], set[str]]:
     from tenken.agent.tls_scan import scan_tls
 
-    return scan_tls(list(job.endpoints), policy)
+    return scan_tls(list(job.endpoints), policy), {"network"}
 
 
-def _scan_inventory(job: Job, policy) -> list[TargetResult]:
-    """Remote hosts from an inventory file, through the remote-scan feature's entry point."""
-    try:
-        from tenken.agent.remote_scan import scan_inventory_file  # type: ignore[attr-defined]
-    except ImportError:
-        return [target_error(f"inventory:{job.inventory}", TargetKind.SSH, "remote scanning (inventory jobs) is not available in this build")]
-    return scan_inventory_file(Path(str(job.inventory)), policy, groups=list(job.groups) or None)
+def select_inventory(job: Job) -> tuple[list, list]:
+    """The hosts and TLS endpoints of the job's inventory groups (all when none given). ConfigError if broken."""
+    from tenken.agent.inventory import load_inventory
+
+    inv = load_inventory(str(job.inventory))
+    hosts, tls, seen = [], [], set()
+    for group in job.groups or [None]:
+        h, t = inv.select(group)
+        hosts += [x for x in h if id(x) not in seen]
+        tls += [x for x in t if id(x) not in seen]
+        seen.update(id(x) for x in h + t)
+    return hosts, tls
+
+
+def _scan_inventory(job: Job, policy: Policy) -> tuple[list[TargetResult], set[str]]:
+    """Remote hosts (SSH/WinRM) and TLS endpoints from an inventory file, as `tenken scan inventory` does."""
+    from tenken.agent.fleet import run_fleet, run_tls
+    from tenken.checks.policy import load_policy
+
+    hosts, tls = select_inventory(job)
+    policies: dict[str, Policy] = {h.policy: load_policy(h.policy) for h in hosts if h.policy}
+    tls_results: list[TargetResult] = []
+    tls_thread = threading.Thread(target=lambda: tls_results.extend(run_tls(tls, policy)), daemon=True, name=f"tls-{job.name}")
+    tls_thread.start()
+    results = run_fleet(hosts, policy_for=lambda h: policies.get(h.policy or "", policy), concurrency=job.concurrency,
+                        known_hosts=job.known_hosts, progress=False)
+    tls_thread.join()
+    return results + tls_results, ({"host"} if hosts else set()) | ({"network"} if tls else set())
 
 
 SCANNERS = {JobKind.LOCAL: _scan_local, JobKind.TLS: _scan_tls, JobKind.INVENTORY: _scan_inventory}
-SCANNED_KINDS = {JobKind.LOCAL: {"host"}, JobKind.TLS: {"tls"}, JobKind.INVENTORY: {"host"}}
+SCANNED_KINDS = {JobKind.LOCAL: {"host"}, JobKind.TLS: {"network"}, JobKind.INVENTORY: {"host"}}
 
 
 def _job_targets(job: Job) -> list[tuple[str, TargetKind]]:
@@ -104,6 +127,9 @@ class Agent:
         self.client = client or HubClient(cfg.hub)
         self.sender = Sender(self.spool, self.client, Backoff(cfg.retry.base, cfg.retry.cap, self.rng))
         self.jobs = {j.name: j for j in cfg.jobs}
+        for job in cfg.jobs:  # a broken inventory is a start-up error (exit 2), not a nightly error report
+            if job.kind is JobKind.INVENTORY:
+                select_inventory(job)
 
     def close(self) -> None:
         self.client.close()
@@ -113,11 +139,14 @@ class Agent:
         """Run a job into a report. A scanner that crashes still yields a report saying so (error findings)."""
         started = time.time()
         try:
-            results = SCANNERS[job.kind](job, self.policy)
+            results, kinds = SCANNERS[job.kind](job, self.policy)
+        except ConfigError as exc:  # e.g. the inventory was edited into a broken state since start-up
+            log.error("job %s: %s", job.name, exc)
+            results, kinds = [target_error(t, k, f"configuration error: {exc}") for t, k in _job_targets(job)], SCANNED_KINDS[job.kind]
         except Exception as exc:
             log.exception("job %s: scanner failed", job.name)
-            results = [target_error(t, k, f"scanner failed: {type(exc).__name__}: {exc}") for t, k in _job_targets(job)]
-        report = assemble_report(results, policy=self.policy, waivers=self.waivers, scanned_kinds=SCANNED_KINDS[job.kind])
+            results, kinds = [target_error(t, k, f"scanner failed: {type(exc).__name__}: {exc}") for t, k in _job_targets(job)], SCANNED_KINDS[job.kind]
+        report = assemble_report(results, policy=self.policy, waivers=self.waivers, scanned_kinds=kinds)
         log.info("job %s: scan finished in %.1f s: report %s %s", job.name, time.time() - started, report.id, report.summary())
         return report
 

@@ -210,3 +210,37 @@ def test_sigint_too(tmp_path, make_config, hub) -> None:
     proc.stderr.close()
     assert code == 0, err
     assert Spool(tmp_path / "spool").temp_files() == []
+
+
+def test_inventory_job_scans_only_its_groups_and_ships_unreachable_hosts_as_errors(tmp_path, make_config, hub, agent_files) -> None:
+    """An inventory job goes through the fleet scanner; a host that cannot be reached is an `error` target."""
+    from agent_hubstub import free_port
+
+    hub.start()
+    (tmp_path / "known_hosts").write_text("")
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(
+        "version: 1\n"
+        "defaults:\n"
+        f"  user: audit\n  known_hosts: {tmp_path / 'known_hosts'}\n"
+        "  timeouts: {connect: 3, command: 5, deadline: 20}\n"
+        "groups:\n"
+        "  lab:\n"
+        "    hosts:\n"
+        f"      - {{name: closed-port, address: 127.0.0.1, port: {free_port()}}}\n"
+        "  other:\n"
+        "    hosts: [192.0.2.10]\n"
+    )
+    cfg = make_config(jobs=[{"name": "fleet", "kind": "inventory", "inventory": str(inv), "groups": ["lab"],
+                             "schedule": {"daily_at": "03:00"}}])
+    res = run_tenken("agent", "once", "--config", str(cfg))
+    assert res.exit_code == 0, res.stderr
+    ((_, payload),) = hub.state.stored.items()
+    report = json.loads(payload)
+    assert [t["state"] for t in report["targets"]] == ["error"]
+    assert "closed-port" in report["targets"][0]["target"] and "192.0.2.10" not in payload.decode()
+
+    bad = make_config("bad.yaml", jobs=[{"name": "fleet", "kind": "inventory", "inventory": str(inv), "groups": ["nope"],
+                                        "schedule": {"daily_at": "03:00"}}])
+    res = run_tenken("agent", "once", "--config", str(bad))
+    assert res.exit_code == 2 and "no group named 'nope'" in res.stderr
