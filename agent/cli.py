@@ -105,11 +105,12 @@ def version() -> None:
 
 def _register_extensions() -> None:
     """Command families added by later features, each in its own module."""
-    from tenken.agent import cli_agent, cli_remote, cli_tls
+    from tenken.agent import cli_agent, cli_remote, cli_tls, cli_winrm
 
     cli_remote.register(app, scan_app)
     cli_tls.register(app, scan_app)
     cli_agent.register(app, scan_app)
+    cli_winrm.register(app, scan_app)
 
 
 _register_extensions()
