@@ -332,7 +332,10 @@ def parse_logrotate(text: str) -> tuple[dict[str, str], list[RotateBlock]]:
             pending = []
             directive(glob, s.split())
             continue
-        if s.startswith("}"):
+        if s.endswith("}"):
+            body = s[:-1].strip()
+            if body:
+                directive(current, body.split())
             blocks.append(RotateBlock(patterns=current_patterns, settings=current))
             current = None
             continue
