@@ -349,6 +349,21 @@ def excerpt_for(text: str, fmt: str = "kv") -> str:
     return "\n".join(f"{n}: {line}" for n, line in sorted(red.items()))
 
 
+def _uncomment(line: str) -> str:
+    """Blank out a leading comment marker (same length, so offsets still hold)."""
+    m = re.match(r"^(\s*)([#;]+)", line)
+    return line if m is None else m.group(1) + " " * len(m.group(2)) + line[m.end():]
+
+
+def redact_config(text: str, path: str = "") -> str:
+    """The whole file with every secret value replaced, commented-out ones too: for any collector that
+    must keep a configuration file (e.g. /etc/fstab) as an excerpt. Same span finder as the scan."""
+    lines = text.split("\n")
+    spans = find_spans("\n".join(_uncomment(ln) for ln in lines), format_of(path) if path else "kv")
+    red = redact_lines(text, spans)
+    return "\n".join(red.get(n, ln) for n, ln in enumerate(lines, 1))
+
+
 def fstab_credential_files(text: str) -> list[str]:
     """`credentials=/path` (cifs) and `cred=` options name files holding username/password lines."""
     out: list[str] = []
