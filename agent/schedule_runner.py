@@ -231,6 +231,14 @@ class Agent:
                 enqueue(job)
             log.info("job %s (%s): %s", job.name, job.kind.value, job.schedule.describe())
         log.info("agent started: %d job(s), spool %s, hub %s", len(self.cfg.jobs), self.spool.dir, self.cfg.hub.url)
+        st = self.spool.status()
+        if st.pending:
+            log.info("%d report(s) waiting in the spool from earlier runs", st.pending)
+        if st.full:
+            log.error("spool %s is full (%d reports / %d bytes): the hub has not acknowledged reports for a while",
+                      self.spool.dir, st.pending, st.bytes)
+        if st.rejected:
+            log.warning("%d report(s) in %s were rejected by the hub; see `tenken agent status`", len(st.rejected), self.spool.rejected_dir)
 
         while not stop.is_set():
             sched.run_pending()

@@ -107,7 +107,9 @@ class HubClient:
 
     def __init__(self, hub: HubConfig, *, transport: httpx.BaseTransport | None = None) -> None:
         self.url = hub.url + REPORTS_PATH
-        kwargs: dict[str, object] = {"timeout": hub.timeout, "follow_redirects": False}
+        # A black-holed hub must not hold the agent for the full read timeout on every attempt.
+        timeout = httpx.Timeout(hub.timeout, connect=min(10.0, hub.timeout))
+        kwargs: dict[str, object] = {"timeout": timeout, "follow_redirects": False}
         if transport is not None:
             kwargs["transport"] = transport
         else:

@@ -13,7 +13,24 @@ import pytest
 import yaml
 from agent_hubstub import Pki, StubHub
 
-__all__ = ["AgentFiles", "Pki", "StubHub", "agent_files", "hub", "make_config", "pki", "small_root", "write_config"]
+__all__ = ["AgentFiles", "CliResult", "Pki", "StubHub", "agent_files", "hub", "make_config", "pki", "run_tenken", "small_root", "write_config"]
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_tenken(*args: str) -> CliResult:
+    """The real `tenken` CLI in-process (kept here, not imported from a conftest: several `conftest` modules
+    exist and whichever pytest loaded last answers `import conftest`)."""
+    from tenken.agent.cli import app
+    from typer.testing import CliRunner
+
+    res = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return CliResult(res.exit_code, res.stdout, res.stderr)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import threading
 import time
 
 from agent_fixtures import *  # noqa: F403  (fixtures)
-from conftest import run_tenken
+from agent_fixtures import run_tenken
 from tenken.agent.agent_config import load_agent_config
 from tenken.agent.dsse import load_public_key, verify_envelope
 from tenken.agent.schedule_runner import Agent

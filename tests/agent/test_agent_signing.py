@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import rfc8785
 from agent_fixtures import *  # noqa: F403  (fixtures)
-from conftest import run_tenken
+from agent_fixtures import run_tenken
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tenken.agent.dsse import agent_id, key_id, load_public_key, sign_payload, verify_envelope

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from agent_fixtures import *  # noqa: F403  (fixtures)
-from conftest import run_tenken
+from agent_fixtures import run_tenken
 from tenken.agent.report import Report
 from tenken.agent.spool import TEMP_PREFIX, Spool, SpoolFull
 
