@@ -1,6 +1,5 @@
 """`tenken scan tls`: audit TLS endpoints against TLS暗号設定ガイドライン 3.0.1 高セキュリティ型 (SO-13-6 ff.)."""
 
-from __future__ import annotations
 
 import re
 from pathlib import Path

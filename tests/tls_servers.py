@@ -19,6 +19,7 @@ import socket
 import socketserver
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -312,22 +313,45 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
 
 
 class PyTlsServer:
-    """A threaded TLS server in this process (real OpenSSL via the ssl module): HTTPS or SMTP+STARTTLS."""
+    """A threaded TLS server (real OpenSSL via the ssl module) in its own process: HTTPS or SMTP+STARTTLS.
 
-    def __init__(self, ctx: ssl.SSLContext, *, smtp: bool = False, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.server = _Threaded(("127.0.0.1", self.port), _SmtpHandler if smtp else _HttpsHandler)
-        self.server.tls_context = ctx  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    Its own process, so the scanner in the test process does not share a GIL with the server it scans.
+    """
+
+    def __init__(self, cert: Path, key: Path, *, client_ca: Path | None = None, min_version: str = "1.3",
+                 ciphers: str = HIGH_TLS12, smtp: bool = False) -> None:
+        self.port = free_port()
+        self.argv = [sys.executable, str(Path(__file__).resolve()), "pyserver", "--port", str(self.port), "--cert", str(cert),
+                     "--key", str(key), "--min", min_version, "--ciphers", ciphers]
+        if client_ca is not None:
+            self.argv += ["--client-ca", str(client_ca)]
+        if smtp:
+            self.argv.append("--smtp")
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PyTlsServer:
-        self.thread.start()
-        wait_port(self.port)
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_port(self.port)
+        except RuntimeError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def _serve_forever(port: int, ctx: ssl.SSLContext, smtp: bool) -> None:
+    server = _Threaded(("127.0.0.1", port), _SmtpHandler if smtp else _HttpsHandler)
+    server.tls_context = ctx  # type: ignore[attr-defined]
+    server.serve_forever(poll_interval=0.2)
 
 
 class PlainTcpServer:
@@ -378,3 +402,26 @@ def running(*servers) -> Iterator[None]:
         for s in reversed(started):
             with contextlib.suppress(Exception):
                 s.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="test TLS servers")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ps = sub.add_parser("pyserver")
+    ps.add_argument("--port", type=int, required=True)
+    ps.add_argument("--cert", type=Path, required=True)
+    ps.add_argument("--key", type=Path, required=True)
+    ps.add_argument("--client-ca", type=Path)
+    ps.add_argument("--min", choices=["1.2", "1.3"], default="1.3")
+    ps.add_argument("--ciphers", default=HIGH_TLS12)
+    ps.add_argument("--smtp", action="store_true")
+    a = ap.parse_args(argv)
+    minimum = ssl.TLSVersion.TLSv1_3 if a.min == "1.3" else ssl.TLSVersion.TLSv1_2
+    ctx = server_context(a.cert, a.key, client_ca=a.client_ca, min_version=minimum, ciphers=a.ciphers)
+    _serve_forever(a.port, ctx, a.smtp)
+
+
+if __name__ == "__main__":
+    main()

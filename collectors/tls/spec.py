@@ -34,8 +34,11 @@ class TlsEndpoint(BaseModel):
     ca_file: str | None = None  # trust store for the chain (hospital private CAs)
     client_cert: str | None = None
     client_key: str | None = None
-    http: bool | None = None  # probe the HTTP layer for client-cert enforcement; default: port 443/8443 and no starttls
-    timeout: float = Field(10.0, gt=0)
+    # Probe the HTTP layer for client-certificate enforcement when the handshake only asks for one (nginx
+    # `ssl_verify_client on` refuses with HTTP 400). None: every plain-TLS endpoint (no STARTTLS); a non-HTTP
+    # service then reads "could not tell", never "required".
+    http: bool | None = None
+    timeout: float = Field(10.0, gt=0)  # seconds for this endpoint's whole scan (sslyze socket timeouts derive from it)
 
     @property
     def target(self) -> str:

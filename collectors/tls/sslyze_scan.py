@@ -38,6 +38,7 @@ from sslyze import (
 )
 from sslyze import __version__ as sslyze_version
 from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
+from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
 from sslyze.plugins.robot.implementation import RobotScanResultEnum
 from tenken.collectors.evidence import Reason, Source, SourceKind, Unavailable
 from tenken.collectors.tls.certs import certificate_facts
@@ -57,18 +58,19 @@ from tenken.collectors.tls.facts import (
     Weakness,
 )
 from tenken.collectors.tls.http_probe import probe_http_client_auth
+from tenken.collectors.tls.legacy_versions import LEGACY_PROBED, VersionProbe, probe_version
 from tenken.collectors.tls.preference import probe_server_preference
+from tenken.collectors.tls.preflight import preflight
 from tenken.collectors.tls.spec import StartTls, TlsEndpoint
 
 log = logging.getLogger(__name__)
 
 SCANNER = f"sslyze {sslyze_version.__version__}"
 
+#: Versions whose accepted suites sslyze enumerates (SSL 2.0 has only a handful; 1.2 and 1.3 are judged
+#: suite by suite). SSL 3.0, TLS 1.0 and 1.1 are settled with one handshake each (legacy_versions.py).
 VERSION_COMMANDS: dict[TlsVersion, ScanCommand] = {
     TlsVersion.SSL2: ScanCommand.SSL_2_0_CIPHER_SUITES,
-    TlsVersion.SSL3: ScanCommand.SSL_3_0_CIPHER_SUITES,
-    TlsVersion.TLS10: ScanCommand.TLS_1_0_CIPHER_SUITES,
-    TlsVersion.TLS11: ScanCommand.TLS_1_1_CIPHER_SUITES,
     TlsVersion.TLS12: ScanCommand.TLS_1_2_CIPHER_SUITES,
     TlsVersion.TLS13: ScanCommand.TLS_1_3_CIPHER_SUITES,
 }
@@ -127,6 +129,15 @@ class EndpointScan:
 
 
 @dataclass
+class _Post:
+    """What the short probes after sslyze's result found."""
+
+    http: HttpProbe | None = None
+    prefs: dict[TlsVersion, bool | None] = field(default_factory=dict)
+    legacy: dict[TlsVersion, VersionProbe] = field(default_factory=dict)
+
+
+@dataclass
 class _Pending:
     endpoint: TlsEndpoint
     ip: str
@@ -134,7 +145,7 @@ class _Pending:
     creds_uuid: object | None = None
     main: ServerScanResult | None = None
     creds: ServerScanResult | None = None
-    post: Future[tuple[HttpProbe | None, dict[TlsVersion, bool | None]]] | None = None
+    post: Future[_Post] | None = None
     error: str | None = None
 
 
@@ -181,8 +192,7 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
     """Scan every endpoint concurrently; one EndpointScan per endpoint, in input order."""
     t0 = time.monotonic()
     pending: list[_Pending] = []
-    requests: list[ServerScanRequest] = []
-    by_uuid: dict[object, tuple[_Pending, bool]] = {}
+    built: list[tuple[_Pending, ServerScanRequest, ServerScanRequest | None]] = []
     for ep in endpoints:
         try:
             ip, main, creds = _requests_for(ep)
@@ -191,6 +201,21 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
             continue
         p = _Pending(ep, ip, main_uuid=main.uuid, creds_uuid=creds.uuid if creds else None)
         pending.append(p)
+        built.append((p, main, creds))
+    # refused, silent and non-TLS ports are settled here, so that they never stall the Scanner
+    if built:
+        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_SERVERS, len(built)), thread_name_prefix="tenken-tls-pre") as pool:
+            verdicts = list(pool.map(lambda b: preflight(b[0].ip, b[0].endpoint.port, b[0].endpoint.server_name or b[0].endpoint.host,
+                                                         float(network_timeout(b[0].endpoint)),
+                                                         _STARTTLS[b[0].endpoint.starttls] if b[0].endpoint.starttls else None), built))
+    else:
+        verdicts = []
+    requests: list[ServerScanRequest] = []
+    by_uuid: dict[object, tuple[_Pending, bool]] = {}
+    for (p, main, creds), verdict in zip(built, verdicts, strict=True):
+        if verdict is not None:
+            p.error = verdict
+            continue
         requests.append(main)
         by_uuid[main.uuid] = (p, False)
         if creds is not None:
@@ -248,8 +273,8 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
     return out
 
 
-def _post_probes(endpoint: TlsEndpoint, result: ServerScanResult) -> tuple[HttpProbe | None, dict[TlsVersion, bool | None]]:
-    """HTTP-layer client-auth probe and server suite order, each bounded by the socket timeout."""
+def _post_probes(endpoint: TlsEndpoint, result: ServerScanResult) -> _Post:
+    """Legacy versions, HTTP-layer client-auth probe and server suite order, each bounded by the socket timeout."""
     conn = result.connectivity_result
     assert conn is not None
     timeout = float(network_timeout(endpoint))
@@ -263,7 +288,8 @@ def _post_probes(endpoint: TlsEndpoint, result: ServerScanResult) -> tuple[HttpP
         accepted = _accepted(result, version)
         if len(accepted) >= 2:
             prefs[version] = probe_server_preference(result, version, [a.cipher_suite.openssl_name for a in accepted])
-    return http, prefs
+    legacy = {v: probe_version(result, v) for v in LEGACY_PROBED}
+    return _Post(http=http, prefs=prefs, legacy=legacy)
 
 
 def _accepted(result: ServerScanResult, version: TlsVersion) -> list:
@@ -288,16 +314,17 @@ def _assemble(p: _Pending, deadline: float, budget: float, t0: float) -> Endpoin
     if main.scan_status is ServerScanStatusEnum.ERROR_NO_CONNECTIVITY or main.scan_result is None:
         scan.error = _connectivity_error(main)
         return scan
-    http: HttpProbe | None = None
-    prefs: dict[TlsVersion, bool | None] = {}
+    post: _Post | None = None
     post_error: str | None = None
     if p.post is not None:
         try:
-            http, prefs = p.post.result(timeout=max(0.0, deadline - time.monotonic()))
-        except Exception as exc:  # timeout or a probe bug: recorded as unavailable, the rest stands
-            post_error = _short(exc) or "did not finish before the deadline"
+            post = p.post.result(timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            post_error = "did not finish before the deadline"
+        except Exception as exc:  # a probe bug: recorded as unavailable, the rest stands
+            post_error = _short(exc)
     creds_missing = p.creds_uuid is not None and p.creds is None
-    scan.facts, scan.raw = facts_from_results(ep, main, p.creds, http, prefs, post_error=post_error, creds_missing=creds_missing)
+    scan.facts, scan.raw = facts_from_results(ep, main, p.creds, post, post_error=post_error, creds_missing=creds_missing)
     scan.sources = _sources(ep, main, p.creds is not None or p.creds_uuid is not None)
     scan.finished = time.monotonic()
     return scan
@@ -308,8 +335,10 @@ def _connectivity_error(result: ServerScanResult) -> str:
     if trace is None:
         return "could not connect (no detail from the scanner)"
     text = "".join(trace.format_exception_only()).strip().splitlines()[-1]
-    if "ConnectionRefused" in text or "refused" in text.lower():
-        return f"connection refused: {text}"
+    if "ConnectionRefused" in text or "ServerRejectedConnection" in text or "refused" in text.lower():
+        return f"connection refused (nothing listening, or a firewall rejects it): {text}"
+    if "TimedOut" in text or "timed out" in text.lower():
+        return f"connection timed out: {text}"
     return f"no TLS service could be negotiated: {text}"
 
 
@@ -361,8 +390,7 @@ def facts_from_results(
     ep: TlsEndpoint,
     main: ServerScanResult,
     creds: ServerScanResult | None,
-    http: HttpProbe | None,
-    prefs: dict[TlsVersion, bool | None],
+    post: _Post | None,
     *,
     post_error: str | None = None,
     creds_missing: bool = False,
@@ -380,9 +408,24 @@ def facts_from_results(
     tls_req = ClientAuthRequirement(conn.client_auth_requirement.value.lower())
     lines.append(f"connectivity: highest version {highest.value}, client certificate at the TLS layer: {tls_req.value}")
 
+    http = post.http if post else None
+    prefs = post.prefs if post else {}
     versions: dict[TlsVersion, VersionSupport] = {}
-    for version, cmd in VERSION_COMMANDS.items():
-        attempt = getattr(sr, cmd.value)
+    for version in TlsVersion:
+        if version in LEGACY_PROBED:
+            probe = post.legacy.get(version) if post else None
+            if probe is None or probe.offered is None:
+                why = probe.error if probe is not None else (post_error or "not probed")
+                unavailable[version.probe] = Unavailable(reason=Reason.TIMEOUT if "timed out" in str(why) else Reason.FAILED,
+                                                         detail=f"single-handshake probe: {why}")
+                lines.append(f"{version.value}: INCOMPLETE ({why})")
+                continue
+            suites = [AcceptedSuite(name=_iana(version, probe.suite))] if probe.offered and probe.suite else []
+            versions[version] = VersionSupport(offered=probe.offered, suites=suites)
+            lines.append(f"{version.value}: {'offered (e.g. ' + suites[0].name + ')' if probe.offered and suites else 'offered' if probe.offered else 'not offered'}"
+                         " [one handshake offering every legacy suite]")
+            continue
+        attempt = getattr(sr, VERSION_COMMANDS[version].value)
         if attempt.status is not ScanCommandAttemptStatusEnum.COMPLETED or attempt.result is None:
             unavailable[version.probe] = _attempt_error(attempt)
             lines.append(f"{version.value}: INCOMPLETE ({unavailable[version.probe].detail})")
@@ -449,6 +492,13 @@ def facts_from_results(
         needs_client_certificate=needs_cert, unavailable=unavailable,
     )
     return facts, "\n".join(lines) + "\n"
+
+
+def _iana(version: TlsVersion, openssl_name: str) -> str:
+    try:
+        return CipherSuitesRepository.get_cipher_suite_with_openssl_name(LEGACY_PROBED[version], openssl_name).name
+    except (ValueError, KeyError):
+        return openssl_name
 
 
 def _kx_text(kx: KeyExchange | None) -> str:
