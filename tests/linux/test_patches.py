@@ -1,0 +1,381 @@
+"""SO-8-3 patches: parsers on real apt captures and realistic dnf output, version ordering, real root trees
+through the CLI, and the live collector on this Debian machine against apt-get itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import hostroot as hr
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tenken.collectors.linux.osrelease import os_release_from, parse_os_release
+from tenken.collectors.linux.patches import (
+    apt_interval_on,
+    is_security_origin,
+    kernel_flavour,
+    kernels_in_boot,
+    newest_kernel,
+    parse_apt_history,
+    parse_apt_list_upgradable,
+    parse_apt_periodic,
+    parse_apt_simulate,
+    parse_dnf_check_update,
+    parse_dnf_history,
+    parse_dnf_rpm_log,
+    parse_dnf_updateinfo,
+    parse_dpkg_log,
+    parse_ini,
+    rpm_name_of,
+    vercmp,
+)
+from tenken.collectors.linux.pkgdb import dpkg_stanzas, parse_dpkg_status, parse_rpm_query
+
+FIX = Path(__file__).parent / "fixtures"
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=600)
+
+# dnf 4 on RHEL 9.3 (`dnf -q updateinfo list --security`), dnf 5 on Fedora 41 (its column layout)
+DNF_UPDATEINFO = """\
+RHSA-2024:0627 Important/Sec. gnutls-3.7.6-23.el9_3.3.x86_64
+RHSA-2024:0533 Moderate/Sec.  gnutls-3.7.6-23.el9_3.3.x86_64
+RHSA-2024:1130 Important/Sec. openssh-8.7p1-34.el9_3.3.x86_64
+RHSA-2024:1130 Important/Sec. openssh-clients-8.7p1-34.el9_3.3.x86_64
+RHSA-2024:1130 Important/Sec. openssh-server-8.7p1-34.el9_3.3.x86_64
+RHSA-2024:1248 Important/Sec. kernel-5.14.0-362.24.1.el9_3.x86_64
+RHSA-2024:1248 Important/Sec. kernel-core-5.14.0-362.24.1.el9_3.x86_64
+RHSA-2024:1130 Important/Sec. openssh-8.7p1-34.el9_3.3.x86_64
+"""
+DNF5_UPDATEINFO = """\
+Name                   Type     Severity Package                  Issued
+FEDORA-2024-2e7ea2d5f3 security Moderate curl-8.6.0-7.fc40.x86_64 2024-04-01 01:23:45
+FEDORA-2024-aa11bb22cc bugfix   None     tzdata-2024a-5.fc40.noarch 2024-04-02 01:00:00
+"""
+DNF_CHECK_UPDATE = """\
+
+gnutls.x86_64                         3.7.6-23.el9_3.3                  rhel-9-for-x86_64-baseos-rpms
+kernel.x86_64                         5.14.0-362.24.1.el9_3             rhel-9-for-x86_64-baseos-rpms
+kernel-core.x86_64                    5.14.0-362.24.1.el9_3             rhel-9-for-x86_64-baseos-rpms
+openssh.x86_64                        8.7p1-34.el9_3.3                  rhel-9-for-x86_64-baseos-rpms
+openssh-clients.x86_64                8.7p1-34.el9_3.3                  rhel-9-for-x86_64-baseos-rpms
+openssh-server.x86_64                 8.7p1-34.el9_3.3                  rhel-9-for-x86_64-baseos-rpms
+tzdata.noarch                         2024a-1.el9                       rhel-9-for-x86_64-baseos-rpms
+python3-libselinux-with-a-long-name.x86_64
+                                      3.5-1.el9                         rhel-9-for-x86_64-appstream-rpms
+Obsoleting Packages
+grub2-tools.x86_64                    1:2.06-70.el9_3.2                 rhel-9-for-x86_64-baseos-rpms
+    grub2-tools.x86_64                1:2.06-70.el9_3.1                 @rhel-9-for-x86_64-baseos-rpms
+"""
+DNF_RPM_LOG = """\
+2024-03-01T10:15:02+0000 INFO --- logging initialized ---
+2024-03-01T10:15:03+0000 SUBDEBUG Upgrade: openssl-libs-1:3.0.7-25.el9_3.x86_64
+2024-03-01T10:15:04+0000 SUBDEBUG Upgraded: openssl-libs-1:3.0.7-24.el9.x86_64
+2024-03-05T09:00:00+0900 SUBDEBUG Installed: vim-enhanced-2:8.2.2637-20.el9_1.x86_64
+"""
+DNF_HISTORY = """\
+ID     | Command line              | Date and time    | Action(s)      | Altered
+-------------------------------------------------------------------------------
+     7 | install vim-enhanced      | 2024-03-05 09:00 | Install        |    2
+     6 | upgrade -y                | 2024-03-01 10:15 | Upgrade        |   25
+     5 | update openssl            | 2024-02-10 08:00 | I, U           |    3 E
+"""
+
+
+# -- parsers on real and realistic output -------------------------------------------------------------------
+
+
+def test_apt_simulate_on_real_debian_capture() -> None:
+    ups = parse_apt_simulate((FIX / "apt-get-s-dist-upgrade.debian12.txt").read_text())
+    by = {u.name: u for u in ups}
+    assert len(ups) == 116
+    assert sum(u.security for u in ups) == 70
+    bf = by["base-files"]
+    assert (bf.current, bf.candidate, bf.origin, bf.security) == ("12.4+deb12u11", "12.4+deb12u15", "Debian:12.15/oldstable", False)
+    # an update published in both the point release and the security suite is a security update
+    g = by["libgcrypt20"]
+    assert g.security and g.origin == "Debian:12.15/oldstable, Debian-Security:12/oldstable-security"
+    assert by["liblzma-dev"].security  # its line ends with a trailing ` []`
+
+
+def test_apt_list_upgradable_agrees_with_apt_get_simulate() -> None:
+    """Two real captures of the same host state: both parsers must find the same updates and security set."""
+    sim = parse_apt_simulate((FIX / "apt-get-s-dist-upgrade.debian12.txt").read_text())
+    lst = parse_apt_list_upgradable((FIX / "apt-list-upgradable.debian12.txt").read_text())
+    assert {u.name for u in lst} == {u.name for u in sim}
+    assert {u.name for u in lst if u.security} == {u.name for u in sim if u.security}
+    apt = next(u for u in lst if u.name == "apt")
+    assert (apt.current, apt.candidate, apt.origin) == ("2.6.1", "2.6.2", "oldstable-security")
+
+
+def test_ubuntu_origins_are_classified() -> None:
+    line = "Inst libc6 [2.35-0ubuntu3.4] (2.35-0ubuntu3.5 Ubuntu:22.04/jammy-updates, Ubuntu:22.04/jammy-security [amd64])"
+    (u,) = parse_apt_simulate(line)
+    assert u.security and u.current == "2.35-0ubuntu3.4"
+    (v,) = parse_apt_list_upgradable("libc6/jammy-updates,jammy-security 2.35-0ubuntu3.5 amd64 [upgradable from: 2.35-0ubuntu3.4]")
+    assert v.security
+    new = "Inst linux-image-6.1.0-21-amd64 (6.1.90-1 Debian-Security:12/stable-security [amd64])"
+    (k,) = parse_apt_simulate(new)
+    assert k.current is None and k.security  # a new kernel ABI pulled in by dist-upgrade
+    assert not is_security_origin("Debian:12.5/stable") and not is_security_origin("jammy-updates")
+
+
+def test_dnf_updateinfo_and_check_update() -> None:
+    adv = parse_dnf_updateinfo(DNF_UPDATEINFO)
+    assert len(adv) == 7  # the repeated RHSA-2024:1130 openssh line is counted once
+    assert {rpm_name_of(a.package) for a in adv} == {"gnutls", "openssh", "openssh-clients", "openssh-server", "kernel", "kernel-core"}
+    assert adv[0].severity == "Important"
+    (curl,) = parse_dnf_updateinfo(DNF5_UPDATEINFO)  # bugfix advisories are not security ones
+    assert (curl.id, curl.severity, rpm_name_of(curl.package)) == ("FEDORA-2024-2e7ea2d5f3", "Moderate", "curl")
+    ups = {u.name: u for u in parse_dnf_check_update(DNF_CHECK_UPDATE)}
+    assert set(ups) == {"gnutls", "kernel", "kernel-core", "openssh", "openssh-clients", "openssh-server", "tzdata",
+                        "python3-libselinux-with-a-long-name"}
+    assert ups["python3-libselinux-with-a-long-name"].candidate == "3.5-1.el9"  # wrapped line joined
+    assert "grub2-tools" not in ups  # the obsoletes section is not a list of updates
+    assert rpm_name_of("openssl-libs-1:3.0.7-25.el9_3.x86_64") == "openssl-libs"
+
+
+def test_history_parsers() -> None:
+    blocks = [
+        hr.apt_history_block(datetime(2024, 1, 10, 9, 0, tzinfo=UTC)),
+        hr.apt_history_block(datetime(2024, 3, 1, 9, 0, tzinfo=UTC), error=True),  # failed: does not count
+        hr.apt_history_block(datetime(2024, 2, 1, 9, 0, tzinfo=UTC), action="Install"),
+        "Start-Date: 2024-03-09  10:00:00\nCommandline: apt-get upgrade\nUpgrade: bash:amd64 (5.2.15-2+b2, 5.2.15-2+b7)\n",  # cut off
+    ]
+    h = parse_apt_history("\n".join(blocks))
+    assert h.last_upgrade == datetime(2024, 1, 10, 9, 0, tzinfo=UTC)
+    assert h.last_install == datetime(2024, 2, 1, 9, 0, tzinfo=UTC)
+    d = parse_dpkg_log("2024-03-01 10:15:03 startup archives unpack\n"
+                       "2024-03-01 10:15:03 upgrade libssl3:amd64 3.0.11-1~deb12u1 3.0.11-1~deb12u2\n"
+                       "2024-03-02 08:00:00 install vim:amd64 <none> 2:9.0.1378-2\n")
+    assert d.last_upgrade == datetime(2024, 3, 1, 10, 15, 3, tzinfo=UTC) and d.last_install == datetime(2024, 3, 2, 8, 0, tzinfo=UTC)
+    r = parse_dnf_rpm_log(DNF_RPM_LOG)
+    assert r.last_upgrade == datetime(2024, 3, 1, 10, 15, 4, tzinfo=UTC)
+    assert r.last_install == datetime(2024, 3, 5, 0, 0, tzinfo=UTC)  # +0900 honoured
+    dh = parse_dnf_history(DNF_HISTORY)
+    assert dh.last_upgrade == datetime(2024, 3, 1, 10, 15, tzinfo=UTC)
+    assert dh.last_install == datetime(2024, 3, 5, 9, 0, tzinfo=UTC)
+
+
+def test_apt_periodic_later_files_win_and_comments_are_ignored() -> None:
+    a = 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
+    b = '// turned off by the vendor\n# APT::Periodic::Unattended-Upgrade "1";\nAPT::Periodic::Unattended-Upgrade "0";\n'
+    assert parse_apt_periodic([a]) == {"Update-Package-Lists": "1", "Unattended-Upgrade": "1"}
+    assert parse_apt_periodic([a, b])["Unattended-Upgrade"] == "0"
+    assert apt_interval_on("0") is False and apt_interval_on("1") is True and apt_interval_on(None) is None
+    ini = parse_ini("[commands]\nupgrade_type = security\napply_updates = yes # on\n[emitters]\nemit_via = stdio\n")
+    assert ini["commands"] == {"upgrade_type": "security", "apply_updates": "yes"}
+
+
+def test_package_databases() -> None:
+    status = hr.dpkg_status([("unattended-upgrades", "2.9.1+nmu3")], removed=["clamav-daemon"])
+    pk = parse_dpkg_status(status)
+    assert pk["unattended-upgrades"] == "2.9.1+nmu3" and "clamav-daemon" not in pk
+    assert "clamav-daemon" not in dpkg_stanzas(status, ["unattended-upgrades"])
+    assert parse_rpm_query("clamd\t0:1.0.3-1.el9\npackage mdatp is not installed\n") == {"clamd": "0:1.0.3-1.el9"}
+
+
+def test_os_release() -> None:
+    o = os_release_from(hr.RHEL_OS_RELEASE)
+    assert (o.id, o.id_like, o.version_id, o.family) == ("rhel", ["fedora"], "9.3", "rhel")
+    assert os_release_from(hr.DEBIAN_OS_RELEASE).family == "debian"
+    assert os_release_from('ID=miraclelinux\nID_LIKE="rhel fedora"\n').family == "rhel"
+    assert os_release_from('ID="ubuntu"\nID_LIKE=debian\nPRETTY_NAME="Ubuntu 22.04.4 LTS"').label == "Ubuntu 22.04.4 LTS"
+    assert parse_os_release("NAME='Rocky Linux'\nbad line\n=x\n")["NAME"] == "Rocky Linux"
+
+
+def test_vercmp_orders_kernels_of_every_family() -> None:
+    assert vercmp("6.1.0-21-amd64", "6.1.0-18-amd64") == 1
+    assert vercmp("5.15.0-105-generic", "5.15.0-97-generic") == 1
+    assert vercmp("5.14.0-362.24.1.el9_3.x86_64", "5.14.0-362.el9.x86_64") == 1
+    assert vercmp("1.0~rc1", "1.0") == -1
+    assert vercmp("1.0", "1.0.0") == -1 and vercmp("1.0a", "1.0") == 1
+    assert kernel_flavour("6.1.0-18-cloud-amd64") == "cloud-amd64" and kernel_flavour("5.14.0-362.el9.x86_64+debug") == "debug"
+    installed = kernels_in_boot(["vmlinuz-6.1.0-18-amd64", "vmlinuz-6.1.0-21-amd64", "vmlinuz-6.1.0-22-cloud-amd64",
+                                 "vmlinuz-0-rescue-abc", "vmlinuz", "config-6.1.0-21-amd64"])
+    assert installed == ["6.1.0-18-amd64", "6.1.0-21-amd64", "6.1.0-22-cloud-amd64"]
+    # a newer cloud kernel does not make a standard-kernel host "reboot pending"
+    assert newest_kernel(installed, "6.1.0-21-amd64") == "6.1.0-21-amd64"
+    assert newest_kernel(installed, "6.1.0-18-amd64") == "6.1.0-21-amd64"
+
+
+ver = st.text(alphabet="0123456789.-~^+abcXYZ_:", max_size=20)
+
+
+@given(ver, ver)
+@settings(max_examples=400)
+def test_vercmp_is_antisymmetric_and_reflexive(a: str, b: str) -> None:
+    assert vercmp(a, a) == 0
+    assert vercmp(a, b) == -vercmp(b, a)
+    assert vercmp(a, b) in (-1, 0, 1)
+
+
+@given(text)
+@settings(max_examples=200)
+def test_parsers_are_total(s: str) -> None:
+    parse_apt_simulate(s)
+    parse_apt_list_upgradable(s)
+    parse_dnf_updateinfo(s)
+    parse_dnf_check_update(s)
+    parse_apt_history(s)
+    parse_dpkg_log(s)
+    parse_dnf_rpm_log(s)
+    parse_dnf_history(s)
+    parse_apt_periodic([s, s])
+    parse_ini(s)
+    parse_dpkg_status(s)
+    parse_rpm_query(s)
+    dpkg_stanzas(s, ["a"])
+    os_release_from(s)
+    kernels_in_boot(s.splitlines())
+    kernel_flavour(s)
+    rpm_name_of(s)
+    newest_kernel(s.split(), s or None)
+
+
+@given(st.lists(st.sampled_from([
+    "Inst ", "Conf ", "libssl3 ", "[3.0.11-1] ", "(3.0.11-2 ", "Debian-Security:12/stable-security ", "[amd64])",
+    " []", "\n", "Start-Date: 2024-03-01  10:15:02\n", "End-Date: 2024-13-45  99:99:99\n", "Upgrade: x\n",
+    "Error: y\n", "/stable-security ", "[upgradable from: 1.0]", "2024-03-01T10:15:03+0000 SUBDEBUG Upgrade: a\n",
+    "    7 | x | 2024-03-01 10:15 | Upgrade | 1\n", "Obsoleting Packages\n", "x.x86_64 ", "1:2.0-1.el9 ",
+]), max_size=40))
+@settings(max_examples=300)
+def test_parsers_survive_near_miss_input(parts: list[str]) -> None:
+    s = "".join(parts)
+    for u in parse_apt_simulate(s) + parse_apt_list_upgradable(s) + parse_dnf_check_update(s):
+        assert u.name
+    parse_apt_history(s)
+    parse_dnf_rpm_log(s)
+    parse_dnf_history(s)
+
+
+# -- real root trees through the CLI -------------------------------------------------------------------------
+
+
+def good_debian(root: Path) -> Path:
+    hr.debian(root, packages=[("unattended-upgrades", "2.9.1+nmu3")])
+    hr.apt_history(root, [hr.apt_history_block(hr.ago(40), action="Install"), hr.apt_history_block(hr.ago(2))])
+    hr.auto_upgrades(root, "1")
+    hr.kernels(root, ["6.1.0-18-amd64", "6.1.0-21-amd64"])
+    hr.write(root, "/var/lib/apt/periodic/update-success-stamp", "", mtime=hr.ago(1))
+    return root
+
+
+def test_good_debian_root(tmp_path: Path) -> None:
+    rep = hr.scan(good_debian(tmp_path / "good"))
+    assert hr.mine(rep, "linux.patches.") == [
+        ("linux.patches.auto", "pass", None, ["SO-8-3"]),
+        ("linux.patches.pending", "error", None, ["SO-8-3"]),  # offline: never a pass without the package manager
+        ("linux.patches.reboot", "error", None, ["SO-8-3"]),  # offline: the running kernel is unknown
+        ("linux.patches.recency", "pass", None, ["SO-8-3"]),
+    ]
+    assert "offline" in hr.detail(rep, "linux.patches.pending")
+    assert "2 days ago" in hr.detail(rep, "linux.patches.recency")
+    assert "unattended-upgrades" in hr.detail(rep, "linux.patches.auto")
+
+
+def test_weak_debian_root(tmp_path: Path) -> None:
+    root = hr.debian(tmp_path / "weak")
+    hr.apt_history(root, [hr.apt_history_block(hr.ago(200))])
+    hr.write(root, "/var/run/reboot-required", "*** System restart required ***\n")
+    hr.write(root, "/var/run/reboot-required.pkgs", "linux-image-6.1.0-21-amd64\nlibc6\n")
+    hr.auto_upgrades(root, "0")
+    rep = hr.scan(root)
+    assert hr.mine(rep, "linux.patches.") == [
+        ("linux.patches.auto", "not_applicable", None, ["SO-8-3"]),
+        ("linux.patches.pending", "error", None, ["SO-8-3"]),
+        ("linux.patches.reboot", "warn", "reboot-required", ["SO-8-3"]),
+        ("linux.patches.recency", "fail", None, ["SO-8-3"]),
+    ]
+    assert "200 days ago" in hr.detail(rep, "linux.patches.recency")
+    assert "libc6, linux-image-6.1.0-21-amd64" in hr.detail(rep, "linux.patches.reboot", "reboot-required")
+    # the site requires automatic updates: now off is a warning
+    pol = tmp_path / "site.yaml"
+    pol.write_text("patches:\n  require_auto_updates: true\n  fail_days_since_update: 365\n")
+    rep2 = hr.scan(root, "--policy", str(pol))
+    assert ("linux.patches.auto", "warn", None, ["SO-8-3"]) in hr.mine(rep2, "linux.patches.")
+    assert ("linux.patches.recency", "warn", None, ["SO-8-3"]) in hr.mine(rep2, "linux.patches.")
+
+
+def test_upgrade_found_in_rotated_gzip_history(tmp_path: Path) -> None:
+    """logrotate moved the last upgrade out of history.log: it is found in the newest rotated copy (.gz)."""
+    root = hr.debian(tmp_path / "rot")
+    hr.apt_history(root, [hr.apt_history_block(hr.ago(1), action="Install")])  # current log: an install only
+    hr.apt_history(root, [hr.apt_history_block(hr.ago(12))], name="history.log.2.gz", gz=True)
+    hr.apt_history(root, [hr.apt_history_block(hr.ago(50))], name="history.log.3.gz", gz=True)
+    hr.write(root, "/var/log/apt/history.log.4.gz", b"not gzip at all")  # a damaged copy is skipped
+    rep = hr.scan(root)
+    assert ("linux.patches.recency", "pass", None, ["SO-8-3"]) in hr.mine(rep, "linux.patches.")
+    assert "12 days ago, /var/log/apt/history.log.2.gz" in hr.detail(rep, "linux.patches.recency")
+
+
+def test_no_history_at_all_warns_and_unknown_distro_errors(tmp_path: Path) -> None:
+    root = hr.debian(tmp_path / "bare")
+    rep = hr.scan(root)
+    assert ("linux.patches.recency", "warn", None, ["SO-8-3"]) in hr.mine(rep, "linux.patches.")
+    odd = tmp_path / "odd"
+    hr.write(odd, "/etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME=\"Alpine Linux v3.19\"\n")
+    rep2 = hr.scan(odd)
+    got = hr.mine(rep2, "linux.patches.")
+    assert ("linux.patches.pending", "error", None, ["SO-8-3"]) in got
+    assert "Alpine Linux v3.19" in hr.detail(rep2, "linux.patches.pending")
+
+
+def test_rhel_root(tmp_path: Path) -> None:
+    root = hr.rhel(tmp_path / "rhel")
+    log = (f"{hr.ago(3).strftime('%Y-%m-%dT%H:%M:%S')}+0000 SUBDEBUG Upgrade: openssl-libs-1:3.0.7-25.el9_3.x86_64\n"
+           f"{hr.ago(3).strftime('%Y-%m-%dT%H:%M:%S')}+0000 SUBDEBUG Upgraded: openssl-libs-1:3.0.7-24.el9.x86_64\n")
+    hr.write(root, "/var/log/dnf.rpm.log", log)
+    hr.write(root, "/var/log/dnf.rpm.log-20240101", "2024-01-01T00:00:00+0000 SUBDEBUG Upgrade: bash-5.1.8-6.el9.x86_64\n")
+    hr.write(root, "/etc/dnf/automatic.conf", "[commands]\nupgrade_type = security\napply_updates = yes\n")
+    (root / "etc/systemd/system/timers.target.wants").mkdir(parents=True)
+    os.symlink("/usr/lib/systemd/system/dnf-automatic.timer", root / "etc/systemd/system/timers.target.wants/dnf-automatic.timer")
+    hr.kernels(root, ["5.14.0-362.el9.x86_64", "5.14.0-362.24.1.el9_3.x86_64"])
+    rep = hr.scan(root)
+    assert hr.mine(rep, "linux.patches.") == [
+        ("linux.patches.auto", "pass", None, ["SO-8-3"]),
+        ("linux.patches.pending", "error", None, ["SO-8-3"]),
+        ("linux.patches.reboot", "error", None, ["SO-8-3"]),
+        ("linux.patches.recency", "pass", None, ["SO-8-3"]),
+    ]
+    assert "dnf.rpm.log" in hr.detail(rep, "linux.patches.recency")
+    assert "upgrade_type=security" in hr.detail(rep, "linux.patches.auto")
+
+
+# -- live: this Debian machine -------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/usr/bin/apt-get").exists(), reason="needs a Debian-family host")
+def test_live_collector_matches_apt_get_itself() -> None:
+    from tenken.collectors.registry import COLLECTORS, load_all, run_collector
+    from tenken.collectors.settings import CollectSettings
+    from tenken.collectors.transport.local import LocalTransport
+
+    load_all()
+    got = run_collector(COLLECTORS["linux.patches"], LocalTransport(), CollectSettings()).facts
+    assert got is not None and got.pending is not None
+    out = subprocess.run(["apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"], capture_output=True, text=True,
+                         env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, check=True).stdout
+    inst = [ln.split()[1] for ln in out.splitlines() if ln.startswith("Inst ")]
+    assert sorted(u.name for u in got.pending) == sorted(set(inst))
+    assert got.os is not None and got.os.family == "debian" and got.kernel.running == os.uname().release
+
+
+def test_live_local_scan_includes_these_checks() -> None:
+    """The installed console script, as an operator runs it, on this machine."""
+    import sys
+
+    exe = Path(sys.executable).parent / "tenken"
+    res = subprocess.run([str(exe), "scan", "local", "-f", "json"], capture_output=True, text=True, timeout=600)
+    assert res.returncode in (0, 1), res.stderr[-2000:]
+    import json
+
+    rep = json.loads(res.stdout)
+    ids = {f["check_id"] for f in rep["findings"]}
+    assert {"linux.patches.pending", "linux.patches.recency", "linux.patches.reboot", "linux.patches.auto",
+            "linux.antimalware.present", "linux.antimalware.signatures", "linux.time.sources", "linux.time.sync"} <= ids
+    for f in rep["findings"]:
+        if f["check_id"].startswith(hr.MINE):
+            assert "Internal error" not in f["detail"]["en"], f
+            assert f["status"] != "pass" or f["evidence"]
