@@ -98,7 +98,9 @@ def av_signatures(ctx: CheckContext) -> list[Finding]:
         return [ctx.unavailable(u, title=ctx.spec.title)]
     limit = ctx.policy.antimalware.max_signature_age_days
     d = f.defender
-    if d is not None and d.active:
+    third = [p for p in f.products if p.enabled and "defender" not in p.name.lower()]
+    # judge Defender when it protects the host, or when nothing else does (its stale signatures still matter)
+    if d is not None and (d.active or not third):
         age = d.signature_age_days
         if d.signature_last_updated is not None:
             age = max(age or 0, (datetime.now(UTC) - d.signature_last_updated).days)
@@ -117,7 +119,6 @@ def av_signatures(ctx: CheckContext) -> list[Finding]:
             remediation=Text(ja="Update-MpSignature で更新し、更新元（Windows Update / WSUS / 共有フォルダー）への到達性を確認してください。",
                              en="Run Update-MpSignature and check the host can reach its update source (Windows Update, WSUS or a share)."),
         )]
-    third = [p for p in f.products if p.enabled and "defender" not in p.name.lower()]
     if third:
         stale = [p for p in third if p.up_to_date is False]
         if not stale:
