@@ -306,7 +306,7 @@ def build_facts(values: dict[str, list[str]], origin: dict[str, str], *, from_ss
         dflt = defaults[kw][0].split(",")
         crypto[kw] = [x.lower() for x in effective_list(spec, dflt)]
     am = values.get("authenticationmethods")
-    methods = (am if from_sshd_t else (am or [])) if am else ["any"]
+    methods = " ".join(am).split() if am else ["any"]
     eff_origin["authenticationmethods"] = ("sshd -T" if from_sshd_t else origin.get("authenticationmethods", "config")) if am else "default"
     mat = get("maxauthtries")
 
