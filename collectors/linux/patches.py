@@ -560,9 +560,9 @@ def _rotated(names: list[str], base: str) -> list[str]:
             plain.append(n)
         elif n.startswith((base + ".", base + "-")):
             rest = n[len(base) + 1:].removesuffix(".gz")
-            if rest.isdigit() and len(rest) < 6:
+            if rest.isdecimal() and len(rest) < 6:
                 numbered.append((int(rest), n))
-            elif rest[:8].isdigit():
+            elif rest[:8].isdecimal():
                 dated.append(n)
     ordered = plain + [n for _, n in sorted(numbered)] + sorted(dated, reverse=True)
     return ordered[: MAX_ROTATED_LOGS + 1]
@@ -707,7 +707,7 @@ def _kernel(p: Probe, family: str) -> KernelState:
     source = "/boot" if installed else None
     if not installed:
         for mod in ("/lib/modules", "/usr/lib/modules"):
-            names = [n for n in p.listdir(mod) or [] if n and n[0].isdigit()]
+            names = [n for n in p.listdir(mod) or [] if n and n[0].isdecimal()]
             if names:
                 installed, source = sorted(names), mod
                 break

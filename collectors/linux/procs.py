@@ -34,13 +34,13 @@ def parse_ps(comm_text: str, args_text: str) -> list[Proc]:
     comms: dict[int, str] = {}
     for line in comm_text.splitlines():
         parts = line.strip().split(None, 2)
-        if len(parts) < 3 or not parts[0].isdigit() or parts[1].startswith("Z"):
+        if len(parts) < 3 or not parts[0].isdecimal() or parts[1].startswith("Z"):
             continue
         comms[int(parts[0])] = parts[2].strip()
     args: dict[int, str] = {}
     for line in args_text.splitlines():
         pid, _, rest = line.strip().partition(" ")
-        if pid.isdigit():
+        if pid.isdecimal():
             first = rest.strip().split(" ", 1)[0] if rest.strip() else ""
             args[int(pid)] = "" if first.startswith("[") else posixpath.basename(first)
     return [Proc(pid, comm, args.get(pid, "")) for pid, comm in sorted(comms.items())]

@@ -144,12 +144,12 @@ def parse_chrony_conf(text: str, origin: str) -> ChronyConf:
             includes.append(args[0])
         elif d == "bindcmdaddress" and args:
             bind.append(args[0])
-        elif d == "cmdport" and args and args[0].isdigit():
+        elif d == "cmdport" and args and args[0].isdecimal():
             cmdport = int(args[0])
         elif d == "local":
             local = 10  # chrony's default stratum for `local`
             for i, a in enumerate(args[:-1]):
-                if a == "stratum" and args[i + 1].isdigit():
+                if a == "stratum" and args[i + 1].isdecimal():
                     local = int(args[i + 1])
     return ChronyConf(sources=sources, confdirs=confdirs, sourcedirs=sourcedirs, includes=includes,
                       bindcmdaddress=bind, cmdport=cmdport, local_stratum=local)
@@ -221,7 +221,7 @@ def parse_chrony_tracking(text: str) -> SyncStatus | None:
     m = re.match(r"^([0-9A-Fa-f]{1,8})\s*(?:\((.*)\))?", ref)
     refid = m.group(1).upper().rjust(8, "0") if m else None
     refname = (m.group(2) or "").strip() or None if m else None
-    stratum = int(kv["Stratum"]) if kv.get("Stratum", "").isdigit() else None
+    stratum = int(kv["Stratum"]) if kv.get("Stratum", "").isdecimal() else None
     offset = None
     st = re.match(r"^([0-9.]+)\s+seconds\s+(fast|slow)", kv.get("System time", ""))
     if st:
@@ -301,7 +301,7 @@ def timesyncd_status(show: dict[str, str], timesync: str | None) -> SyncStatus |
         m = re.match(r"^(\S+)(?:\s+\((.*)\))?", server)
         if m:
             ref_id, ref_name = m.group(1), m.group(2)
-    stratum = int(kv["Stratum"]) if kv.get("Stratum", "").isdigit() else None
+    stratum = int(kv["Stratum"]) if kv.get("Stratum", "").isdecimal() else None
     return SyncStatus(
         daemon="timesyncd", queried_with="timedatectl show" + (" + timesync-status" if timesync else ""),
         synchronised=show.get("NTPSynchronized") == "yes", offset_seconds=duration_seconds(kv.get("Offset", "")),
