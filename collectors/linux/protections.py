@@ -168,35 +168,28 @@ def parse_nft_text(text: str, *, source: str = "nft list ruleset", runtime: bool
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
+        body_line = depth == 2 and chain is not None  # a line inside a chain, not its header
         m_table = re.match(r"^table\s+(?:(\w+)\s+)?([\w.-]+)\s*\{", line)
         m_chain = re.match(r"^chain\s+([\w.-]+)\s*\{", line)
         if m_table and depth == 0:
-            table = f"{m_table.group(1) or 'ip'} {m_table.group(2)}"
-            depth += 1
-            continue
-        if m_chain and depth == 1:
+            table, chain = f"{m_table.group(1) or 'ip'} {m_table.group(2)}", None
+        elif m_chain and depth == 1:
             chain, chain_is_input = m_chain.group(1), False
-            depth += 1 + line.count("{") - 1 - line.count("}")
-            continue
-        hook = re.search(r"\btype\s+filter\s+hook\s+input\b", line)
-        if hook and chain is not None and table is not None:
+        if chain is not None and table is not None and re.search(r"\btype\s+filter\s+hook\s+input\b", line):
             chain_is_input = True
             table_has_input[table] = True
-            pm = re.search(r"\bpolicy\s+(accept|drop)\b", line)
-            if pm and (policy is None or pm.group(1) == "drop"):
-                policy = pm.group(1)
-            if policy is None:
-                policy = "accept"  # nft's default chain policy
-        elif chain is not None and depth == 2 and not line.startswith(("}", "type ", "policy ")):
+            policy = policy or "accept"  # nft's default chain policy
+        pm = re.search(r"\bpolicy\s+(accept|drop)\b", line)
+        if pm and chain_is_input and (policy in (None, "accept")):
+            policy = pm.group(1)
+        elif body_line and not re.match(r"^(type|policy)\b", line) and not line.startswith("}"):
             if chain_is_input:
                 rules += 1
             if re.search(r"\b(drop|reject)\b", line) and table is not None:
                 blocking_by_table[table] = blocking_by_table.get(table, 0) + 1
-        depth += line.count("{") - line.count("}")
-        if depth < 0:
-            depth = 0
+        depth = max(0, depth + line.count("{") - line.count("}"))
         if depth <= 1:
-            chain = None
+            chain, chain_is_input = None, False
         if depth == 0:
             table = None
     blocking = sum(n for t, n in blocking_by_table.items() if table_has_input.get(t))
@@ -400,7 +393,7 @@ def _run_ok(p: Probe, argv: list[str], fact: str) -> CommandResult | None:
 
 
 def _enabled(p: Probe, unit: str) -> bool:
-    return any(p.t.exists(f"/etc/systemd/system/{t}.wants/{unit}") for t in ("multi-user", "sysinit", "basic", "network-pre"))
+    return any(p.t.exists(f"/etc/systemd/system/{t}.target.wants/{unit}") for t in ("multi-user", "sysinit", "basic", "network-pre"))
 
 
 def _firewall(p: Probe, procs: set[str] | None) -> FirewallFacts:
