@@ -150,6 +150,10 @@ def _iso(s: str) -> datetime | None:
         raise ParseError(f"not a date: {s[:40]!r}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)  # an unzoned date: taken as UTC (at most hours off, immaterial for days)
+    try:
+        dt = dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ParseError(f"date out of range: {s[:40]!r}") from None
     return None if dt < _NO_DATE_BEFORE else dt
 
 
