@@ -183,11 +183,12 @@ def parse_netstat(text: str) -> list[Listener]:
         hp = split_hostport(f[3])
         if hp is None:
             continue
-        prog = f[-1] if "/" in f[-1] else None
+        rest = " ".join(f[6:] if proto == "tcp" else f[5:])  # the program name may hold spaces
         pid = name = None
-        if prog:
-            pid_s, _, name = prog.partition("/")
+        if "/" in rest:
+            pid_s, _, prog = rest.partition("/")
             pid = int(pid_s) if pid_s.isdigit() else None
+            name = (prog.split() or [""])[0].rstrip(":")
         out.append(Listener(proto=proto, address=hp[0], port=hp[1], process=name or None, pid=pid))
     return _dedup(out)
 
