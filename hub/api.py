@@ -240,7 +240,7 @@ def findings(
         FindingOut(
             report_id=r["report_id"], agent_id=r["agent_id"], finished_at=as_utc(r["finished_at"]), id=r["finding_id"], check_id=r["check_id"],
             target=r["target"], status=r["status"], severity=r["severity"], kind=r["kind"], subject=r["subject"], clauses=r["clauses"],
-            title=r["title"], detail=r["detail"], remediation=r["remediation"], evidence=r["evidence"], waiver=r["waiver"],
+            title=r["text"]["title"], detail=r["text"]["detail"], remediation=r["text"]["remediation"], evidence=r["evidence"], waiver=r["waiver"],
         )
         for r in rows
     ]

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from tenken.agent import dsse
 from tenken.agent.report import Report
 from tenken.hub import tables as t
-from tenken.hub.db import as_utc, utcnow, write_tx
+from tenken.hub.db import as_utc, bulk_insert, utcnow, write_tx
 
 ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 
@@ -130,8 +130,11 @@ def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, n
         finding_rows.append({
             "report_id": report.id, "seq": i, "finding_id": f.id, "check_id": f.check_id, "target": f.target,
             "status": status, "severity": f.severity.value, "kind": f.kind.value, "subject": f.subject,
-            "clauses": list(f.clauses), "title": {"ja": f.title.ja, "en": f.title.en},
-            "detail": {"ja": f.detail.ja, "en": f.detail.en}, "remediation": {"ja": f.remediation.ja, "en": f.remediation.en},
+            "clauses": list(f.clauses),
+            "text": {
+                "title": {"ja": f.title.ja, "en": f.title.en}, "detail": {"ja": f.detail.ja, "en": f.detail.en},
+                "remediation": {"ja": f.remediation.ja, "en": f.remediation.en},
+            },
             "evidence": list(f.evidence), "waiver": f.waiver.model_dump(mode="json") if f.waiver else None, "finished_at": finished,
         })
         for clause in dict.fromkeys(f.clauses):  # a clause listed twice is indexed once
@@ -168,8 +171,7 @@ def store(engine: Engine, report: Report, *, agent_id: str, envelope: bytes, pay
         with write_tx(engine) as conn:
             conn.execute(t.reports.insert(), [rows["report"]])
             for table, key in ((t.targets, "targets"), (t.findings, "findings"), (t.finding_clauses, "clauses"), (t.evidence, "evidence")):
-                if rows[key]:
-                    conn.execute(table.insert(), rows[key])
+                bulk_insert(conn, table, rows[key])
     except IntegrityError:
         # Another request (or hub process) stored this id between our check and our insert.
         with engine.connect() as conn:

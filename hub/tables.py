@@ -107,11 +107,9 @@ findings = Table(
     Column("kind", String(16), nullable=False),
     Column("subject", Text),
     Column("clauses", JSON, nullable=False),
-    Column("title", JSON, nullable=False),
-    Column("detail", JSON, nullable=False),
-    Column("remediation", JSON, nullable=False),
+    Column("text", JSON, nullable=False),  # {"title", "detail", "remediation"}: each {"ja", "en"}; one JSON value
     Column("evidence", JSON, nullable=False),
-    Column("waiver", JSON),
+    Column("waiver", JSON(none_as_null=True)),
     Column("finished_at", TZ, nullable=False),  # the report's, copied so time filters need no join
     Index("ix_findings_target_finished", "target", "finished_at"),
     Index("ix_findings_status", "status"),

@@ -180,10 +180,14 @@ STATUSES = ["pass", "fail", "warn", "error", "not_applicable", "manual"]
 def make_report(
     *, target: str = "host1", n_findings: int = 3, finished_at: datetime | None = None, report_id: str | None = None,
     clauses: tuple[str, ...] = ("SO-14-2", "SO-7-1"), statuses: list[str] | None = None, raw: str = "PASS_MAX_DAYS 90\n",
+    n_evidence: int = 1,
 ) -> Report:
     """A valid tenken.report/v1 report: one target, evidence, and n findings cycling through the statuses."""
     fin = finished_at or datetime.now(UTC)
-    ev = build_evidence(collector="linux.accounts", target=target, sources=[], raw=raw, facts=None, collected_at=fin)
+    evs = [
+        build_evidence(collector=f"linux.c{j}" if j else "linux.accounts", target=target, sources=[], raw=raw, facts=None, collected_at=fin)
+        for j in range(n_evidence)
+    ]
     sts = statuses or STATUSES
     findings = []
     for i in range(n_findings):
@@ -194,11 +198,11 @@ def make_report(
                 id=finding_id(check, target, f"s{i}"), check_id=check, target=target, status=status,
                 clauses=[clauses[i % len(clauses)]], severity="medium",
                 title=Text(ja=f"検査 {i}", en=f"Check {i}"), detail=Text(ja="詳細", en="detail"), remediation=Text(ja="対処", en="fix"),
-                evidence=[ev.id], subject=f"s{i}",
+                evidence=[evs[i % n_evidence].id], subject=f"s{i}",
             )
         )
     return Report(
         id=report_id or str(uuid.uuid4()), started_at=fin - timedelta(seconds=5), finished_at=fin,
         targets=[TargetInfo(target=target, kind="local", os="Debian 12", state="scanned", started_at=fin - timedelta(seconds=5), finished_at=fin)],
-        findings=findings, evidence=[ev],
+        findings=findings, evidence=evs,
     )

@@ -1,0 +1,109 @@
+"""Ingest throughput of a real hub: signed reports over mutual TLS from concurrent agents, SQLite and PostgreSQL.
+
+Starts `tenken-hub serve` (subprocess), enrolls one agent per client with the real CLI, pre-signs every
+report (so the clients' own signing cost is not measured), then each client posts its share over a
+keep-alive HTTPS connection. Prints reports/s, verified findings stored per second, and p50/p99 latency.
+
+    .venv/bin/python bench/hub_ingest.py [--backend sqlite|postgresql|both] [--clients 4] [--reports 120] [--findings 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "hub")]
+
+import httpx  # noqa: E402
+from hub_harness import CT, Hub, make_agent, make_report, start_hub  # noqa: E402
+
+
+def run(backend: str, clients: int, n_reports: int, n_findings: int, n_evidence: int) -> dict[str, float]:
+    pg = None
+    with tempfile.TemporaryDirectory(prefix="tenken-bench-") as tmp:
+        base = Path(tmp)
+        db_url = None
+        if backend == "postgresql":
+            from pg_fixture import start_postgres
+
+            pg = start_postgres()
+            db_url = pg.create_database("bench")
+        hub: Hub = start_hub(base / "data", db_url)
+        try:
+            agents = [make_agent(hub, base / f"agent{i}") for i in range(clients)]
+            raw = "\n".join(f"line {k}: PASS_MAX_DAYS 90 # realistic excerpt of a config file" for k in range(40))
+            bodies: list[list[bytes]] = [[] for _ in agents]
+            for i in range(n_reports):
+                a = i % clients
+                rep = make_report(target=f"host-{i % 50}", n_findings=n_findings, n_evidence=n_evidence, raw=raw)
+                bodies[a].append(agents[a].sign(rep))
+            size = sum(len(b) for bs in bodies for b in bs) / n_reports
+            latencies: list[float] = []
+            errors: list[str] = []
+            lock = threading.Lock()
+
+            def client(i: int) -> None:
+                ag = agents[i]
+                with httpx.Client(base_url=hub.url, verify=hub.ssl_context(ag.cert, ag.tls_key), timeout=120) as c:
+                    for body in bodies[i]:
+                        t0 = time.perf_counter()
+                        r = c.post("/api/v1/reports", content=body, headers={"Content-Type": CT})
+                        dt = time.perf_counter() - t0
+                        with lock:
+                            latencies.append(dt)
+                            if r.status_code != 201:
+                                errors.append(f"{r.status_code} {r.text[:200]}")
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+            t0 = time.perf_counter()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            wall = time.perf_counter() - t0
+            counts = hub.counts()
+        finally:
+            hub.stop()
+            if pg is not None:
+                pg.stop()
+    if errors:
+        raise SystemExit(f"{len(errors)} uploads failed, first: {errors[0]}")
+    assert counts["reports"] == n_reports and counts["findings"] == n_reports * n_findings, counts
+    lat = sorted(latencies)
+    return {
+        "reports": n_reports,
+        "wall_s": wall,
+        "reports_per_s": n_reports / wall,
+        "findings_per_s": n_reports * n_findings / wall,
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+        "envelope_kb": size / 1024,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--reports", type=int, default=120)
+    ap.add_argument("--findings", type=int, default=200)
+    ap.add_argument("--evidence", type=int, default=20, help="evidence items per report")
+    args = ap.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    print(f"{args.clients} concurrent mTLS clients, {args.reports} signed reports x {args.findings} findings, {args.evidence} evidence each")
+    for b in backends:
+        r = run(b, args.clients, args.reports, args.findings, args.evidence)
+        print(
+            f"{b:<11} {r['reports_per_s']:7.1f} reports/s  {r['findings_per_s']:8.0f} findings/s  "
+            f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  ({r['envelope_kb']:.0f} KiB/envelope, {r['wall_s']:.1f} s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
