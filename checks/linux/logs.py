@@ -255,12 +255,24 @@ def auditd(ctx: CheckContext) -> list[Finding]:
             remediation=Text(ja="/etc/audit/rules.d/ に -w /etc/passwd -p wa -k identity、-w /var/log/lastlog -p wa -k logins 等を追加し、augenrules --load を実行してください。",
                              en="Add e.g. -w /etc/passwd -p wa -k identity and -w /var/log/lastlog -p wa -k logins under /etc/audit/rules.d/, then augenrules --load."),
         )]
+    c = a.config
+    size_ja = size_en = ""
+    if "max_log_file" in c and "num_logs" in c:
+        action = c.get("max_log_file_action", "ROTATE").upper()
+        size_ja = f"監査ログは {c['max_log_file']} MB × {c['num_logs']} 個（{action}"
+        size_en = f" Audit log: {c['max_log_file']} MB × {c['num_logs']} files ({action}"
+        if action == "ROTATE":
+            size_ja += "、古いものから上書き）。保存期間は件数次第のため、長期保存は転送で確保してください。"
+            size_en += ", oldest overwritten); how long that lasts depends on volume, so keep long-term copies elsewhere."
+        else:
+            size_ja += "）。"
+            size_en += ")."
     return [ctx.finding(
         Status.PASS, title=ctx.spec.title,
         detail=Text(ja=f"auditd は{state_ja}で、{', '.join(ident)} と {', '.join(logins)} を監視しています"
-                       + ("。ルールは変更不可（-e 2）です。" if a.rules.immutable else "。"),
+                       + ("。ルールは変更不可（-e 2）です。" if a.rules.immutable else "。") + size_ja,
                     en=f"auditd is {state_en} and watches {', '.join(ident)} and {', '.join(logins)}"
-                       + (". Rules are immutable (-e 2)." if a.rules.immutable else ".")),
+                       + (". Rules are immutable (-e 2)." if a.rules.immutable else ".") + size_en),
     )]
 
 

@@ -115,6 +115,7 @@ def test_good_tree_logging_passes(tmp_path: Path) -> None:
     tamper = detail(report, "linux.logs.tamper_protection")
     assert "loghost.hospital.local:6514" in tamper and "immutable audit rules" in tamper
     assert "Rules are immutable (-e 2)" in detail(report, "linux.logs.auditd")
+    assert "8 MB × 5 files (ROTATE, oldest overwritten)" in detail(report, "linux.logs.auditd")
 
 
 def test_weak_tree_world_readable_auth_log_and_volatile_journal(tmp_path: Path) -> None:
