@@ -160,7 +160,7 @@ class WinRMTransport(Transport):
                 username=username,
                 password=password,
                 server_cert_validation="validate" if verify else "ignore",
-                ca_trust_path=ca_file if ca_file else "legacy_requests",
+                ca_trust_path=ca_file or _system_ca_bundle(),
                 read_timeout_sec=math.ceil(self._read_timeout),
                 operation_timeout_sec=self._op_timeout,
                 message_encryption="auto",
@@ -378,6 +378,19 @@ class WinRMTransport(Transport):
 
     def __repr__(self) -> str:  # never shows the password
         return f"WinRMTransport({self.target!r}, user={self.username!r}, auth={self.auth!r})"
+
+
+def _system_ca_bundle() -> str | None:
+    """The OS trust store (where update-ca-certificates puts a hospital CA), not whatever REQUESTS_CA_BUNDLE
+    happens to say in the environment; None falls back to requests' bundled roots."""
+    import os
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 def _url_host(host: str) -> str:

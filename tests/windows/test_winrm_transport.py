@@ -1,0 +1,99 @@
+"""WinRMTransport in-process against the responder: file/command semantics, the WS-Man retry on
+OperationTimeout, and that the password appears nowhere — exceptions, repr, DEBUG logs of pywinrm,
+requests, urllib3, requests_ntlm and spnego, evidence and the report."""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+import pytest
+from conftest import PASSWORD, USER
+from tenken.agent.report import TargetKind
+from tenken.agent.scan import assemble_report, scan_host
+from tenken.checks.policy import load_policy
+from tenken.collectors.transport.base import AuthFailed, CommandNotFound, FileMissing, Unsupported
+from tenken.collectors.transport.winrm import WinRMTransport
+
+pytestmark = pytest.mark.slow
+
+SECRET_FORMS = (PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(), PASSWORD.encode("utf-16-le").hex())
+
+
+def assert_secret_free(text: str) -> None:
+    for s in SECRET_FORMS:
+        assert s not in text
+
+
+def test_files_commands_and_operation_timeout_retry(responder, pki, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    r = responder("compliant", auth="basic")
+    with WinRMTransport("127.0.0.1", port=r.port, username=USER, password=PASSWORD, auth="basic", ca_file=str(pki["ca"]),
+                        command_timeout=15) as t:
+        assert t.target == f"127.0.0.1:{r.port}"
+        assert t.read_file(r"C:\Windows\System32\drivers\etc\hosts").startswith(b"# Copyright")
+        with pytest.raises(FileMissing):
+            t.read_file(r"C:\no\such\file.txt")
+        names = t.list_dir(r"D:\Backup\EMR")
+        assert len(names) == 7 and names == sorted(names)
+        st = t.stat(r"D:\Backup\EMR")
+        assert st.is_dir and not st.is_file
+        with pytest.raises(CommandNotFound):
+            t.run(["defrag-nonexistent", "/x"])
+        res = t.run(["net", "accounts"])
+        assert res.ok and b"Minimum password length" in res.stdout
+        bad = t.run_powershell("Get-Nonsense -Now")
+        assert bad.exit_code == 1 and b"is not recognized" in bad.stderr and b"CLIXML" not in bad.stderr
+        # Get-HotFix is slow on the responder: its first Receive is a WS-Man OperationTimeout fault
+        res = t.run_powershell("Get-HotFix | ConvertTo-Json")
+        assert res.ok and b"KB5032198" in res.stdout
+    events = r.events()
+    hotfix_cmd = next(e["command"] for e in events if e["event"] == "command" and e["topic"] == "updates")
+    assert [e["event"] for e in events if e.get("command") == hotfix_cmd].count("receive") == 2
+    assert [e["event"] for e in events].count("create") == 1 and events[-1]["event"] == "delete"
+    assert_secret_free(caplog.text)
+
+
+@pytest.mark.parametrize("auth", ["basic", "ntlm"])
+def test_auth_failure_leaks_nothing(responder, pki, caplog: pytest.LogCaptureFixture, auth: str) -> None:
+    caplog.set_level(logging.DEBUG)
+    r = responder("compliant", auth=auth)
+    t = WinRMTransport("127.0.0.1", port=r.port, username=USER, password=PASSWORD + "-wrong", auth=auth, ca_file=str(pki["ca"]))
+    with pytest.raises(AuthFailed) as info:
+        t.run(["net", "accounts"])
+    # the failure is remembered: no second round of 401s for the same host
+    with pytest.raises(AuthFailed):
+        t.run_powershell("Get-Date")
+    t.close()
+    assert "authentication failed" in str(info.value) and USER in str(info.value)
+    for text in (str(info.value), repr(t), caplog.text, repr(info.value.__context__)):
+        assert_secret_free(text)
+        assert PASSWORD + "-wrong" not in text
+
+
+def test_full_scan_over_http_ntlm_keeps_secrets_out(responder, caplog: pytest.LogCaptureFixture) -> None:
+    """The riskiest path for a leak: NTLM handshakes and sealed messages, everything logged at DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    r = responder("compliant", auth="ntlm", tls=False)
+    pol = load_policy()
+    with caplog.at_level(logging.WARNING, logger="tenken.collectors.transport.winrm"):
+        t = WinRMTransport("127.0.0.1", port=r.port, username=USER, password=PASSWORD, auth="ntlm", use_https=False,
+                           command_timeout=15)
+    assert any("INSECURE" in rec.getMessage() and rec.levelno == logging.WARNING for rec in caplog.records)
+    with t:
+        result = scan_host(t, pol, kind=TargetKind.WINRM)
+    assert result.ok and result.info.target == f"http://127.0.0.1:{r.port}"
+    report = assemble_report([result], policy=pol, scanned_kinds={"host"})
+    blob = report.to_json()
+    assert "windows.password.length" in blob
+    assert_secret_free(blob)
+    assert_secret_free(caplog.text)
+
+
+def test_configuration_errors_are_unsupported() -> None:
+    with pytest.raises(Unsupported, match="unknown WinRM auth"):
+        WinRMTransport("h", username="u", password="p", auth="digest")
+    with pytest.raises(Unsupported, match="clear text"):
+        WinRMTransport("h", port=5985, username="u", password="p", auth="basic", use_https=False)
+    with pytest.raises(Unsupported, match="requests-credssp"):
+        WinRMTransport("h", username="u", password="p", auth="credssp")
