@@ -1,0 +1,120 @@
+"""Windows checks as pure functions of facts and policy: the thresholds shared with Linux, and the
+edges (Q&A シQ-54's 8-character alternatives, portable vs stationary machines, trusted time servers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tenken.checks.policy import Policy
+from tenken.checks.registry import run_checks
+from tenken.collectors.evidence import Facts, Reason, Unavailable
+from tenken.collectors.transport.base import OsFamily
+from tenken.collectors.windows.accounts import WinAccountsFacts, WinUser
+from tenken.collectors.windows.antimalware import AntimalwareFacts, AvProduct, DefenderStatus
+from tenken.collectors.windows.bitlocker import BitLockerFacts, BitLockerVolume
+from tenken.collectors.windows.password_policy import PasswordPolicyFacts
+from tenken.collectors.windows.smb import SmbFacts
+from tenken.collectors.windows.time import TimeFacts
+
+NOW = datetime.now(UTC)
+
+
+def run(name: str, facts: Facts, policy: Policy | None = None, **policy_over: Any) -> list[tuple[str, str, str | None]]:
+    pol = policy or Policy.model_validate(policy_over)
+    out = run_checks(os=OsFamily.WINDOWS, target="h:5986", facts={name: facts}, evidence_ids={name: "e-1"},
+                     evidence_errors={}, policy=pol)
+    return sorted((f.check_id, f.status.value, f.subject) for f in out)
+
+
+def status_of(results: list[tuple[str, str, str | None]], check_id: str) -> list[str]:
+    return [s for c, s, _ in results if c == check_id]
+
+
+def test_password_length_follows_qa_54() -> None:
+    def length(n: int, age: int | None, **pol: Any) -> list[str]:
+        f = PasswordPolicyFacts(min_length=n, max_age_days=age, complexity=True, lockout_threshold=5, reversible_encryption=False)
+        return status_of(run("windows.password_policy", f, **pol), "windows.password.length")
+
+    assert length(13, None) == ["pass"]  # (a) 13+: no rotation needed
+    assert length(8, 60) == ["pass"]  # (b) 8+ changed within 2 months
+    assert length(8, 90) == ["fail"]
+    assert length(8, None) == ["fail"]
+    assert length(8, None, passwords={"mfa_in_place": True}) == ["pass"]  # (c) 8+ with two-factor
+    assert length(7, 30, passwords={"mfa_in_place": True}) == ["fail"]
+    assert length(10, None, passwords={"min_length": 10}) == ["pass"]  # a site's own policy
+
+
+def test_lockout_and_unknown_complexity() -> None:
+    f = PasswordPolicyFacts(min_length=14, lockout_threshold=0, unavailable={
+        "secedit": Unavailable(reason=Reason.DENIED, detail="secedit: Access is denied"),
+        "complexity": Unavailable(reason=Reason.DENIED, detail="needs an administrator")})
+    res = run("windows.password_policy", f)
+    assert status_of(res, "windows.password.lockout") == ["fail"]
+    assert status_of(res, "windows.password.complexity") == ["error"]  # could not look is never a pass
+    assert status_of(res, "windows.password.reversible") == ["error"]
+    assert status_of(run("windows.password_policy", f, passwords={"lockout_required": False}), "windows.password.lockout") == ["warn"]
+    f11 = PasswordPolicyFacts(min_length=14, lockout_threshold=11, complexity=True, reversible_encryption=False)
+    assert status_of(run("windows.password_policy", f11), "windows.password.lockout") == ["fail"]
+
+
+def test_bitlocker_portable_vs_stationary() -> None:
+    off = [BitLockerVolume(mount_point="C:", volume_type="OperatingSystem", protection="Off", volume_status="FullyDecrypted"),
+           BitLockerVolume(mount_point="F:", volume_type="Removable", protection="Off", volume_status="FullyDecrypted")]
+    server = BitLockerFacts(volumes=off, pc_system_type=4, chassis_types=[23])
+    laptop = BitLockerFacts(volumes=off, pc_system_type=2, chassis_types=[10])
+    assert run("windows.bitlocker", server) == [("windows.bitlocker", "warn", "C:")]
+    assert run("windows.bitlocker", laptop) == [("windows.bitlocker", "fail", "C:")]
+    assert run("windows.bitlocker", server, host={"disk_encryption_scope": "all"}) == [("windows.bitlocker", "fail", "C:")]
+    assert run("windows.bitlocker", server, host={"portable": True}) == [("windows.bitlocker", "fail", "C:")]
+    no_feature = BitLockerFacts(available=False, pc_system_type=2)
+    assert run("windows.bitlocker", no_feature) == [("windows.bitlocker", "fail", "BitLocker")]
+
+
+def test_time_trusted_servers_vm_and_offset() -> None:
+    ok = TimeFacts(service_status="Running", stratum=2, source="ntp.nict.jp", source_kind="ntp", leap_indicator=0,
+                   last_sync=NOW - timedelta(minutes=5), offset_seconds=0.01)
+    assert run("windows.time", ok) == [("windows.time.sync", "pass", None)]
+    assert run("windows.time", ok, time={"trusted_servers": ["ntp1.hosp.local"]}) == [("windows.time.sync", "fail", "source")]
+    assert run("windows.time", ok, time={"trusted_servers": ["NTP.NICT.JP"]}) == [("windows.time.sync", "pass", None)]
+    drift = ok.model_copy(update={"offset_seconds": -2.5})
+    assert run("windows.time", drift) == [("windows.time.sync", "fail", "offset")]
+    weekly = ok.model_copy(update={"last_sync": NOW - timedelta(days=6)})
+    assert run("windows.time", weekly) == [("windows.time.sync", "warn", "last_sync")]
+    vm = ok.model_copy(update={"source": "VM IC Time Synchronization Provider", "source_kind": "vm_host"})
+    assert run("windows.time", vm) == [("windows.time.sync", "warn", "source")]
+    stopped = ok.model_copy(update={"service_status": "Stopped"})
+    assert run("windows.time", stopped) == [("windows.time.sync", "fail", "W32Time")]
+
+
+def test_antimalware_third_party_and_required() -> None:
+    third = AntimalwareFacts(defender=DefenderStatus(service_enabled=True, antivirus_enabled=False, realtime_enabled=False,
+                                                     running_mode="Passive Mode", signature_age_days=90),
+                             products=[AvProduct(name="Trend Micro Apex One", product_state=266240, enabled=True, up_to_date=True)],
+                             security_center_available=True)
+    res = run("windows.antimalware", third)
+    assert status_of(res, "windows.antimalware.enabled") == ["pass"]
+    assert status_of(res, "windows.antimalware.signatures") == ["pass"]  # the third-party product's own state is judged
+    none = AntimalwareFacts(defender=None, defender_error="absent", security_center_available=False)
+    assert status_of(run("windows.antimalware", none), "windows.antimalware.enabled") == ["fail"]
+    assert status_of(run("windows.antimalware", none, antimalware={"required": False}), "windows.antimalware.enabled") == ["warn"]
+    assert status_of(run("windows.antimalware", none), "windows.antimalware.signatures") == ["not_applicable"]
+
+
+def test_smb1_allowed_by_policy_and_unknown() -> None:
+    assert run("windows.smb", SmbFacts(smb1_enabled=True)) == [("windows.smb1", "fail", None)]
+    assert run("windows.smb", SmbFacts(smb1_enabled=True), windows={"allow_smb1": True}) == [("windows.smb1", "warn", None)]
+    absent = SmbFacts(unavailable={"smb": Unavailable(reason=Reason.ABSENT, detail="SMB server cmdlets not available")})
+    assert run("windows.smb", absent) == [("windows.smb1", "not_applicable", None)]
+
+
+def test_stale_accounts_ignore_builtin_disabled_and_system() -> None:
+    users = [
+        WinUser(name="a", sid="S-1-5-21-1-2-3-1001", enabled=True, last_logon=NOW - timedelta(days=10)),
+        WinUser(name="b", sid="S-1-5-21-1-2-3-1002", enabled=True, last_logon=NOW - timedelta(days=200)),
+        WinUser(name="c", sid="S-1-5-21-1-2-3-1003", enabled=False, last_logon=None),
+        WinUser(name="DefaultAccount", sid="S-1-5-21-1-2-3-503", enabled=True, last_logon=None),
+    ]
+    res = run("windows.accounts", WinAccountsFacts(users=users))
+    assert [r for r in res if r[0] == "windows.accounts.stale"] == [("windows.accounts.stale", "warn", "b")]
+    assert status_of(run("windows.accounts", WinAccountsFacts(users=users), accounts={"stale_days": 365}), "windows.accounts.stale") == ["pass"]
