@@ -98,6 +98,11 @@ class Span:
     key: str
     kind: str = "password"
     hashed: bool = False
+    placeholder: bool = False
+
+    @property
+    def plaintext(self) -> bool:
+        return not self.hashed and not self.placeholder
 
 
 _LONG = ("password", "passwd", "passphrase", "bindpw", "authtok")
@@ -123,10 +128,16 @@ def _unquote(v: str) -> str:
     return v
 
 
-def _trivial(v: str) -> bool:
-    """Values that are not a secret: empty, placeholders, variable references."""
+def _empty(v: str) -> bool:
+    """No value at all: nothing to report and nothing to hide."""
+    return _unquote(v).strip() in ("", "*")
+
+
+def _placeholder(v: str) -> bool:
+    """Not a secret itself (a variable reference, a template, an already redacted value): not reported,
+    still redacted wherever text is shown, since a password may look like one."""
     u = _unquote(v).strip()
-    return u in ("", "*", "x", REDACTED, '""', "''") or u.startswith(("${", "$(", "%(", "<"))
+    return u in ("x", REDACTED) or u.startswith(("${", "$(", "%(", "<", "{{"))
 
 
 def _is_comment(line: str) -> bool:
@@ -160,9 +171,10 @@ def spans_kv(text: str) -> list[Span]:
             continue
         key, start = found
         value = line[start:].rstrip()
-        if _trivial(value):
+        if _empty(value):
             continue
-        out.append(Span(n, start, len(line.rstrip()), key, hashed=bool(_HASHED.match(_unquote(value)))))
+        out.append(Span(n, start, len(line.rstrip()), key, hashed=bool(_HASHED.match(_unquote(value))),
+                        placeholder=_placeholder(value)))
     return out
 
 
@@ -188,8 +200,8 @@ def spans_chap(text: str) -> list[Span]:
         fields = [(m.start(), m.end()) for m in re.finditer(r'"(?:[^"\\]|\\.)*"?|\S+', line)]
         if len(fields) >= 3:
             s, e = fields[2]
-            if not _trivial(line[s:e]):
-                out.append(Span(n, s, e, "secret"))
+            if not _empty(line[s:e]):
+                out.append(Span(n, s, e, "secret", placeholder=_placeholder(line[s:e])))
     return out
 
 
@@ -208,8 +220,8 @@ def spans_pgpass(text: str) -> list[Span]:
             if line[i] == ":":
                 seps += 1
             i += 1
-        if seps == 4 and not _trivial(line[i:]):
-            out.append(Span(n, i, len(line), "password"))
+        if seps == 4 and not _empty(line[i:]):
+            out.append(Span(n, i, len(line), "password", placeholder=_placeholder(line[i:])))
     return out
 
 
@@ -220,8 +232,8 @@ def spans_sasl_passwd(text: str) -> list[Span]:
         if _is_comment(line):
             continue
         m = re.match(r"^\s*\S+\s+[^:\s]*:", line)
-        if m and not _trivial(line[m.end():]):
-            out.append(Span(n, m.end(), len(line.rstrip()), "password"))
+        if m and not _empty(line[m.end():]):
+            out.append(Span(n, m.end(), len(line.rstrip()), "password", placeholder=_placeholder(line[m.end():])))
     return out
 
 
@@ -344,8 +356,10 @@ def redact_lines(text: str, spans: list[Span]) -> dict[int, str]:
 
 
 def excerpt_for(text: str, fmt: str = "kv") -> str:
-    """What evidence may show of a file: its hit lines only, numbered, every value replaced."""
-    red = redact_lines(text, find_spans(text, fmt))
+    """What evidence may show of a file: its plaintext-hit lines only, numbered, every value replaced."""
+    spans = find_spans(text, fmt)
+    hit_lines = {s.line for s in spans if s.plaintext}
+    red = redact_lines(text, [s for s in spans if s.line in hit_lines])
     return "\n".join(f"{n}: {line}" for n, line in sorted(red.items()))
 
 
@@ -407,7 +421,7 @@ def _scan_file(p: Probe, path: str, facts: SecretsFacts, excerpts: list[str]) ->
     if "\x00" in text[:4096]:
         return text  # binary: not a configuration file
     spans = find_spans(text, format_of(path))
-    plain = [s for s in spans if not s.hashed]
+    plain = [s for s in spans if s.plaintext]
     facts.hashed_values += len({s.line for s in spans if s.hashed})
     if not plain:
         return text
@@ -418,12 +432,19 @@ def _scan_file(p: Probe, path: str, facts: SecretsFacts, excerpts: list[str]) ->
         mode, uid, gid = st.perms, st.uid, st.gid
         ro = root_only(st.perms, st.uid, st.gid)
     seen: set[tuple[int, str]] = set()
+    key_lines = {s.line for s in plain if s.kind == "private_key"}
     for s in plain:
-        if (s.line, s.key) in seen:
+        line = s.line
+        if s.kind == "private_key":
+            if line - 1 in key_lines:
+                continue  # one hit per key block, reported at its BEGIN line
+            line = line - 1 if s.start == 0 else line
+        if (line, s.key) in seen:
             continue
-        seen.add((s.line, s.key))
-        facts.hits.append(SecretHit(path=path, line=s.line, key=s.key, kind=s.kind, mode=mode, uid=uid, gid=gid, root_only=ro))
-    red = redact_lines(text, plain)
+        seen.add((line, s.key))
+        facts.hits.append(SecretHit(path=path, line=line, key=s.key, kind=s.kind, mode=mode, uid=uid, gid=gid, root_only=ro))
+    hit_lines = {s.line for s in plain}
+    red = redact_lines(text, [s for s in spans if s.line in hit_lines])
     perm = f"mode {mode:04o} uid {uid} gid {gid}" if mode is not None else "permissions unknown"
     excerpts.append(f"{path} ({perm})\n" + "\n".join(f"{n}: {line}" for n, line in sorted(red.items())))
     return text
