@@ -181,7 +181,7 @@ def reboot_pending(ctx: CheckContext) -> list[Finding]:
         ))
     if k.reboot_required_flag or k.needs_restarting:
         pkgs = ", ".join(k.reboot_required_packages[:LIST_MAX])
-        src = "/run/reboot-required" if k.reboot_required_flag else "needs-restarting -r"
+        src = (k.reboot_required_path or "/run/reboot-required") if k.reboot_required_flag else "needs-restarting -r"
         out.append(ctx.finding(
             status, subject="reboot-required",
             title=Text(ja="更新の適用に再起動が必要", en="Updates need a reboot to take effect"),

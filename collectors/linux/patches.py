@@ -65,6 +65,7 @@ class KernelState(BaseModel):
     installed_source: str | None = None  # /boot or /lib/modules
     newest_installed: str | None = None  # newest of the running kernel's flavour
     reboot_required_flag: bool = False  # /run/reboot-required present
+    reboot_required_path: str | None = None
     reboot_required_packages: list[str] = Field(default_factory=list)
     needs_restarting: bool | None = None  # `needs-restarting -r` (RHEL), when it could run
 
@@ -713,11 +714,11 @@ def _kernel(p: Probe, family: str) -> KernelState:
                 break
     if not installed:
         p.note("installed_kernels", Reason.ABSENT, "no kernel image in /boot or /lib/modules (a container, or a VM booted from outside)")
-    flag = False
+    flag_path: str | None = None
     pkgs: list[str] = []
     for path in ("/run/reboot-required", "/var/run/reboot-required"):
         if p.stat(path) is not None:
-            flag = True
+            flag_path = path
             data = p.file(path + ".pkgs")
             if data is not None:
                 pkgs = sorted({ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()})
@@ -732,7 +733,8 @@ def _kernel(p: Probe, family: str) -> KernelState:
         installed=installed,
         installed_source=source,
         newest_installed=newest_kernel(installed, running),
-        reboot_required_flag=flag,
+        reboot_required_flag=flag_path is not None,
+        reboot_required_path=flag_path,
         reboot_required_packages=pkgs,
         needs_restarting=needs,
     )

@@ -4,7 +4,9 @@ through the CLI, and the live collector on this Debian machine against apt-get i
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +14,9 @@ import hostroot as hr
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tenken.agent.report import TargetKind
+from tenken.agent.scan import scan_host
+from tenken.checks.policy import load_policy
 from tenken.collectors.linux.osrelease import os_release_from, parse_os_release
 from tenken.collectors.linux.patches import (
     apt_interval_on,
@@ -33,6 +38,9 @@ from tenken.collectors.linux.patches import (
     vercmp,
 )
 from tenken.collectors.linux.pkgdb import dpkg_stanzas, parse_dpkg_status, parse_rpm_query
+from tenken.collectors.transport.base import CommandResult
+from tenken.collectors.transport.local import run_subprocess
+from tenken.collectors.transport.root import RootTransport
 
 FIX = Path(__file__).parent / "fixtures"
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=600)
@@ -289,7 +297,7 @@ def test_weak_debian_root(tmp_path: Path) -> None:
         ("linux.patches.recency", "fail", None, ["SO-8-3"]),
     ]
     assert "200 days ago" in hr.detail(rep, "linux.patches.recency")
-    assert "libc6, linux-image-6.1.0-21-amd64" in hr.detail(rep, "linux.patches.reboot", "reboot-required")
+    assert "/var/run/reboot-required asks for a reboot (libc6, linux-image-6.1.0-21-amd64)" in hr.detail(rep, "linux.patches.reboot", "reboot-required")
     # the site requires automatic updates: now off is a warning
     pol = tmp_path / "site.yaml"
     pol.write_text("patches:\n  require_auto_updates: true\n  fail_days_since_update: 365\n")
@@ -379,3 +387,29 @@ def test_live_local_scan_includes_these_checks() -> None:
         if f["check_id"].startswith(hr.MINE):
             assert "Internal error" not in f["detail"]["en"], f
             assert f["status"] != "pass" or f["evidence"]
+
+
+class RootFilesLocalCommands(RootTransport):
+    """Files from a root tree, commands (uname -r, apt-get) from this machine."""
+
+    can_run = True
+    is_local = True
+
+    def run(self, argv: Sequence[str], *, timeout: float = 10.0, privileged: bool = False) -> CommandResult:
+        return run_subprocess(argv, timeout)
+
+
+def test_newer_kernel_than_the_running_one_warns(tmp_path: Path) -> None:
+    """The running kernel is this machine's real `uname -r`; the tree holds it and (or not) a newer one."""
+    running = os.uname().release
+    newer = re.sub(r"^(\d+)\.(\d+)", lambda m: f"{m.group(1)}.{int(m.group(2)) + 1}", running)
+
+    def reboot_findings(kernels: list[str]) -> list[tuple[str, str | None]]:
+        root = hr.debian(tmp_path / "-".join(kernels))
+        hr.kernels(root, kernels)
+        with RootFilesLocalCommands(root) as t:
+            res = scan_host(t, load_policy(), kind=TargetKind.LOCAL, only_collectors={"linux.patches"})
+        return [(f.status.value, f.subject) for f in res.findings if f.check_id == "linux.patches.reboot"]
+
+    assert reboot_findings([running]) == [("pass", None)]
+    assert reboot_findings([running, newer]) == [("warn", "kernel")]
