@@ -90,6 +90,7 @@ def verify_and_parse(envelope: bytes, agent: EnrolledAgent, *, window: timedelta
         report = Report.model_validate_json(payload)
     except ValidationError as exc:
         raise IngestError(422, f"payload is not a valid tenken.report/v1 report: {_validation_reason(exc)}") from exc
+    _check_limits(report)
     now = now or utcnow()
     finished = as_utc(report.finished_at)
     started = as_utc(report.started_at)
@@ -101,6 +102,28 @@ def verify_and_parse(envelope: bytes, agent: EnrolledAgent, *, window: timedelta
     return report, payload
 
 
+# Indexed columns have bounded length (a PostgreSQL btree entry must fit in a page); the schema allows
+# any length, so the hub says which value is too long instead of failing in the database.
+MAX_ID = 200
+MAX_TARGET = 500
+MAX_CHECK_ID = 200
+
+
+def _check_limits(report: Report) -> None:
+    if not report.id or len(report.id) > MAX_ID or "\x00" in report.id:
+        raise IngestError(422, f"report id must be 1..{MAX_ID} characters without NUL")
+    targets = [ti.target for ti in report.targets] + [f.target for f in report.findings] + [e.target for e in report.evidence]
+    if any(len(x) > MAX_TARGET for x in targets):
+        raise IngestError(422, f"a target name is longer than {MAX_TARGET} characters")
+    if any(len(f.check_id) > MAX_CHECK_ID or len(f.id) > MAX_CHECK_ID for f in report.findings):
+        raise IngestError(422, f"a finding id or check_id is longer than {MAX_CHECK_ID} characters")
+
+
+def _s(v: str | None) -> str | None:
+    """Text columns are a searchable copy (the envelope is the record): NUL, which PostgreSQL text cannot hold, becomes U+FFFD."""
+    return v.replace("\x00", "\ufffd") if v and "\x00" in v else v
+
+
 def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, now: datetime) -> dict[str, Any]:
     finished = as_utc(report.finished_at)
     report_row = {
@@ -109,17 +132,17 @@ def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, n
         "received_at": now,
         "started_at": as_utc(report.started_at),
         "finished_at": finished,
-        "tool_name": report.tool.name,
-        "tool_version": report.tool.version,
-        "policy": report.policy,
+        "tool_name": _s(report.tool.name),
+        "tool_version": _s(report.tool.version),
+        "policy": _s(report.policy),
         "payload_sha256": payload_sha,
         "envelope": envelope,
         "summary": {"findings": len(report.findings), "evidence": len(report.evidence), "targets": len(report.targets), **report.summary()},
     }
     target_rows = [
         {
-            "report_id": report.id, "seq": i, "target": ti.target, "kind": ti.kind.value, "os": ti.os, "state": ti.state.value,
-            "error": ti.error, "started_at": as_utc(ti.started_at), "finished_at": as_utc(ti.finished_at),
+            "report_id": report.id, "seq": i, "target": _s(ti.target), "kind": ti.kind.value, "os": _s(ti.os), "state": ti.state.value,
+            "error": _s(ti.error), "started_at": as_utc(ti.started_at), "finished_at": as_utc(ti.finished_at),
         }
         for i, ti in enumerate(report.targets)
     ]
@@ -128,8 +151,8 @@ def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, n
     for i, f in enumerate(report.findings):
         status = f.status.value
         finding_rows.append({
-            "report_id": report.id, "seq": i, "finding_id": f.id, "check_id": f.check_id, "target": f.target,
-            "status": status, "severity": f.severity.value, "kind": f.kind.value, "subject": f.subject,
+            "report_id": report.id, "seq": i, "finding_id": _s(f.id), "check_id": _s(f.check_id), "target": _s(f.target),
+            "status": status, "severity": f.severity.value, "kind": f.kind.value, "subject": _s(f.subject),
             "clauses": list(f.clauses),
             "text": {
                 "title": {"ja": f.title.ja, "en": f.title.en}, "detail": {"ja": f.detail.ja, "en": f.detail.en},
@@ -138,12 +161,12 @@ def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, n
             "evidence": list(f.evidence), "waiver": f.waiver.model_dump(mode="json") if f.waiver else None, "finished_at": finished,
         })
         for clause in dict.fromkeys(f.clauses):  # a clause listed twice is indexed once
-            clause_rows.append({"report_id": report.id, "seq": i, "clause": clause, "target": f.target, "status": status, "finished_at": finished})
+            clause_rows.append({"report_id": report.id, "seq": i, "clause": clause, "target": _s(f.target), "status": status, "finished_at": finished})
     evidence_rows = [
         {
-            "report_id": report.id, "seq": i, "evidence_id": e.id, "collector": e.collector, "target": e.target,
-            "collected_at": as_utc(e.collected_at), "sha256": e.sha256, "raw": e.raw,
-            "sources": [s.model_dump(mode="json") for s in e.sources], "facts": e.facts, "error": e.error,
+            "report_id": report.id, "seq": i, "evidence_id": _s(e.id), "collector": _s(e.collector), "target": _s(e.target),
+            "collected_at": as_utc(e.collected_at), "sha256": _s(e.sha256), "raw": _s(e.raw),
+            "sources": [s.model_dump(mode="json") for s in e.sources], "facts": e.facts, "error": _s(e.error),
         }
         for i, e in enumerate(report.evidence)
     ]

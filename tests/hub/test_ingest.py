@@ -293,3 +293,23 @@ def test_real_agent_shipper_speaks_the_contract(hub: Hub, agents: dict[str, Agen
         client.close()
     assert first.outcome is Outcome.ACKED and not first.duplicate
     assert second.outcome is Outcome.ACKED and second.duplicate
+
+
+def test_awkward_but_valid_text_is_stored_and_oversized_keys_are_422(hub: Hub, agents: dict[str, Agent]) -> None:
+    """NUL (PostgreSQL text cannot hold it) and non-BMP text in evidence and findings; over-long indexed values."""
+    a = agents["a"]
+    rep = make_report(target="nul-host", raw="binary\x00excerpt 🏥 病院")
+    data = rep.model_dump(mode="json", by_alias=True)
+    data["findings"][0]["subject"] = "acct\x00name"
+    data["findings"][0]["title"]["ja"] = "タイトル\x00"
+    resp = a.post(hub, a.sign(data))
+    assert resp.status_code == 201, resp.text
+    with hub.operator() as op:
+        got = op.get(f"/api/v1/reports/{rep.id}").json()["report"]
+        assert got["evidence"][0]["raw"] == "binary\x00excerpt 🏥 病院"  # the record itself is untouched
+        assert got["findings"][0]["subject"] == "acct\x00name"
+    before = hub.counts()
+    long_target = make_report(target="h" * 501)
+    assert_rejected(hub, a.post(hub, a.sign(long_target)), 422, before, "target name is longer")
+    long_id = make_report(report_id="r" * 201)
+    assert_rejected(hub, a.post(hub, a.sign(long_id)), 422, before, "report id")
