@@ -40,6 +40,20 @@ def _stat_of(path: str, st: os.stat_result) -> FileStat:
     )
 
 
+def _read_bounded(path: str, max_bytes: int) -> bytes:
+    """Read in modest chunks: procfs/sysfs files refuse one huge read ("Cannot allocate memory")."""
+    chunks: list[bytes] = []
+    left = max_bytes
+    with open(path, "rb", buffering=0) as fh:
+        while left > 0:
+            chunk = fh.read(min(65536, left))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    return b"".join(chunks)
+
+
 def run_subprocess(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> CommandResult:
     """Run with a hard deadline: the whole process group is killed, so a hung child cannot hold the scan."""
     if shutil.which(argv[0], path=_ENV["PATH"]) is None and not os.path.isabs(argv[0]):
@@ -83,8 +97,7 @@ class LocalTransport(Transport):
 
     def read_file(self, path: str, *, privileged: bool = False, max_bytes: int = 8 * 1024 * 1024) -> bytes:
         try:
-            with open(path, "rb") as fh:
-                return fh.read(max_bytes)
+            return _read_bounded(path, max_bytes)
         except FileNotFoundError as exc:
             raise FileMissing(f"{path}: not found") from exc
         except PermissionError as exc:
