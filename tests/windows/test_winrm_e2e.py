@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, run_tenken, winrm_args
+from winrm_fixtures import PASSWORD, pki_fixture, responder_fixture, run_tenken, winrm_args  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 

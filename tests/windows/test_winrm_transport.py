@@ -8,12 +8,12 @@ import base64
 import logging
 
 import pytest
-from conftest import PASSWORD, USER
 from tenken.agent.report import TargetKind
 from tenken.agent.scan import assemble_report, scan_host
 from tenken.checks.policy import load_policy
 from tenken.collectors.transport.base import AuthFailed, CommandNotFound, FileMissing, Unsupported
 from tenken.collectors.transport.winrm import WinRMTransport
+from winrm_fixtures import PASSWORD, USER, pki_fixture, responder_fixture  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 

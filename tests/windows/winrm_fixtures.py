@@ -1,4 +1,6 @@
-"""Fixtures for the Windows tests: a WS-Management responder process and the tenken CLI as a process.
+"""Helpers and fixtures for the Windows tests: a WS-Management responder process and the tenken CLI as a
+process. (A uniquely named module, not conftest: several conftest modules exist in tests/ and
+`import conftest` answers with whichever pytest loaded last.)
 
 The responder (tests/winrm_responder.py) is a real HTTP(S) server on 127.0.0.1 that pywinrm reaches
 over the network stack; nothing in pywinrm is mocked.
@@ -36,15 +38,15 @@ class Responder:
         return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+@pytest.fixture(scope="session", name="pki")
+def pki_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from winrm_responder import make_test_pki
 
     return make_test_pki(tmp_path_factory.mktemp("winrm-pki"))
 
 
-@pytest.fixture
-def responder(tmp_path: Path, pki: dict[str, Path]):
+@pytest.fixture(name="responder")
+def responder_fixture(tmp_path: Path, pki: dict[str, Path]):
     """Factory: responder(scenario=..., auth=..., tls=True, behaviour=...) -> Responder (stopped at teardown)."""
     started: list[Responder] = []
 
