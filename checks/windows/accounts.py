@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text
-from tenken.checks.registry import CheckContext, check
-from tenken.collectors.transport.base import OsFamily
+from tenken.checks.registry import CheckContext, OsFamily, check
 from tenken.collectors.windows.accounts import WinAccountsFacts
 from tenken.collectors.windows.password_policy import PasswordPolicyFacts
 

@@ -4,8 +4,7 @@ The required subcategories (by GUID, language-independent) come from policy `win
 from __future__ import annotations
 
 from tenken.checks.finding import Finding, Severity, Status, Text
-from tenken.checks.registry import CheckContext, check
-from tenken.collectors.transport.base import OsFamily
+from tenken.checks.registry import CheckContext, OsFamily, check
 from tenken.collectors.windows.auditpol import AuditPolicyFacts
 
 AUDIT = "windows.auditpol"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from tenken.checks.finding import Finding, Severity, Status, Text
-from tenken.checks.registry import CheckContext, check
-from tenken.collectors.transport.base import OsFamily
+from tenken.checks.registry import CheckContext, OsFamily, check
 from tenken.collectors.windows.rdp import RdpFacts
 from tenken.collectors.windows.smb import SmbFacts
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tenken.checks.finding import Finding, Severity, Status, Text
-from tenken.checks.registry import CheckContext, check
-from tenken.collectors.transport.base import OsFamily
+from tenken.checks.registry import CheckContext, OsFamily, check
 from tenken.collectors.windows.antimalware import AntimalwareFacts
 from tenken.collectors.windows.updates import UpdatesFacts
 

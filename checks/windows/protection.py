@@ -7,8 +7,7 @@ machines fail, others warn, unless `all`), `require_firewall`, `require_usb_stor
 from __future__ import annotations
 
 from tenken.checks.finding import Finding, Severity, Status, Text
-from tenken.checks.registry import CheckContext, check
-from tenken.collectors.transport.base import OsFamily
+from tenken.checks.registry import CheckContext, OsFamily, check
 from tenken.collectors.windows.bitlocker import BitLockerFacts
 from tenken.collectors.windows.firewall import FirewallFacts
 from tenken.collectors.windows.usb import UsbFacts
