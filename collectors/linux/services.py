@@ -324,11 +324,13 @@ def _collect_listeners(p: Probe, facts: ServicesFacts) -> None:
     if not p.t.can_run:
         p.note("listeners", Reason.OFFLINE, "listening sockets exist only on a running host")
         return
-    res = p.command(["ss", "-H", "-tulpn"], privileged=True)
-    if res is not None and res.ok:
-        facts.listeners = parse_ss(res.text())
-        facts.listeners_source = "ss"
-        return
+    # root shows every socket's process; without sudo, ss still lists every socket (names only for ours)
+    for privileged in (True, False):
+        res = p.command(["ss", "-H", "-tulpn"], privileged=privileged)
+        if res is not None and res.ok:
+            facts.listeners = parse_ss(res.text())
+            facts.listeners_source = "ss" if privileged else "ss (unprivileged: process names partial)"
+            return
     res2 = p.command(["netstat", "-tulpn"], privileged=True, fact="listeners")
     if res2 is not None and res2.ok:
         facts.listeners = parse_netstat(res2.text())

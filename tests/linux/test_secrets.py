@@ -97,6 +97,16 @@ def test_credentials_file_named_in_fstab_is_scanned(tmp_path: Path) -> None:
     assert got == {("fail", "/root/.smbcredentials:2")}
 
 
+def test_recursive_globs_find_nested_mysql_configs(tmp_path: Path) -> None:
+    root = make_good_root(tmp_path / "root")
+    write_file(root, "/etc/mysql/mariadb.conf.d/nested/50-client.cnf", "[client]\npassword = N3sted-pw\n", 0o644)
+    write_file(root, "/etc/mysql/debian.cnf", "[client]\nhost = localhost\nuser = debian-sys-maint\npassword = Deb1an-pw\n", 0o600)
+    res = run_tenken("scan", "local", "--root", str(root), "-f", "json")
+    got = {(f["status"], f["subject"]) for f in res.json()["findings"] if f["check_id"] == "linux.secrets.plaintext"}
+    assert got == {("fail", "/etc/mysql/mariadb.conf.d/nested/50-client.cnf:2"), ("warn", "/etc/mysql/debian.cnf:4")}
+    assert "N3sted-pw" not in res.stdout and "Deb1an-pw" not in res.stdout
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to nobody")
 def test_unreadable_file_is_an_error_not_a_pass() -> None:
     """A real permission denial: the collector runs in a child that dropped to `nobody`."""
