@@ -8,6 +8,7 @@ finding, and the rest of the scan goes on.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,7 +20,7 @@ from tenken.checks.registry import run_checks
 from tenken.checks.waivers import Waiver, apply_waivers
 from tenken.collectors.evidence import Evidence, Facts, utcnow
 from tenken.collectors.probe import FATAL
-from tenken.collectors.registry import collectors_for, run_collector
+from tenken.collectors.registry import Collected, CollectorSpec, collectors_for, run_collector
 from tenken.collectors.settings import CollectSettings
 from tenken.collectors.transport.base import Transport, TransportError
 
@@ -62,6 +63,19 @@ def target_error(target: str, kind: TargetKind, message: str, *, clauses: list[s
     return TargetResult(info=info, findings=[f])
 
 
+#: Collectors mostly wait on commands and files; a few threads hide that latency on a local host.
+COLLECTOR_THREADS = 4
+
+
+def _collect_all(specs: list[CollectorSpec], transport: Transport, settings: CollectSettings) -> list[Collected]:
+    """Run collectors, concurrently where the transport allows it; results keep the collectors' order."""
+    if not transport.parallel_safe or len(specs) < 2:
+        return [run_collector(s, transport, settings) for s in specs]
+    with ThreadPoolExecutor(max_workers=COLLECTOR_THREADS, thread_name_prefix="collect") as pool:
+        futures = [pool.submit(run_collector, s, transport, settings) for s in specs]
+        return [f.result() for f in futures]  # re-raises a lost connection from the first collector that saw it
+
+
 def scan_host(
     transport: Transport,
     policy: Policy,
@@ -75,11 +89,9 @@ def scan_host(
     facts: dict[str, Facts | None] = {}
     evidence: list[Evidence] = []
     errors: dict[str, str] = {}
+    specs = [s for s in collectors_for(transport.os) if only_collectors is None or s.name in only_collectors]
     try:
-        for spec in collectors_for(transport.os):
-            if only_collectors is not None and spec.name not in only_collectors:
-                continue
-            got = run_collector(spec, transport, settings)
+        for spec, got in zip(specs, _collect_all(specs, transport, settings), strict=True):
             evidence.append(got.evidence)
             facts[spec.name] = got.facts
             if got.facts is None and got.evidence.error:

@@ -104,6 +104,8 @@ class Transport(ABC):
     can_run: bool = True
     #: True when the process runs on the target itself, so psutil sees the target's processes and sockets.
     is_local: bool = False
+    #: True when collectors may use this transport from several threads at once (local files and processes).
+    parallel_safe: bool = False
 
     @abstractmethod
     def run(self, argv: Sequence[str], *, timeout: float = 10.0, privileged: bool = False) -> CommandResult:

@@ -86,6 +86,7 @@ class LocalTransport(Transport):
     os = OsFamily.LINUX
     can_run = True
     is_local = True
+    parallel_safe = True
 
     def __init__(self) -> None:
         self._is_root = os.geteuid() == 0

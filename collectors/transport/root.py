@@ -30,6 +30,7 @@ class RootTransport(Transport):
     os = OsFamily.LINUX
     can_run = False
     is_local = False
+    parallel_safe = True
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
