@@ -46,6 +46,18 @@ def reason_of(exc: TransportError, transport: Transport) -> Reason:
 Redactor = Callable[[str], str]
 
 
+def scrub(text: str, path: str) -> str:
+    """Last line of defence for every excerpt: secret-looking values (password=, PSKs, private keys) are
+    replaced whatever the collector did, so no collector can forget to redact a file it keeps
+    (reports travel to hubs and auditors)."""
+    from tenken.collectors.linux.secrets import redact_config
+
+    try:
+        return redact_config(text, path)
+    except Exception:  # a redactor bug must not leak the text: withhold it instead
+        return "[content withheld: could not be redacted]"
+
+
 class Probe:
     def __init__(self, transport: Transport, settings: CollectSettings | None = None) -> None:
         self.t = transport
@@ -99,7 +111,7 @@ class Probe:
                 text = redact(text)
             elif sensitive:
                 text = "[content withheld: holds secrets]"
-            self.excerpt(path, text)
+            self.excerpt(path, scrub(text, path))
         return data
 
     def files(self, paths: Sequence[str], **kw: object) -> dict[str, bytes]:
@@ -140,7 +152,7 @@ class Probe:
             text = res.stdout.decode("utf-8", "replace")
             if res.stderr:
                 text += "\n[stderr]\n" + res.stderr.decode("utf-8", "replace")
-            self.excerpt(f"$ {ref} (exit {res.exit_code})", redact(text) if redact else text)
+            self.excerpt(f"$ {ref} (exit {res.exit_code})", scrub(redact(text) if redact else text, ""))
         return res
 
     def listdir(self, path: str, *, fact: str | None = None) -> list[str] | None:
@@ -162,4 +174,4 @@ class Probe:
     def api(self, ref: str, text: str) -> None:
         """Record facts obtained through an API (psutil) rather than a file or command."""
         self.sources.append(Source(kind=SourceKind.API, ref=ref, sha256=sha256_hex(text)))
-        self.excerpt(ref, text)
+        self.excerpt(ref, scrub(text, ""))

@@ -113,9 +113,6 @@ def test_weak_tree_exact_findings(tmp_path: Path, layout: str, expected: set) ->
     assert all(s["sha256"] is None for s in secret_ev["sources"] if s["sensitive"])
 
 
-@pytest.mark.xfail(reason="linux.backups and linux.protections (other features) keep /etc/fstab unredacted; "
-                          "they can pass redact=lambda t: redact_config(t, '/etc/fstab') from collectors.linux.secrets",
-                   strict=False)
 def test_weak_tree_whole_report_has_no_secret(tmp_path: Path) -> None:
     _, out = scan_root(make_weak_root(tmp_path / "root"))
     assert_no_secret(out)
