@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class SshServer:
     client_key: Path
     config: Path
     proc: subprocess.Popen[bytes] | None = None
+    auth_dir: Path | None = None
     host: str = "127.0.0.1"
     users: tuple[str, ...] = field(default=("root", TEST_USER, NOSUDO_USER))
 
@@ -120,6 +122,12 @@ class SshServer:
                 self.proc.wait()
         self.proc = None
 
+    def close(self) -> None:
+        """Stop the server and remove its authorized_keys directory."""
+        self.stop()
+        if self.auth_dir is not None:
+            shutil.rmtree(self.auth_dir, ignore_errors=True)
+
     def new_host_key(self) -> None:
         """Replace the host key and restart on the same port (what a reinstall, or a MITM, looks like)."""
         self.stop()
@@ -148,11 +156,14 @@ def start_sshd(
     host_key = workdir / f"ssh_host_{host_key_type}_key"
     if not host_key.exists():
         keygen(host_key, host_key_type, comment="host")
-    auth = workdir / "authorized_keys"
-    auth.mkdir(exist_ok=True)
+    # sshd reads a user's authorized_keys *as that user*: pytest's tmp dirs (0700 root) are not
+    # traversable by the test users, so the public keys live in a world-readable directory of their own
+    auth = Path(tempfile.mkdtemp(prefix="tenken-sshd-keys-"))
+    auth.chmod(0o755)
     users = ("root", TEST_USER, NOSUDO_USER)
     for user in users:
         (auth / user).write_text(public_line(client_key) + "\n")
+        (auth / user).chmod(0o644)
     port = port or free_port()
     config = workdir / "sshd_config"
     config.write_text(
@@ -181,7 +192,7 @@ def start_sshd(
             ]
         )
     )
-    return SshServer(workdir, port, host_key, client_key, config).start()
+    return SshServer(workdir, port, host_key, client_key, config, auth_dir=auth).start()
 
 
 # -- pytest fixtures -----------------------------------------------------------------------------
@@ -196,7 +207,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory, ssh_client_key: Path) -> Iter
         pytest.skip("needs root and OpenSSH sshd")
     server = start_sshd(tmp_path_factory.mktemp("sshd"), client_key=ssh_client_key)
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture
@@ -213,4 +224,4 @@ def sshd_factory(tmp_path_factory: pytest.TempPathFactory, ssh_client_key: Path)
 
     yield make
     for s in started:
-        s.stop()
+        s.close()

@@ -21,6 +21,7 @@ import logging
 import math
 import posixpath
 import re
+import secrets
 import select
 import shlex
 import socket
@@ -211,6 +212,7 @@ class SSHTransport(Transport):
         self._closed = False
         self._transports: list[paramiko.Transport] = []
         self._t: paramiko.Transport | None = None
+        self._shell: paramiko.Channel | None = None
         self._keys: list[tuple[str, paramiko.PKey]] | None = None
         self._files: dict[str, _Entry] = {}
         self._priv: dict[str, _Entry] = {}
@@ -359,6 +361,9 @@ class SSHTransport(Transport):
         if wanted:
             opts.key_types = wanted + [k for k in offered if k not in wanted]
 
+    def _pass_bytes(self) -> bytes | None:
+        return self._passphrase.encode("utf-8") if self._passphrase is not None else None
+
     def _load_keys(self) -> list[tuple[str, paramiko.PKey]]:
         if self._keys is not None:
             return self._keys
@@ -366,9 +371,14 @@ class SSHTransport(Transport):
         if self.identity:
             path = Path(self.identity).expanduser()
             try:
-                keys.append((f"key {path}", paramiko.PKey.from_path(path, password=self._passphrase)))
+                keys.append((f"key {path}", paramiko.PKey.from_path(path, password=self._pass_bytes())))
             except FileNotFoundError as exc:
                 raise AuthFailed(f"identity file {path} not found") from exc
+            except TypeError as exc:  # cryptography: "Key is password-protected, but password was not provided."
+                raise AuthFailed(
+                    f"identity file {path} is passphrase-protected: give its passphrase as a reference "
+                    "(--passphrase env:VAR or `passphrase:` in the inventory)"
+                ) from exc
             except paramiko.PasswordRequiredException as exc:
                 raise AuthFailed(
                     f"identity file {path} is passphrase-protected: give its passphrase as a reference "
@@ -380,8 +390,8 @@ class SSHTransport(Transport):
             for cand in DEFAULT_IDENTITIES:
                 path = Path(cand).expanduser()
                 if path.is_file():
-                    with contextlib.suppress(paramiko.SSHException, ValueError, OSError):
-                        keys.append((f"key {path}", paramiko.PKey.from_path(path, password=self._passphrase)))
+                    with contextlib.suppress(paramiko.SSHException, ValueError, TypeError, OSError):
+                        keys.append((f"key {path}", paramiko.PKey.from_path(path, password=self._pass_bytes())))
         if self.use_agent:
             try:
                 agent = paramiko.Agent()
@@ -435,55 +445,91 @@ class SSHTransport(Transport):
         self._priv.clear()
 
     # -- commands ------------------------------------------------------------------------------
+    def _open_shell(self, t: paramiko.Transport, timeout: float) -> paramiko.Channel:
+        """One long-lived /bin/sh per connection: commands go down its stdin, framed by random markers.
+
+        A new SSH session per command would pay sshd's session setup and the login shell's rc files
+        (a slow ~/.bashrc costs half a second) every time; through one shell a command costs a fork.
+        `exec /bin/sh` is understood by any login shell, so csh or fish users work too.
+        """
+        try:
+            chan = t.open_session(timeout=timeout)
+            chan.exec_command("exec /bin/sh")
+            chan.sendall(f"LC_ALL=C LANG=C PATH={_REMOTE_PATH}; export LC_ALL LANG PATH; unset HISTFILE\n".encode())
+        except paramiko.SSHException as exc:
+            if not t.is_active():
+                raise Unreachable(f"{self.target}: connection lost ({exc})") from exc
+            raise TimedOut(f"{self.target}: could not open an SSH channel within {timeout:g} s ({exc})") from exc
+        except (EOFError, OSError) as exc:
+            raise Unreachable(f"{self.target}: connection lost ({exc})") from exc
+        return chan
+
+    def _drop_shell(self) -> None:
+        chan, self._shell = self._shell, None
+        if chan is not None:
+            with contextlib.suppress(Exception):
+                chan.close()
+
     def _exec(self, command: str, timeout: float, what: str) -> tuple[int, bytes, bytes]:
+        """Run a POSIX sh command line in the persistent shell; (exit code, stdout, stderr)."""
         t = self._t
         if self._closed or t is None or not t.is_active():
             raise Unreachable(f"{self.target}: connection closed")
         deadline = time.monotonic() + timeout
         self.round_trips += 1
-        try:
-            chan = t.open_session(timeout=timeout)
-        except paramiko.SSHException as exc:
-            if not t.is_active():
-                raise Unreachable(f"{self.target}: connection lost ({exc})") from exc
-            raise TimedOut(f"{what}: could not open an SSH channel within {timeout:g} s ({exc})") from exc
-        except (EOFError, OSError) as exc:
-            raise Unreachable(f"{self.target}: connection lost ({exc})") from exc
+        if self._shell is None or self._shell.closed or self._shell.eof_received:
+            self._drop_shell()
+            self._shell = self._open_shell(t, timeout)
+        chan = self._shell
+        marker = secrets.token_hex(16).encode()
+        out_end = re.compile(rb"\n" + marker + rb" (\d+)\n")
+        err_end = b"\n" + marker + b"\n"
+        # the subshell isolates `exit` and `exec`; stdin is /dev/null so a command cannot eat the stream
+        script = (
+            f"( {command}\n) </dev/null; printf '\\n%s %d\\n' {marker.decode()} $?; "
+            f"printf '\\n%s\\n' {marker.decode()} >&2\n"
+        )
         out, err = bytearray(), bytearray()
+        code: int | None = None
+        err_done = False
+        scanned = 0
         try:
-            chan.exec_command(command)
-            chan.shutdown_write()
+            chan.sendall(script.encode("utf-8", "surrogateescape"))
             fd = chan.fileno()
             while True:
                 while chan.recv_ready():
                     out += chan.recv(1 << 16)
                 while chan.recv_stderr_ready():
                     err += chan.recv_stderr(1 << 16)
-                if chan.eof_received and not chan.recv_ready() and not chan.recv_stderr_ready():
+                if code is None:
+                    m = out_end.search(out, scanned)
+                    scanned = max(0, len(out) - len(marker) - 32)  # the marker may straddle two reads
+                    if m is not None:
+                        code = int(m.group(1))
+                        del out[m.start():]
+                if not err_done and err.endswith(err_end):
+                    err_done = True
+                    del err[-len(err_end):]
+                if code is not None and err_done:
                     break
-                if chan.closed:
-                    break
+                if chan.eof_received or chan.closed:
+                    if self._closed or not t.is_active():
+                        raise Unreachable(f"{self.target}: connection lost during {what}")
+                    self._drop_shell()
+                    raise TransportError(f"{what}: the remote shell exited ({bytes(err[-200:]).decode('utf-8', 'replace').strip()})")
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    # the shell is busy with the hung command: abandon it (the remote `timeout` kills it)
+                    self._drop_shell()
                     raise TimedOut(f"{what} did not finish within {timeout:g} s")
                 select.select([fd], [], [], min(left, 1.0))
-            left = deadline - time.monotonic()
-            if not chan.status_event.wait(max(0.0, left)):
-                if not t.is_active():
-                    raise Unreachable(f"{self.target}: connection lost during {what}")
-                raise TimedOut(f"{what} did not finish within {timeout:g} s")
-            code = chan.exit_status
-        except TimedOut:
+        except (TimedOut, Unreachable, TransportError):
             raise
         except (paramiko.SSHException, EOFError, OSError) as exc:
+            self._drop_shell()
             if self._closed or not t.is_active():
                 raise Unreachable(f"{self.target}: connection lost during {what}") from exc
             raise TransportError(f"{what}: {exc}") from exc
-        finally:
-            with contextlib.suppress(Exception):
-                chan.close()
-        if self._closed or (code == -1 and not t.is_active()):
-            raise Unreachable(f"{self.target}: connection lost during {what}")
         return code, bytes(out), bytes(err)
 
     def _need_root(self) -> bool:
