@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "hub")]
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 from hub_harness import CT, Hub, make_agent, make_report, start_hub  # noqa: E402
 
 
@@ -61,12 +62,15 @@ def run(backend: str, clients: int, n_reports: int, n_findings: int, n_evidence:
                                 errors.append(f"{r.status_code} {r.text[:200]}")
 
             threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+            proc = psutil.Process(hub.proc.pid)
+            cpu0 = sum(proc.cpu_times()[:2])
             t0 = time.perf_counter()
             for th in threads:
                 th.start()
             for th in threads:
                 th.join()
             wall = time.perf_counter() - t0
+            hub_cpu = sum(proc.cpu_times()[:2]) - cpu0
             counts = hub.counts()
         finally:
             hub.stop()
@@ -84,6 +88,8 @@ def run(backend: str, clients: int, n_reports: int, n_findings: int, n_evidence:
         "p50_ms": statistics.median(lat) * 1000,
         "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
         "envelope_kb": size / 1024,
+        "hub_cpu_ms_per_report": hub_cpu / n_reports * 1000,
+        "findings_per_hub_cpu_s": n_reports * n_findings / hub_cpu if hub_cpu else 0.0,
     }
 
 
@@ -101,7 +107,8 @@ def main() -> None:
         r = run(b, args.clients, args.reports, args.findings, args.evidence)
         print(
             f"{b:<11} {r['reports_per_s']:7.1f} reports/s  {r['findings_per_s']:8.0f} findings/s  "
-            f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  ({r['envelope_kb']:.0f} KiB/envelope, {r['wall_s']:.1f} s)"
+            f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  ({r['envelope_kb']:.0f} KiB/envelope, {r['wall_s']:.1f} s; "
+            f"hub CPU {r['hub_cpu_ms_per_report']:.1f} ms/report = {r['findings_per_hub_cpu_s']:.0f} findings per hub CPU-second)"
         )
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, select, update
@@ -44,9 +47,15 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+# Compact UTF-8 JSON: smaller rows and a faster encoder path than the ASCII-escaping default.
+_json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, pool_size=8, max_overflow=8)
+        engine = create_engine(
+            url, connect_args={"timeout": 60, "check_same_thread": False}, pool_size=8, max_overflow=8, json_serializer=_json_dumps
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -63,7 +72,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("tenken_write") else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, json_serializer=_json_dumps)
 
 
 def init_schema(engine: Engine) -> None:
@@ -83,10 +92,26 @@ def open_db(url: str) -> Engine:
     return engine
 
 
+# SQLite has one writer at a time. Threads of this process queue on a lock (first come, first served)
+# rather than on SQLite's busy handler, which polls with growing sleeps and let some uploads wait seconds.
+# Other processes sharing the file still meet the busy timeout.
+_SQLITE_WRITERS: dict[str, threading.Lock] = {}
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.Lock | None:
+    if not is_sqlite(engine):
+        return None
+    key = str(engine.url)
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(key, threading.Lock())
+
+
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
     """A write transaction (BEGIN IMMEDIATE on SQLite): committed on success, rolled back on any error."""
-    with engine.connect() as conn:
+    lock = _writer_lock(engine)
+    with lock if lock is not None else nullcontext(), engine.connect() as conn:
         conn = conn.execution_options(tenken_write=True)
         with conn.begin():
             yield conn
@@ -116,11 +141,21 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         cached = (str(compiled), order, procs)
         _INSERT_CACHE[key] = cached
     sql, order, procs = cached
-    pairs = list(zip(order, procs, strict=True))
-    if conn.dialect.positional:
-        params: list[Any] = [tuple(p(r[c]) if p else r[c] for c, p in pairs) for r in rows]
-    else:
-        params = [{c: (p(r[c]) if p else r[c]) for c, p in pairs} for r in rows]
+    getter = itemgetter(*order)
+    todo = [(i, p) for i, p in enumerate(procs) if p is not None]
+    last: dict[int, tuple[Any, Any]] = {}
+    params: list[Any] = []
+    for r in rows:
+        vals = list(getter(r)) if len(order) > 1 else [getter(r)]
+        for i, proc in todo:
+            v = vals[i]
+            prev = last.get(i)
+            if prev is not None and prev[0] is v:  # e.g. the report's finished_at, shared by every row
+                vals[i] = prev[1]
+            else:
+                vals[i] = out = proc(v)
+                last[i] = (v, out)
+        params.append(tuple(vals) if conn.dialect.positional else dict(zip(order, vals, strict=True)))
     conn.exec_driver_sql(sql, params)
 
 

@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -63,6 +64,10 @@ def start_postgres() -> PgServer:
     bindir = find_pg_bin()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
+    if not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        # initdb's shell steps write to /dev/null; a regular file there (left by an atomic rename onto
+        # /dev/null run as root) makes them fail with a baffling "Permission denied".
+        pytest.fail("/dev/null is not a character device (something replaced it); restore it: rm /dev/null && mknod -m 666 /dev/null c 1 3")
     root = Path(tempfile.mkdtemp(prefix="tenken-pg-"))
     datadir, sockdir = root / "data", root / "sock"
     sockdir.mkdir()
