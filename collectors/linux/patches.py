@@ -7,8 +7,13 @@ upgraded; unattended-upgrades settings. RHEL family: `dnf updateinfo list --secu
 closed, and a hung mirror must not hold the scan), dnf.rpm.log, dnf-automatic. Both: the running kernel
 against the installed ones, and /run/reboot-required.
 
-Pending lists are only as fresh as the host's package index, so the index age is collected too. Under
-`--root` commands cannot run: pending updates are recorded as `offline`, file-based facts still are.
+On Debian/Ubuntu, when tenken runs on the host itself or reads an offline root, pending updates are
+computed from the files apt would read (dpkg status, apt lists, Release files, pins: see apt_lists.py)
+instead of running apt-get, which on hosts without a kept pkgcache.bin spends seconds rebuilding it.
+Over SSH `apt-get -s` stays: reading ~50 MB of lists remotely costs more than apt's own run. An offline
+root without apt lists records pending updates as `offline`; the other file-based facts are collected.
+
+Pending lists are only as fresh as the host's package index, so the index age is collected too.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts, Reason
+from tenken.collectors.linux.apt_lists import Upgrade, collect_apt_lists
 from tenken.collectors.linux.osrelease import OsRelease, read_os_release
 from tenken.collectors.linux.pkgdb import query_packages
 from tenken.collectors.probe import Probe
@@ -76,11 +83,29 @@ class KernelState(BaseModel):
         return vercmp(self.newest_installed, self.running) > 0
 
 
+class AptListState(BaseModel):
+    """One apt list read for the file-based computation: its archive and how old it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    suite: str
+    origin: str
+    security: bool
+    not_automatic: bool
+    priority: int
+    published: datetime | None = None  # the archive's Release `Date:`
+    downloaded: datetime | None = None  # the list file's mtime
+
+
 class PatchFacts(Facts):
     os: OsRelease | None = None
     package_manager: str | None = None  # apt | dnf | yum | None
     pending: list[PendingUpdate] | None = None  # None: not collected (see unavailable["pending"])
     pending_source: str | None = None
+    # how `pending` was obtained: apt-lists (computed from the files) | apt-get -s | apt list | dnf | yum
+    pending_method: str | None = None
+    apt_lists: list[AptListState] = Field(default_factory=list)  # the lists read, with their freshness
+    held: list[PendingUpdate] = Field(default_factory=list)  # dpkg-held packages with a newer candidate
     security_known: bool = False  # whether `security` on each pending update is meaningful
     advisories: list[Advisory] = Field(default_factory=list)
     index_refreshed_at: datetime | None = None
@@ -471,11 +496,37 @@ def _truthy(v: str | None) -> bool | None:
 # -- the collector -----------------------------------------------------------------------------------------
 
 
+def _from_upgrade(u: Upgrade) -> PendingUpdate:
+    return PendingUpdate(name=u.name, current=u.current, candidate=u.candidate, origin=u.origin or None, security=u.security)
+
+
 def _pending_apt(p: Probe, facts: PatchFacts) -> None:
+    """Local host or offline root: from the files (fast, no apt cache rebuild). SSH, or files unusable: apt-get."""
+    if p.t.is_local or not p.t.can_run:
+        got = collect_apt_lists(p)
+        comp = got.computation
+        if comp is not None:
+            facts.pending = [_from_upgrade(u) for u in comp.upgrades]
+            facts.held = [_from_upgrade(u) for u in comp.held]
+            facts.apt_lists = [AptListState(**asdict(s)) for s in got.lists]
+            facts.pending_source = f"apt lists ({len(got.lists)} lists in /var/lib/apt/lists, dpkg status)"
+            facts.pending_method = "apt-lists"
+            facts.security_known = True
+            return
+        if not p.t.can_run:
+            p.note("pending", Reason.OFFLINE, f"offline root: apt-get cannot run, and pending updates cannot be computed "
+                                              f"from the files: {got.fallback}")
+            return
+        p.excerpt("apt lists", f"file-based computation not possible: {got.fallback}; falling back to apt-get -s")
+    _pending_apt_command(p, facts)
+
+
+def _pending_apt_command(p: Probe, facts: PatchFacts) -> None:
     res = p.command(["apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"], fact="pending", timeout=PKG_TIMEOUT)
     if res is not None and res.ok:
         facts.pending = parse_apt_simulate(res.text())
         facts.pending_source = "apt-get -s dist-upgrade"
+        facts.pending_method = "apt-get -s"
         facts.security_known = True
         return
     if not p.t.can_run:
@@ -485,6 +536,7 @@ def _pending_apt(p: Probe, facts: PatchFacts) -> None:
         p.unavailable.pop("pending", None)
         facts.pending = parse_apt_list_upgradable(res2.text())
         facts.pending_source = "apt list --upgradable"
+        facts.pending_method = "apt list"
         facts.security_known = True
     elif res is not None:
         err = res.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -511,6 +563,7 @@ def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
         p.note("pending_security", Reason.FAILED, f"{tool} updateinfo exited {sec.exit_code}: security classification unknown")
     facts.pending = pending
     facts.pending_source = f"{tool} check-update"
+    facts.pending_method = tool
 
 
 def _index_apt(p: Probe, facts: PatchFacts) -> None:
