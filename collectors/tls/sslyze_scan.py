@@ -58,7 +58,7 @@ from tenken.collectors.tls.facts import (
     Weakness,
 )
 from tenken.collectors.tls.http_probe import probe_http_client_auth
-from tenken.collectors.tls.legacy_versions import LEGACY_PROBED, VersionProbe, probe_version
+from tenken.collectors.tls.legacy_versions import LEGACY_PROBED, SINGLE_HANDSHAKE, VersionProbe, probe_version
 from tenken.collectors.tls.preference import probe_server_preference
 from tenken.collectors.tls.preflight import preflight
 from tenken.collectors.tls.spec import StartTls, TlsEndpoint
@@ -103,6 +103,9 @@ _STARTTLS = {
 }
 
 MAX_CONCURRENT_SERVERS = 32
+#: Endpoints one endpoint-timeout is budgeted for in the overall deadline. A scan is CPU-bound on the
+#: scanning side (hundreds of handshakes in Python), so a large batch gets proportionally more time.
+ENDPOINTS_PER_BUDGET = 8
 DEADLINE_SLACK_S = 2.0
 
 
@@ -134,7 +137,6 @@ class _Post:
 
     http: HttpProbe | None = None
     prefs: dict[TlsVersion, bool | None] = field(default_factory=dict)
-    legacy: dict[TlsVersion, VersionProbe] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +149,7 @@ class _Pending:
     creds: ServerScanResult | None = None
     post: Future[_Post] | None = None
     error: str | None = None
+    single: dict[TlsVersion, VersionProbe] = field(default_factory=dict)
 
 
 def _requests_for(endpoint: TlsEndpoint) -> tuple[str, ServerScanRequest, ServerScanRequest | None]:
@@ -181,10 +184,10 @@ def _requests_for(endpoint: TlsEndpoint) -> tuple[str, ServerScanRequest, Server
 
 
 def overall_deadline(endpoints: list[TlsEndpoint], requests: int) -> float:
-    """Seconds the whole batch may take: each wave of concurrent servers gets the largest endpoint budget."""
+    """Seconds the whole batch may take: the largest endpoint budget per ENDPOINTS_PER_BUDGET requests."""
     if not endpoints:
         return 0.0
-    waves = math.ceil(max(requests, 1) / MAX_CONCURRENT_SERVERS)
+    waves = math.ceil(max(requests, 1) / ENDPOINTS_PER_BUDGET)
     return max(e.timeout for e in endpoints) * waves + DEADLINE_SLACK_S
 
 
@@ -202,12 +205,11 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
         p = _Pending(ep, ip, main_uuid=main.uuid, creds_uuid=creds.uuid if creds else None)
         pending.append(p)
         built.append((p, main, creds))
-    # refused, silent and non-TLS ports are settled here, so that they never stall the Scanner
+    # refused, silent and non-TLS ports are settled here, so that they never stall the Scanner; the
+    # single-handshake version probes run here too, so TLS 1.2 is only enumerated when it is offered
     if built:
         with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_SERVERS, len(built)), thread_name_prefix="tenken-tls-pre") as pool:
-            verdicts = list(pool.map(lambda b: preflight(b[0].ip, b[0].endpoint.port, b[0].endpoint.server_name or b[0].endpoint.host,
-                                                         float(network_timeout(b[0].endpoint)),
-                                                         _STARTTLS[b[0].endpoint.starttls] if b[0].endpoint.starttls else None), built))
+            verdicts = list(pool.map(_gate, built))
     else:
         verdicts = []
     requests: list[ServerScanRequest] = []
@@ -216,6 +218,8 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
         if verdict is not None:
             p.error = verdict
             continue
+        if p.single.get(TlsVersion.TLS12, VersionProbe(offered=None)).offered is False:
+            main.scan_commands.discard(ScanCommand.TLS_1_2_CIPHER_SUITES)
         requests.append(main)
         by_uuid[main.uuid] = (p, False)
         if creds is not None:
@@ -273,6 +277,18 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
     return out
 
 
+def _gate(item: tuple[_Pending, ServerScanRequest, ServerScanRequest | None]) -> str | None:
+    """Preflight handshake, then one handshake per SSL 3.0 / TLS 1.0 / 1.1 / 1.2 (recorded on the pending item)."""
+    p, main, _ = item
+    ep = p.endpoint
+    verdict = preflight(p.ip, ep.port, ep.server_name or ep.host, float(network_timeout(ep)),
+                        _STARTTLS[ep.starttls] if ep.starttls else None)
+    if verdict is None:
+        for v in SINGLE_HANDSHAKE:
+            p.single[v] = probe_version(main.server_location, main.network_configuration, v)
+    return verdict
+
+
 def _post_probes(endpoint: TlsEndpoint, result: ServerScanResult) -> _Post:
     """Legacy versions, HTTP-layer client-auth probe and server suite order, each bounded by the socket timeout."""
     conn = result.connectivity_result
@@ -288,8 +304,7 @@ def _post_probes(endpoint: TlsEndpoint, result: ServerScanResult) -> _Post:
         accepted = _accepted(result, version)
         if len(accepted) >= 2:
             prefs[version] = probe_server_preference(result, version, [a.cipher_suite.openssl_name for a in accepted])
-    legacy = {v: probe_version(result, v) for v in LEGACY_PROBED}
-    return _Post(http=http, prefs=prefs, legacy=legacy)
+    return _Post(http=http, prefs=prefs)
 
 
 def _accepted(result: ServerScanResult, version: TlsVersion) -> list:
@@ -324,7 +339,8 @@ def _assemble(p: _Pending, deadline: float, budget: float, t0: float) -> Endpoin
         except Exception as exc:  # a probe bug: recorded as unavailable, the rest stands
             post_error = _short(exc)
     creds_missing = p.creds_uuid is not None and p.creds is None
-    scan.facts, scan.raw = facts_from_results(ep, main, p.creds, post, post_error=post_error, creds_missing=creds_missing)
+    scan.facts, scan.raw = facts_from_results(ep, main, p.creds, post, single=p.single, post_error=post_error,
+                                              creds_missing=creds_missing)
     scan.sources = _sources(ep, main, p.creds is not None or p.creds_uuid is not None)
     scan.finished = time.monotonic()
     return scan
@@ -392,6 +408,7 @@ def facts_from_results(
     creds: ServerScanResult | None,
     post: _Post | None,
     *,
+    single: dict[TlsVersion, VersionProbe] | None = None,
     post_error: str | None = None,
     creds_missing: bool = False,
 ) -> tuple[TlsFacts, str]:
@@ -408,22 +425,23 @@ def facts_from_results(
     tls_req = ClientAuthRequirement(conn.client_auth_requirement.value.lower())
     lines.append(f"connectivity: highest version {highest.value}, client certificate at the TLS layer: {tls_req.value}")
 
+    single = single or {}
     http = post.http if post else None
     prefs = post.prefs if post else {}
     versions: dict[TlsVersion, VersionSupport] = {}
     for version in TlsVersion:
-        if version in LEGACY_PROBED:
-            probe = post.legacy.get(version) if post else None
+        probe = single.get(version)
+        if version in LEGACY_PROBED or (version is TlsVersion.TLS12 and probe is not None and probe.offered is False):
             if probe is None or probe.offered is None:
-                why = probe.error if probe is not None else (post_error or "not probed")
+                why = probe.error if probe is not None else "not probed"
                 unavailable[version.probe] = Unavailable(reason=Reason.TIMEOUT if "timed out" in str(why) else Reason.FAILED,
                                                          detail=f"single-handshake probe: {why}")
                 lines.append(f"{version.value}: INCOMPLETE ({why})")
                 continue
             suites = [AcceptedSuite(name=_iana(version, probe.suite))] if probe.offered and probe.suite else []
             versions[version] = VersionSupport(offered=probe.offered, suites=suites)
-            lines.append(f"{version.value}: {'offered (e.g. ' + suites[0].name + ')' if probe.offered and suites else 'offered' if probe.offered else 'not offered'}"
-                         " [one handshake offering every legacy suite]")
+            state = ("offered (e.g. " + suites[0].name + ")") if probe.offered and suites else "offered" if probe.offered else "not offered"
+            lines.append(f"{version.value}: {state} [one handshake offering every suite]")
             continue
         attempt = getattr(sr, VERSION_COMMANDS[version].value)
         if attempt.status is not ScanCommandAttemptStatusEnum.COMPLETED or attempt.result is None:
@@ -496,7 +514,7 @@ def facts_from_results(
 
 def _iana(version: TlsVersion, openssl_name: str) -> str:
     try:
-        return CipherSuitesRepository.get_cipher_suite_with_openssl_name(LEGACY_PROBED[version], openssl_name).name
+        return CipherSuitesRepository.get_cipher_suite_with_openssl_name(SINGLE_HANDSHAKE[version], openssl_name).name
     except (ValueError, KeyError):
         return openssl_name
 
