@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, select, update
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from tenken.hub import tables as t
 
@@ -203,11 +203,7 @@ def revoke_agent(engine: Engine, agent_id: str) -> None:
 def list_agents(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(t.agents).order_by(t.agents.c.enrolled_at)).mappings().all()
-        last = dict(
-            conn.execute(
-                select(t.reports.c.agent_id, t.reports.c.received_at).order_by(t.reports.c.received_at)
-            ).all()
-        ) if rows else {}
+        last = dict(conn.execute(select(t.reports.c.agent_id, func.max(t.reports.c.received_at)).group_by(t.reports.c.agent_id)).all()) if rows else {}
     out = []
     for r in rows:
         out.append({
@@ -279,7 +275,5 @@ def list_tokens(engine: Engine) -> list[dict[str, Any]]:
 
 def row_counts(engine: Engine) -> dict[str, int]:
     """Rows per stored-report table: what tests compare before and after a rejected upload."""
-    from sqlalchemy import func
-
     with engine.connect() as conn:
         return {tbl.name: conn.execute(select(func.count()).select_from(tbl)).scalar_one() for tbl in t.STORED_TABLES}
