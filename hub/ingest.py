@@ -117,6 +117,13 @@ def _check_limits(report: Report) -> None:
         raise IngestError(422, f"a target name is longer than {MAX_TARGET} characters")
     if any(len(f.check_id) > MAX_CHECK_ID or len(f.id) > MAX_CHECK_ID for f in report.findings):
         raise IngestError(422, f"a finding id or check_id is longer than {MAX_CHECK_ID} characters")
+    stamps = [report.started_at, report.finished_at, *(e.collected_at for e in report.evidence)]
+    stamps += [x for ti in report.targets for x in (ti.started_at, ti.finished_at)]
+    try:
+        for ts in stamps:
+            as_utc(ts)
+    except (OverflowError, ValueError) as exc:
+        raise IngestError(422, "a timestamp cannot be expressed in UTC (out of range)") from exc
 
 
 def _s(v: str | None) -> str | None:

@@ -313,3 +313,11 @@ def test_awkward_but_valid_text_is_stored_and_oversized_keys_are_422(hub: Hub, a
     assert_rejected(hub, a.post(hub, a.sign(long_target)), 422, before, "target name is longer")
     long_id = make_report(report_id="r" * 201)
     assert_rejected(hub, a.post(hub, a.sign(long_id)), 422, before, "report id")
+
+
+def test_timestamp_out_of_utc_range_is_422(hub: Hub, agents: dict[str, Agent]) -> None:
+    a = agents["a"]
+    data = make_report(target="tz-edge").model_dump(mode="json", by_alias=True)
+    data["evidence"][0]["collected_at"] = "0001-01-01T00:00:00+05:00"
+    before = hub.counts()
+    assert_rejected(hub, a.post(hub, a.sign(data)), 422, before, "timestamp")
