@@ -110,7 +110,14 @@ def _quiet_close(t: Transport) -> None:
         t.close()
 
 
-def scan_one(spec: HostSpec, policy: Policy, *, known_hosts: str | None = None, job: _Job | None = None) -> TargetResult:
+def scan_one(
+    spec: HostSpec,
+    policy: Policy,
+    *,
+    known_hosts: str | None = None,
+    job: _Job | None = None,
+    only_collectors: set[str] | None = None,
+) -> TargetResult:
     """Connect, scan and close one host; every failure becomes that host's error finding."""
     target, kind = display_target(spec), kind_of(spec)
     try:
@@ -130,7 +137,7 @@ def scan_one(spec: HostSpec, policy: Policy, *, known_hosts: str | None = None, 
             connect()
         target = transport.target
         settings = policy.collect_settings(command_timeout=spec.command_timeout)
-        return scan_host(transport, policy, kind=kind, settings=settings)
+        return scan_host(transport, policy, kind=kind, settings=settings, only_collectors=only_collectors)
     except TransportError as exc:
         return target_error(getattr(transport, "target", target), kind, str(exc))
     except Exception as exc:  # a bug must cost one host, not the fleet

@@ -189,6 +189,7 @@ class SSHTransport(Transport):
         command_timeout: float = 30.0,
         label: str | None = None,
         prefetch: bool = True,
+        compress: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -201,6 +202,8 @@ class SSHTransport(Transport):
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
         self.prefetch = prefetch
+        # off by default, as in OpenSSH: zlib costs the target CPU; worth it only on slow links
+        self.compress = compress
         shown = f"[{label or host}]" if ":" in (label or host) else (label or host)
         self.target = f"{self.username}@{shown}:{port}"
         self.os = OsFamily.UNKNOWN
@@ -310,7 +313,7 @@ class SSHTransport(Transport):
         left = self._left(deadline, "banner")
         t.banner_timeout = left
         t.handshake_timeout = left
-        t.use_compression(True)
+        t.use_compression(self.compress)
         self._prefer_known_key_types(t, known_types)
         done = threading.Event()
         try:
@@ -482,7 +485,7 @@ class SSHTransport(Transport):
             self._shell = self._open_shell(t, timeout)
         chan = self._shell
         marker = secrets.token_hex(16).encode()
-        out_end = re.compile(rb"\n" + marker + rb" (\d+)\n")
+        out_end = b"\n" + marker + b" "
         err_end = b"\n" + marker + b"\n"
         # the subshell isolates `exit` and `exec`; stdin is /dev/null so a command cannot eat the stream
         script = (
@@ -502,11 +505,15 @@ class SSHTransport(Transport):
                 while chan.recv_stderr_ready():
                     err += chan.recv_stderr(1 << 16)
                 if code is None:
-                    m = out_end.search(out, scanned)
-                    scanned = max(0, len(out) - len(marker) - 32)  # the marker may straddle two reads
-                    if m is not None:
-                        code = int(m.group(1))
-                        del out[m.start():]
+                    at = out.find(out_end, scanned)
+                    if at < 0:
+                        scanned = max(0, len(out) - len(out_end))  # the marker may straddle two reads
+                    else:
+                        scanned = at
+                        tail = out[at + len(out_end):]
+                        if tail.endswith(b"\n") and tail[:-1].isdigit():
+                            code = int(tail[:-1])
+                            del out[at:]
                 if not err_done and err.endswith(err_end):
                     err_done = True
                     del err[-len(err_end):]
@@ -638,6 +645,31 @@ class SSHTransport(Transport):
             raise FileMissing(f"{path!r}: unsupported file name")
         return posixpath.normpath(path) if path.startswith("/") else path
 
+    def _and_parent(self, ops: list[tuple[str, str]], key: str) -> list[tuple[str, str]]:
+        """Add a listing of the parent directory to a miss's batch (no fork remotely: a shell glob).
+
+        Collectors probe many candidate paths per directory (RHEL and Debian layouts, *.wants dirs);
+        once the parent is listed, every absent sibling is answered without a round trip.
+        """
+        parent = posixpath.dirname(key)
+        if key.startswith("/") and parent != key and parent not in self._dirs:
+            ops.append(("l", parent))
+        return ops
+
+    def _kindred(self, key: str, limit: int = 100) -> list[str]:
+        """Unlisted siblings with the same suffix (`*.wants`, `rc?.d`): collectors walk them in a row."""
+        parent, name = posixpath.split(key)
+        ent = self._dirs.get(parent)
+        if ent is None or ent.status != "ok" or "." not in name.strip("."):
+            return []
+        suffix = name[name.rindex("."):]
+        out = []
+        for sib in ssh_batch.parse_listing(ent.data):
+            full = posixpath.join(parent, sib)
+            if sib.endswith(suffix) and full != key and full not in self._dirs:
+                out.append(full)
+        return out[:limit]
+
     def _listed_absent(self, path: str) -> bool:
         """True when the parent directory was listed and this name is not in it."""
         parent, name = posixpath.split(path)
@@ -662,7 +694,7 @@ class SSHTransport(Transport):
         if ent is None and self._listed_absent(key):
             raise _missing(path)
         if ent is None or not ent.covers(max_bytes):
-            self._store(self._batch([("r", key)], max_bytes=max_bytes), {key: max_bytes})
+            self._store(self._batch(self._and_parent([("r", key)], key), max_bytes=max_bytes), {key: max_bytes})
             ent = self._files.get(key, _Entry("error", message="no record"))
         if ent.status == "denied" and privileged and self._need_root():
             return self._read_privileged(key, path, max_bytes)
@@ -723,7 +755,7 @@ class SSHTransport(Transport):
             # the usual pattern is listdir then stat each entry: one `stat` call answers them all
             self._store(self._batch([("S", parent), ("s", key)], max_bytes=0), {})
         else:
-            self._store(self._batch([("s", key)], max_bytes=0), {})
+            self._store(self._batch(self._and_parent([("s", key)], key), max_bytes=0), {})
         if key in self._stats:
             st = self._stats[key]
             return FileStat(path, st.mode, st.uid, st.gid, st.size, st.mtime, st.is_dir, st.is_file, st.is_symlink)
@@ -739,7 +771,9 @@ class SSHTransport(Transport):
             if self._listed_absent(key):
                 raise _missing(path)
             op = "L" if key.endswith(".d") or key in PREFETCH_DIRS else "l"
-            self._store(self._batch([(op, key)], max_bytes=0), {})
+            ops = self._and_parent([(op, key)], key)
+            ops += [("l", sib) for sib in self._kindred(key)]
+            self._store(self._batch(ops, max_bytes=0), {})
             ent = self._dirs.get(key, _Entry("error", message="no record"))
         if ent.status == "notdir":
             raise _missing(path, "not a directory")
