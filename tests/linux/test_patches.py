@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tenken.agent.report import TargetKind
 from tenken.agent.scan import scan_host
 from tenken.checks.policy import load_policy
+from tenken.collectors.linux.apt_lists import lz4_available
 from tenken.collectors.linux.osrelease import os_release_from, parse_os_release
 from tenken.collectors.linux.patches import (
     apt_interval_on,
@@ -354,20 +355,53 @@ def test_rhel_root(tmp_path: Path) -> None:
 # -- live: this Debian machine -------------------------------------------------------------------------------
 
 
+def _apt_get_simulation() -> str:
+    return subprocess.run(["apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"], capture_output=True, text=True,
+                          env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, check=True, timeout=600).stdout
+
+
+def _kept_back(sim: str) -> set[str]:
+    """Names apt-get lists under "The following packages have been kept back:" (dependency problems)."""
+    m = re.search(r"kept back:\n((?:  .*\n)+)", sim)
+    return set(m.group(1).split()) if m else set()
+
+
 @pytest.mark.skipif(not Path("/usr/bin/apt-get").exists(), reason="needs a Debian-family host")
 def test_live_collector_matches_apt_get_itself() -> None:
+    """On this machine the file-based computation (apt lists, here lz4 through liblz4) gives what apt-get
+    itself plans: the same packages, from the same versions to the same candidates, the same security ones."""
+    import time
+
     from tenken.collectors.registry import COLLECTORS, load_all, run_collector
     from tenken.collectors.settings import CollectSettings
     from tenken.collectors.transport.local import LocalTransport
 
     load_all()
+    t0 = time.perf_counter()
     got = run_collector(COLLECTORS["linux.patches"], LocalTransport(), CollectSettings()).facts
-    assert got is not None and got.pending is not None
-    out = subprocess.run(["apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"], capture_output=True, text=True,
-                         env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, check=True).stdout
-    inst = [ln.split()[1] for ln in out.splitlines() if ln.startswith("Inst ")]
-    assert sorted(u.name for u in got.pending) == sorted(set(inst))
+    took = time.perf_counter() - t0
+    assert got is not None and got.pending is not None, got
+    assert got.pending_method == "apt-lists", got.pending_source
+    assert got.apt_lists and all(s.published is not None and s.downloaded is not None for s in got.apt_lists)
+    sim = _apt_get_simulation()
+    apt = {u.name: u for u in parse_apt_simulate(sim)}
+    mine = {u.name: u for u in got.pending}
+    # a dist-upgrade may also install packages new to the host (a new kernel ABI package pulled in by the
+    # upgraded metapackage, which is counted); those are never installed, so never in the computation
+    new = {n for n, u in apt.items() if u.current is None}
+    installed = set(parse_dpkg_status(Path("/var/lib/dpkg/status").read_text(errors="replace")))
+    assert not new & installed, f"apt-get installs as new packages that are installed: {new & installed}"
+    kept = _kept_back(sim)
+    upgrades = {n: u for n, u in apt.items() if u.current is not None}
+    assert set(mine) - set(upgrades) <= kept, (
+        f"computed as pending but neither upgraded nor kept back by apt-get: {sorted(set(mine) - set(upgrades) - kept)}")
+    assert set(upgrades) == set(mine) - kept, f"apt-get upgrades that the lists missed: {sorted(set(upgrades) - set(mine))}"
+    for name, u in upgrades.items():
+        assert (mine[name].current, mine[name].candidate) == (u.current, u.candidate), (name, mine[name], u)
+    assert {n for n, u in upgrades.items() if u.security} == {n for n in upgrades if mine[n].security}
     assert got.os is not None and got.os.family == "debian" and got.kernel.running == os.uname().release
+    print(f"\nlinux.patches (file-based, {len(got.apt_lists)} lists): {took:.3f} s; "
+          f"{len(mine)} pending, {sum(u.security for u in got.pending)} security; apt-get agrees")
 
 
 def test_live_local_scan_includes_these_checks() -> None:
@@ -413,3 +447,156 @@ def test_newer_kernel_than_the_running_one_warns(tmp_path: Path) -> None:
 
     assert reboot_findings([running]) == [("pass", None)]
     assert reboot_findings([running, newer]) == [("warn", "kernel")]
+
+
+# -- pending updates computed from an image's apt lists ------------------------------------------------------
+
+
+def _stanza(name: str, version: str, arch: str = "amd64") -> str:
+    return (f"Package: {name}\nSource: {name}\nVersion: {version}\nInstalled-Size: 100\nMaintainer: Debian <d@example.org>\n"
+            f"Architecture: {arch}\nDescription: {name}\n a long description\n .\n Package: not-a-stanza\n"
+            f"Filename: pool/main/{name[0]}/{name}/{name}_{version}_{arch}.deb\nSize: 1000\n")
+
+
+def _release(origin: str, label: str, suite: str, codename: str, *, date: datetime, extra: str = "", signed: bool = True) -> str:
+    body = (f"Origin: {origin}\nLabel: {label}\nSuite: {suite}\nVersion: 12\nCodename: {codename}\n"
+            f"Date: {date.strftime('%a, %d %b %Y %H:%M:%S UTC')}\n{extra}Architectures: amd64 i386 all\nComponents: main\n"
+            "SHA256:\n 0000000000000000000000000000000000000000000000000000000000000000 10 main/binary-amd64/Packages\n")
+    if not signed:
+        return body
+    return ("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n" + body
+            + "-----BEGIN PGP SIGNATURE-----\n\niQIzBAEBCgAdFiEE\n-----END PGP SIGNATURE-----\n")
+
+
+def _dpkg_status(pkgs: list[tuple[str, str, str, str]]) -> str:
+    return "\n".join(f"Package: {n}\nStatus: {st}\nPriority: optional\nArchitecture: {a}\nVersion: {v}\nDescription: {n}\n"
+                     for n, v, a, st in pkgs)
+
+
+def apt_image(root: Path, *, ext: dict[str, str] | None = None) -> Path:
+    """A Debian 12 image whose apt lists (main .xz, security .gz, updates .lz4, backports plain) and dpkg
+    status make a known set of pending updates. `ext` overrides a list's compression."""
+    from test_apt_lists import compress
+
+    ext = {"main": ".xz", "security": ".gz", "updates": ".lz4", "backports": "", **(ext or {})}
+    hr.debian(root)
+    ok = "install ok installed"
+    hr.write(root, "/var/lib/dpkg/status", _dpkg_status([
+        ("dpkg", "1.21.22", "amd64", ok),
+        ("openssl", "3.0.11-1~deb12u2", "amd64", ok),
+        ("libssl3", "3.0.11-1~deb12u2", "amd64", ok),
+        ("linux-image-amd64", "6.1.76-1", "amd64", ok),  # backports has 6.6: NotAutomatic, not a pending update
+        ("linux-image-cloud-amd64", "6.5.10-1~bpo12+1", "amd64", ok),  # installed from backports: follows it
+        ("tzdata", "2024a-0+deb12u1", "all", ok),
+        ("libfoo-data", "1.0-1", "amd64", ok),  # became Architecture: all upstream: still an upgrade
+        ("libbar1", "1.0-1", "i386", ok),  # only an amd64 build is newer: not an upgrade of the i386 one
+        ("pkg-rc", "2.1.0~rc2-1", "amd64", ok),  # 2.1.0-1 is newer than 2.1.0~rc2-1
+        ("pkg-tilde", "1.0-1", "amd64", ok),  # 1.0~beta1-1 is OLDER than 1.0-1 (a string compare says newer)
+        ("nginx", "1.22.1-9", "amd64", ok),  # pinned by preferences.d
+        ("held-pkg", "1.0", "amd64", "hold ok installed"),  # apt-mark hold
+        ("removed-pkg", "1.0", "amd64", "deinstall ok config-files"),
+    ]))
+    lists = "/var/lib/apt/lists/deb.debian.org_debian"
+    now = datetime.now(UTC)
+    hr.write(root, f"{lists}_dists_bookworm_InRelease", _release("Debian", "Debian", "stable", "bookworm", date=hr.ago(40)))
+    hr.write(root, f"{lists}-security_dists_bookworm-security_InRelease",
+             _release("Debian", "Debian-Security", "stable-security", "bookworm-security", date=hr.ago(1)))
+    hr.write(root, f"{lists}_dists_bookworm-updates_Release",
+             _release("Debian", "Debian", "stable-updates", "bookworm-updates", date=hr.ago(2), signed=False))
+    hr.write(root, f"{lists}_dists_bookworm-backports_InRelease",
+             _release("Debian Backports", "Debian Backports", "stable-backports", "bookworm-backports", date=now,
+                      extra="NotAutomatic: yes\nButAutomaticUpgrades: yes\n"))
+    main = [_stanza(f"filler{i}", "1.0-1") for i in range(300)] + [
+        _stanza("openssl", "3.0.11-1~deb12u2"), _stanza("libssl3", "3.0.11-1~deb12u2"),
+        _stanza("linux-image-amd64", "6.1.76-1"), _stanza("linux-image-cloud-amd64", "6.1.76-1"),
+        _stanza("tzdata", "2024a-0+deb12u1", "all"), _stanza("libfoo-data", "1.1-1", "all"),
+        _stanza("libbar1", "2.0-1"), _stanza("pkg-rc", "2.1.0-1"), _stanza("pkg-tilde", "1.0~beta1-1"),
+        _stanza("nginx", "1.22.1-9"), _stanza("held-pkg", "1.0"), _stanza("removed-pkg", "2.0"),
+    ]
+    security = [_stanza("openssl", "3.0.11-1~deb12u3"), _stanza("libssl3", "3.0.11-1~deb12u3"),
+                _stanza("nginx", "1.22.1-9+deb12u1"), _stanza("held-pkg", "1.1")]
+    updates = [_stanza("tzdata", "2025b-0+deb12u1", "all")]
+    backports = [_stanza("linux-image-amd64", "6.6.13-1~bpo12+1"), _stanza("linux-image-cloud-amd64", "6.6.13-1~bpo12+1")]
+    for name, stanzas in (("_dists_bookworm_main", main), ("-security_dists_bookworm-security_main", security),
+                          ("_dists_bookworm-updates_main", updates), ("_dists_bookworm-backports_main", backports)):
+        key = name.split("_dists_")[1].split("_")[0].removeprefix("bookworm").lstrip("-") or "main"
+        e = ext[key]
+        hr.write(root, f"{lists}{name}_binary-amd64_Packages{e}", compress(e, "\n".join(stanzas).encode()))
+    hr.write(root, "/etc/apt/preferences.d/nginx", "Explanation: validated build\nPackage: nginx\nPin: version 1.22.1-9\nPin-Priority: 1001\n")
+    return root
+
+
+PENDING = {"openssl", "libssl3", "linux-image-cloud-amd64", "tzdata", "libfoo-data", "pkg-rc"}
+SECURITY = {"openssl", "libssl3"}
+
+
+def _patch_facts(rep: dict) -> dict:
+    return next(e["facts"] for e in rep["evidence"] if e["collector"] == "linux.patches")
+
+
+@pytest.mark.skipif(not lz4_available(), reason="liblz4 not installed")
+def test_offline_image_pending_updates_from_its_apt_lists(tmp_path: Path) -> None:
+    """Through the real CLI (`scan local --root`): exact pending and security sets, from xz, gz, lz4 and
+    plain lists; backports, arch, `~`, pins, holds and removed packages handled as apt does."""
+    rep = hr.scan(apt_image(tmp_path / "img"))
+    facts = _patch_facts(rep)
+    assert facts["pending_method"] == "apt-lists"
+    assert {u["name"] for u in facts["pending"]} == PENDING
+    assert {u["name"] for u in facts["pending"] if u["security"]} == SECURITY
+    by = {u["name"]: u for u in facts["pending"]}
+    assert (by["openssl"]["current"], by["openssl"]["candidate"]) == ("3.0.11-1~deb12u2", "3.0.11-1~deb12u3")
+    assert by["openssl"]["origin"] == "Debian-Security:12/stable-security"
+    assert [(u["name"], u["candidate"]) for u in facts["held"]] == [("held-pkg", "1.1")]
+    lists = {s["suite"]: s for s in facts["apt_lists"]}
+    assert set(lists) == {"stable", "stable-security", "stable-updates", "stable-backports"}
+    assert lists["stable-backports"]["not_automatic"] and lists["stable-backports"]["priority"] == 100
+    assert lists["stable-security"]["security"] and not lists["stable"]["security"]
+    assert lists["stable"]["published"] is not None
+    got = hr.mine(rep, "linux.patches.pending")
+    assert ("linux.patches.pending", "fail", "security", ["SO-8-3"]) in got
+    assert ("linux.patches.pending", "warn", "other", ["SO-8-3"]) in got
+    assert "2 security updates are pending" in hr.detail(rep, "linux.patches.pending", "security")
+    assert "apt lists" in hr.detail(rep, "linux.patches.pending", "security")
+    ev = next(e for e in rep["evidence"] if e["collector"] == "linux.patches")
+    assert "held by dpkg (not counted, as apt-get does not upgrade it): held-pkg 1.0 -> 1.1 [security]" in ev["raw"]
+    refs = {s["ref"] for s in ev["sources"]}
+    assert "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm-updates_main_binary-amd64_Packages.lz4" in refs
+    assert "/etc/apt/preferences.d/nginx" in refs
+
+
+def test_offline_image_with_undecodable_lists_stays_not_collected(tmp_path: Path) -> None:
+    """zstd lists have no decoder here: an offline image keeps "offline, not collected", saying why."""
+    root = apt_image(tmp_path / "zst", ext={"main": ".gz"})
+    for p in (root / "var/lib/apt/lists").glob("*_Packages.gz"):
+        p.rename(p.with_name(p.name.removesuffix(".gz") + ".zst"))
+    rep = hr.scan(root)
+    assert ("linux.patches.pending", "error", None, ["SO-8-3"]) in hr.mine(rep, "linux.patches.")
+    d = hr.detail(rep, "linux.patches.pending")
+    assert "offline" in d and ".zst" in d, d
+    assert _patch_facts(rep)["pending"] is None
+
+
+class RemoteLike(RootFilesLocalCommands):
+    """Files from a root tree, commands from this machine, but not local: as an SSH target is seen."""
+
+    is_local = False
+
+
+@pytest.mark.skipif(not Path("/usr/bin/apt-get").exists(), reason="needs apt-get")
+def test_remote_and_undecodable_local_use_apt_get(tmp_path: Path) -> None:
+    """Over SSH apt-get -s stays (reading 50 MB of lists remotely costs more); a local host whose lists
+    cannot be decoded falls back to it and the evidence says why. (apt-get here plans for this machine.)"""
+    root = apt_image(tmp_path / "img")
+    zst = apt_image(tmp_path / "zst", ext={"main": ".gz"})
+    for p in (zst / "var/lib/apt/lists").glob("*_Packages.gz"):
+        p.rename(p.with_name(p.name.removesuffix(".gz") + ".zst"))
+    expected = {u.name for u in parse_apt_simulate(_apt_get_simulation())}
+    for transport, why in ((RemoteLike(root), None), (RootFilesLocalCommands(zst), ".zst cannot be read in-process")):
+        with transport as t:
+            res = scan_host(t, load_policy(), kind=TargetKind.LOCAL, only_collectors={"linux.patches"})
+        ev = next(e for e in res.evidence if e.collector == "linux.patches")
+        facts = ev.facts
+        assert facts["pending_method"] == "apt-get -s", facts["pending_source"]
+        assert {u["name"] for u in facts["pending"]} == expected
+        if why:
+            assert why in ev.raw and "falling back to apt-get -s" in ev.raw
