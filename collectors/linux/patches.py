@@ -382,22 +382,24 @@ def parse_apt_history(text: str) -> HistoryTimes:
     return HistoryTimes(last_upgrade=up, last_install=inst)
 
 
-_DPKG_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (upgrade|install) ")
+_DPKG_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (upgrade|install) ", re.MULTILINE)
+
+
+def _latest(stamps: set[tuple[str, str]]) -> datetime | None:
+    """The latest valid `date time` of a set: ISO stamps order as strings, so only the winner is parsed."""
+    for date, time in sorted(stamps, reverse=True):
+        when = _naive_utc(date, time)
+        if when is not None:
+            return when
+    return None
 
 
 def parse_dpkg_log(text: str) -> HistoryTimes:
-    """/var/log/dpkg.log: `2024-03-01 10:15:03 upgrade pkg:arch old new`."""
-    up = inst = None
-    for line in text.splitlines():
-        m = _DPKG_LINE.match(line)
-        if not m:
-            continue
-        when = _naive_utc(m.group(1), m.group(2))
-        if m.group(3) == "upgrade":
-            up = _later(up, when)
-        else:
-            inst = _later(inst, when)
-    return HistoryTimes(last_upgrade=up, last_install=inst)
+    """/var/log/dpkg.log: `2024-03-01 10:15:03 upgrade pkg:arch old new` (thousands of lines: one regex pass)."""
+    seen: dict[str, set[tuple[str, str]]] = {"upgrade": set(), "install": set()}
+    for date, time, kind in _DPKG_LINE.findall(text):
+        seen[kind].add((date, time))
+    return HistoryTimes(last_upgrade=_latest(seen["upgrade"]), last_install=_latest(seen["install"]))
 
 
 _DNF_RPM_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:?\d{2})?)\s+\S+\s+(Upgrade|Upgraded|Install|Installed|Installing|Upgrading):")
