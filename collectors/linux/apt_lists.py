@@ -698,7 +698,8 @@ def compute_pending(
         if best is None or best == inst.version:
             continue
         archives = [a for a in by_version[best] if a is not None]
-        up = Upgrade(name=key[0], arch=key[1], current=inst.version, candidate=best,
+        # apt-get names foreign-architecture packages `name:arch` (libc6:i386); native ones bare
+        up = Upgrade(name=key[0] if key[1] == native else f"{key[0]}:{key[1]}", arch=key[1], current=inst.version, candidate=best,
                      origin=", ".join(dict.fromkeys(a.label for a in archives)),
                      security=any(a.security for a in archives))
         (out.held if inst.held else out.upgrades).append(up)

@@ -391,6 +391,12 @@ def test_policy_security_backports_arch_and_tilde() -> None:
         "tzdata": ("2025b-0+deb12u1", False),  # not experimental's (NotAutomatic, priority 1)
         "rc": ("2.1.0-1", False),  # 2.1.0~rc2 < 2.1.0
     }  # linux-image-amd64 stays on main; libbar1:i386 is not upgraded by an amd64 build; 1.0~beta1 is older
+    i386 = Archive(list=ListFile("x_binary-i386_Packages", "", "r", "deb.debian.org", "main", "i386"),
+                   release=MAIN.release, security=False, priority=500)
+    offers.append((i386, [("libbar1", "i386", "2.0-1"), ("tzdata", "all", "2099b-1")]))
+    got = pending(inst, offers)
+    assert got["libbar1:i386"] == ("2.0-1", False)  # named as apt-get names a foreign-architecture package
+    assert got["tzdata"] == ("2099b-1", False)  # `all` from the i386 list is the native package all the same
 
 
 def test_policy_pins_and_holds() -> None:
