@@ -263,7 +263,7 @@ def _meta(row: Any) -> dict[str, Any]:
     }
 
 
-ReportId = Annotated[str, Path(max_length=200, pattern=NO_NUL)]
+ReportId = Annotated[str, Path(max_length=200, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
 @router.get("/reports", response_model=list[ReportMeta], summary="Stored reports, newest first")

@@ -9,6 +9,7 @@ idempotent even when two hub processes receive it at the same moment.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -105,13 +106,14 @@ def verify_and_parse(envelope: bytes, agent: EnrolledAgent, *, window: timedelta
 # Indexed columns have bounded length (a PostgreSQL btree entry must fit in a page); the schema allows
 # any length, so the hub says which value is too long instead of failing in the database.
 MAX_ID = 200
+REPORT_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_ID}}}")
 MAX_TARGET = 500
 MAX_CHECK_ID = 200
 
 
 def _check_limits(report: Report) -> None:
-    if not report.id or len(report.id) > MAX_ID or "\x00" in report.id:
-        raise IngestError(422, f"report id must be 1..{MAX_ID} characters without NUL")
+    if not REPORT_ID.fullmatch(report.id):
+        raise IngestError(422, f"report id must be 1..{MAX_ID} characters from A-Z a-z 0-9 . _ : - (it is used in URLs and file names)")
     targets = [ti.target for ti in report.targets] + [f.target for f in report.findings] + [e.target for e in report.evidence]
     if any(len(x) > MAX_TARGET for x in targets):
         raise IngestError(422, f"a target name is longer than {MAX_TARGET} characters")

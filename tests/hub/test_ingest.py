@@ -311,8 +311,8 @@ def test_awkward_but_valid_text_is_stored_and_oversized_keys_are_422(hub: Hub, a
     before = hub.counts()
     long_target = make_report(target="h" * 501)
     assert_rejected(hub, a.post(hub, a.sign(long_target)), 422, before, "target name is longer")
-    long_id = make_report(report_id="r" * 201)
-    assert_rejected(hub, a.post(hub, a.sign(long_id)), 422, before, "report id")
+    for bad_id in ("r" * 201, "a\x1fb", 'x"; filename=evil', "../../etc"):
+        assert_rejected(hub, a.post(hub, a.sign(make_report(report_id=bad_id))), 422, before, "report id")
 
 
 def test_timestamp_out_of_utc_range_is_422(hub: Hub, agents: dict[str, Agent]) -> None:
