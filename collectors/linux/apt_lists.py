@@ -299,6 +299,12 @@ def _split_compression(name: str) -> tuple[str, str]:
     return name, ""
 
 
+def _site(name: str) -> str:
+    """The host a list came from (`Pin: origin` compares it with the URI's host, without user or port)."""
+    host = name.split("_", 1)[0].rsplit("@", 1)[-1]
+    return host.split("%3a", 1)[0].split("%3A", 1)[0].split(":", 1)[0]
+
+
 def classify_lists(names: Iterable[str]) -> list[ListFile]:
     """Packages lists among a lists directory's names, each mapped to its archive's Release file.
 
@@ -324,7 +330,7 @@ def classify_lists(names: Iterable[str]) -> list[ListFile]:
         component = (m.group(1) or "").replace("_", "/") if m else ""
         arch = m.group(2) if m else ""
         lf = ListFile(name=n, compression=comp, release=releases[prefix] if prefix else None,
-                      site=n.split("_", 1)[0], component=component, arch=arch)
+                      site=_site(n), component=component, arch=arch)
         old = chosen.get(base)
         if old is None or COMPRESSIONS.index(comp) < COMPRESSIONS.index(old.compression):
             chosen[base] = lf

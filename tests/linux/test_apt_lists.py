@@ -215,6 +215,7 @@ NAMES = [
     "security.debian.org_debian-security_dists_buster_updates_InRelease",
     "security.debian.org_debian-security_dists_buster_updates_main_binary-amd64_Packages",
     "repo.example.jp_apt_._Packages.xz",  # a flat repository without a Release file
+    "apt.example.jp:8080_debian_dists_bookworm_main_binary-amd64_Packages",
     "lock", "partial", "auxfiles",
 ]
 
@@ -222,6 +223,7 @@ NAMES = [
 def test_list_names_map_to_their_release_files() -> None:
     got = {lf.name: lf for lf in classify_lists(NAMES)}
     assert sorted(got) == [
+        "apt.example.jp:8080_debian_dists_bookworm_main_binary-amd64_Packages",
         "deb.debian.org_debian_dists_bookworm-backports_contrib_binary-i386_Packages",
         "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.gz",
         "repo.example.jp_apt_._Packages.xz",
@@ -236,6 +238,8 @@ def test_list_names_map_to_their_release_files() -> None:
     sec = got["security.debian.org_debian-security_dists_buster_updates_main_binary-amd64_Packages"]
     assert sec.release == "security.debian.org_debian-security_dists_buster_updates_InRelease" and sec.component == "main"
     assert got["repo.example.jp_apt_._Packages.xz"].release is None
+    ported = got["apt.example.jp:8080_debian_dists_bookworm_main_binary-amd64_Packages"]
+    assert ported.site == "apt.example.jp" and ported.release is None  # its Release is missing: no archive data
 
 
 INRELEASE = """-----BEGIN PGP SIGNED MESSAGE-----
