@@ -102,7 +102,8 @@ _STARTTLS = {
     StartTls.POSTGRES: ProtocolWithOpportunisticTlsEnum.POSTGRES,
 }
 
-MAX_CONCURRENT_SERVERS = 32
+#: sslyze's own default: more concurrent servers only add GIL contention (the scan is CPU-bound here)
+MAX_CONCURRENT_SERVERS = 10
 #: Endpoints one endpoint-timeout is budgeted for in the overall deadline. A scan is CPU-bound on the
 #: scanning side (hundreds of handshakes in Python), so a large batch gets proportionally more time.
 ENDPOINTS_PER_BUDGET = 8
