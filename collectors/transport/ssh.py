@@ -8,14 +8,18 @@ Rules this module keeps, because an audit tool that weakens them would itself be
 - Every step has a deadline: the TCP connect, banner, key exchange and authentication share one connect
   deadline; each command has its own, after which the channel is closed and the remote `timeout` wrapper
   kills the process. paramiko/socket exceptions are mapped here, at the edge, to the TransportError tree.
-- One connection per host for the whole scan. At connect, a single batch (ssh_batch.HELPER) identifies the
-  OS and reads the files and config directories audits usually need; later reads, listings and stats are
-  served from that snapshot or fetched in batches, and root-only files are read with one `sudo -n` batch.
+- One connection and one long-lived /bin/sh per host for the whole scan: commands are written to its
+  stdin and framed by random markers, so a command costs a fork, not a new SSH session plus the login
+  shell's rc files. At connect, a single batch (ssh_batch.HELPER) identifies the OS and reads the files
+  and config directories audits usually need; later reads, listings and stats are served from that
+  snapshot or fetched in batches (a miss also lists its parent directory, so absent siblings cost
+  nothing), and root-only files are read with one `sudo -n` batch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import logging
 import math
@@ -446,6 +450,8 @@ class SSHTransport(Transport):
                 t.close()
         self._files.clear()
         self._priv.clear()
+        self._dirs.clear()
+        self._stats.clear()
 
     # -- commands ------------------------------------------------------------------------------
     def _open_shell(self, t: paramiko.Transport, timeout: float) -> paramiko.Channel:
@@ -699,6 +705,9 @@ class SSHTransport(Transport):
         if ent.status == "denied" and privileged and self._need_root():
             return self._read_privileged(key, path, max_bytes)
         self._raise_for(path, ent)
+        if len(ent.data) > ssh_batch.EXPAND_MAX:
+            # big files (logs, lastlog, package databases) are read once: do not hold them for the scan
+            self._files[key] = _Entry("ok", b"", 0)
         return ent.data[:max_bytes]
 
     def _read_privileged(self, key: str, path: str, max_bytes: int) -> bytes:
@@ -740,7 +749,7 @@ class SSHTransport(Transport):
     def stat(self, path: str) -> FileStat:
         key = self._norm(path)
         if key in self._stats:
-            return self._stats[key]
+            return dataclasses.replace(self._stats[key], path=path)
         ent = self._files.get(key)
         if (ent is not None and ent.status == "missing") or self._listed_absent(key):
             raise _missing(path)
@@ -757,8 +766,7 @@ class SSHTransport(Transport):
         else:
             self._store(self._batch(self._and_parent([("s", key)], key), max_bytes=0), {})
         if key in self._stats:
-            st = self._stats[key]
-            return FileStat(path, st.mode, st.uid, st.gid, st.size, st.mtime, st.is_dir, st.is_file, st.is_symlink)
+            return dataclasses.replace(self._stats[key], path=path)
         ent = self._files.get(key)
         if ent is not None and ent.status in ("missing", "denied"):
             self._raise_for(path, ent, what="stat")
