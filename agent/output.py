@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -81,9 +82,15 @@ def write_report(report: Report, *, fmt: Format, lang: Lang, output: Path | None
             sys.stdout.write(data)
         sys.stdout.flush()
         return
-    tmp = output.with_name(output.name + ".tmp")
-    if isinstance(data, bytes):
-        tmp.write_bytes(data)
-    else:
-        tmp.write_text(data, encoding="utf-8")
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
+    if output.exists() and not output.is_file():
+        # a device, FIFO or /dev/stdout: write through it; renaming over it would replace the device itself
+        with output.open("wb") as fh:
+            fh.write(raw)
+        return
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(raw)
+        fh.flush()
+        os.fsync(fh.fileno())
     tmp.replace(output)

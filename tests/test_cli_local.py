@@ -207,3 +207,18 @@ def test_malformed_catalogue_names_file_and_field(tmp_path: Path) -> None:
         load_catalogue(bad)
     msg = str(exc.value)
     assert f"{bad}:9" in msg and "clauses.0.class" in msg and "\n" not in msg
+
+
+def test_output_to_a_device_writes_through_it(tmp_path: Path) -> None:
+    """`--output /dev/null` must not replace the device with a regular file (atomic rename is for files)."""
+    before = os.stat("/dev/null")
+    res = run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "-f", "json", "-o", "/dev/null")
+    assert res.exit_code in (0, 1)
+    after = os.stat("/dev/null")
+    import stat
+
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+    out = tmp_path / "r.json"
+    run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "-f", "json", "-o", str(out))
+    assert json.loads(out.read_text())["schema"] == "tenken.report/v1"
+    assert not list(tmp_path.glob(".r.json.*.tmp"))
