@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import run_tenken
+from clihelp import run_tenken
 from tenken.agent.report import Report
 
 MD5 = "$1$saltsalt$qjXMvbEw8oaL.CzflDugX/"  # crypt("x") style, not a real password anyone uses

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from chromium import run_chromium
-from conftest import run_tenken
+from clihelp import run_tenken
 from test_cli_local import MD5, tiny_root
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from conftest import run_tenken
+from clihelp import run_tenken
 
 MINE = ("linux.patches.", "linux.antimalware.", "linux.time.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import run_tenken
+from clihelp import run_tenken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tenken.collectors.linux.logs import (

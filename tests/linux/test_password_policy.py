@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_tenken
+from clihelp import run_tenken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from roots import SECRETS, make_good_root, make_weak_root, write_file

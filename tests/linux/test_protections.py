@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import run_tenken
+from clihelp import run_tenken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tenken.collectors.linux.protections import (

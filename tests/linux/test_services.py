@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import run_tenken
+from clihelp import run_tenken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from roots import make_good_root, symlink, write_file

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_tenken
+from clihelp import run_tenken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from roots import make_good_root
