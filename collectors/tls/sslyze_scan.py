@@ -18,6 +18,7 @@ import math
 import queue
 import threading
 import time
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,11 @@ from tenken.collectors.tls.preflight import preflight
 from tenken.collectors.tls.spec import StartTls, TlsEndpoint
 
 log = logging.getLogger(__name__)
+
+# sslyze's bundled public trust stores hold a few old roots with non-positive serials; cryptography warns
+# about them on every load. They only matter for public-CA validation, and the warning would reach the
+# console of every `scan tls` run.
+warnings.filterwarnings("ignore", message="Parsed a serial number which wasn.t positive", category=UserWarning)
 
 SCANNER = f"sslyze {sslyze_version.__version__}"
 
