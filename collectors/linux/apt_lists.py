@@ -49,7 +49,7 @@ LISTS_DIR = "/var/lib/apt/lists"
 DPKG_STATUS = "/var/lib/dpkg/status"
 PREFERENCES = "/etc/apt/preferences"
 PREFERENCES_D = "/etc/apt/preferences.d"
-MAX_FILE_BYTES = 512 * 1024 * 1024  # Debian main amd64 is ~50 MB uncompressed; bound a hostile file
+MAX_FILE_BYTES = 256 * 1024 * 1024  # Debian main amd64 is ~50 MB uncompressed; bound a hostile file
 MAX_DECOMPRESSED = 1024 * 1024 * 1024
 
 # -- Debian version ordering (dpkg's verrevcmp) ------------------------------------------------------------
@@ -136,7 +136,7 @@ class ListDecodeError(Exception):
     """A list file could not be decompressed (damaged, or no decoder on this machine)."""
 
 
-CHUNK = 4 * 1024 * 1024  # decompressed text is scanned in pieces: peak memory stays near the file's size
+CHUNK = 1024 * 1024  # decompressed text is scanned in 1 MiB pieces: the scan adds little to the file's own size
 
 
 class _Lz4:
@@ -463,25 +463,27 @@ def native_arch(installed: Iterable[Installed]) -> str:
 # -- Packages lists -------------------------------------------------------------------------------------------
 
 _PKG_LINE = re.compile(rb"\nPackage:[ \t]*([^\s]+)")
+_PKG_FIRST = re.compile(rb"Package:[ \t]*([^\s]+)")
 
 
-def scan_packages(data: bytes, wanted: set[bytes]) -> list[tuple[str, str, str]]:
-    """(name, architecture, version) of the stanzas of a Packages list whose name is in `wanted`.
+def scan_packages(data: bytes, wanted: set[bytes], end: int | None = None) -> list[tuple[str, str, str]]:
+    """(name, architecture, version) of the stanzas of a Packages list (up to `end`) whose name is wanted.
 
     Fast on a 50 MB list: one literal-prefix regex pass finds the `Package:` lines (Package is the first
     field of every stanza apt writes), and only the stanzas of wanted names are looked into.
     """
+    stop = len(data) if end is None else max(0, min(end, len(data)))
     out: list[tuple[str, str, str]] = []
     starts: list[tuple[int, bytes]] = []
-    m0 = re.match(rb"Package:[ \t]*([^\s]+)", data)
+    m0 = _PKG_FIRST.match(data, 0, stop)
     if m0 and m0.group(1) in wanted:
         starts.append((0, m0.group(1)))
-    for m in _PKG_LINE.finditer(data):
+    for m in _PKG_LINE.finditer(data, 0, stop):
         if m.group(1) in wanted:
             starts.append((m.start() + 1, m.group(1)))
     for start, name in starts:
-        end = data.find(b"\n\n", start)
-        stanza = data[start: end if end >= 0 else len(data)]
+        stanza_end = data.find(b"\n\n", start, stop)
+        stanza = data[start: stanza_end if stanza_end >= 0 else stop]
         version = _field(stanza, b"Version:")
         arch = _field(stanza, b"Architecture:")
         if version and arch:
@@ -490,8 +492,8 @@ def scan_packages(data: bytes, wanted: set[bytes]) -> list[tuple[str, str, str]]
 
 
 def scan_packages_stream(chunks: Iterable[bytes], wanted: set[bytes]) -> list[tuple[str, str, str]]:
-    """scan_packages over a list arriving in pieces: each piece is cut after its last complete stanza and
-    the rest carried into the next, so no stanza is split and the whole text is never held at once."""
+    """scan_packages over a list arriving in pieces: each piece is scanned up to its last complete stanza
+    and the rest carried into the next, so no stanza is split and the whole text is never held at once."""
     out: list[tuple[str, str, str]] = []
     tail = b""
     for chunk in chunks:
@@ -500,7 +502,7 @@ def scan_packages_stream(chunks: Iterable[bytes], wanted: set[bytes]) -> list[tu
         if cut < 0:
             tail = buf
             continue
-        out.extend(scan_packages(buf[:cut], wanted))
+        out.extend(scan_packages(buf, wanted, cut))
         tail = buf[cut:]  # starts with the blank line, so its first `\nPackage:` is still found
     if tail:
         out.extend(scan_packages(tail, wanted))
