@@ -43,6 +43,24 @@ def agree() -> str:
     return f"DIFFER: only file-based {sorted(mine - apt)[:5]}, only apt-get {sorted(apt - mine)[:5]}"
 
 
+def in_process(runs: int) -> str:
+    """The computation alone, without the interpreter's start and imports (what a scan actually adds)."""
+    import time
+
+    from tenken.collectors.linux.apt_lists import collect_apt_lists
+    from tenken.collectors.probe import Probe
+    from tenken.collectors.transport.local import LocalTransport
+
+    walls, cpus = [], []
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        collect_apt_lists(Probe(LocalTransport()))
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return (f"median {statistics.median(walls):.3f} s wall (min {min(walls):.3f}), "
+            f"median {statistics.median(cpus):.3f} s CPU, n={runs}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=5)
@@ -53,6 +71,7 @@ def main() -> int:
         walls = [r.wall_s for r in runs]
         print(f"{label:24}: median {statistics.median(walls):.3f} s (min {min(walls):.3f}, max {max(walls):.3f}, "
               f"n={len(runs)}), peak RSS {max(r.max_rss_mb for r in runs):.1f} MB, exit codes {sorted({r.exit_code for r in runs})}")
+    print(f"apt lists, in-process   : {in_process(args.runs)}")
     print(f"agreement: {agree()}")
     return 0
 
