@@ -41,10 +41,18 @@ def _stat_of(path: str, st: os.stat_result) -> FileStat:
 
 
 def _read_bounded(path: str, max_bytes: int) -> bytes:
-    """Read in modest chunks: procfs/sysfs files refuse one huge read ("Cannot allocate memory")."""
+    """One read for regular files (no second copy of a big apt list in memory); modest chunks for procfs and
+    sysfs files, which report size 0 and refuse one huge read ("Cannot allocate memory")."""
     chunks: list[bytes] = []
     left = max_bytes
     with open(path, "rb", buffering=0) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > 0:
+            data = fh.read(min(size, max_bytes))
+            if len(data) >= max_bytes or len(data) < size:
+                return data
+            chunks.append(data)
+            left -= len(data)
         while left > 0:
             chunk = fh.read(min(65536, left))
             if not chunk:
