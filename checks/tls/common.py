@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext
-from tenken.collectors.transport.base import OsFamily
+from tenken.collectors.evidence import OsFamily
 
 #: The one collector a TLS scan runs; its facts are `TlsFacts`.
 TLS = "tls.endpoint"
