@@ -157,6 +157,8 @@ class _Pending:
     post: Future[_Post] | None = None
     error: str | None = None
     single: dict[TlsVersion, VersionProbe] = field(default_factory=dict)
+    extra: ScanCommandsExtraArguments | None = None
+    full_creds: ServerScanResult | None = None  # whole scan made with the client certificate (see _rescan_with_cert)
 
 
 def _requests_for(endpoint: TlsEndpoint) -> tuple[str, ServerScanRequest, ServerScanRequest | None]:
@@ -209,7 +211,8 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
         except Exception as exc:  # unresolvable name, bad CA path, unreadable key: this endpoint only
             pending.append(_Pending(ep, "", error=_short(exc)))
             continue
-        p = _Pending(ep, ip, main_uuid=main.uuid, creds_uuid=creds.uuid if creds else None)
+        p = _Pending(ep, ip, main_uuid=main.uuid, creds_uuid=creds.uuid if creds else None,
+                     extra=main.scan_commands_extra_arguments)
         pending.append(p)
         built.append((p, main, creds))
     # refused, silent and non-TLS ports are settled here, so that they never stall the Scanner; the
@@ -278,10 +281,47 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
                 if item.scan_status is ServerScanStatusEnum.COMPLETED and item.connectivity_result is not None:
                     p.post = post_pool.submit(_post_probes, p.endpoint, item)
         post_pool.shutdown(wait=False)
+        _rescan_with_cert(pending, deadline)
     out: list[EndpointScan] = []
     for p in pending:
         out.append(_assemble(p, deadline, budget, t0))
     return out
+
+
+def _rescan_with_cert(pending: list[_Pending], deadline: float) -> None:
+    """Scan again, with the client certificate, the endpoints that dropped every certificate-less connection.
+
+    Some TLS 1.3 servers (Python's asyncio, hence uvicorn) close a connection that sent no client
+    certificate without the `certificate_required` alert sslyze looks for, so the certificate-less scan
+    finds "no connectivity". Refused without the certificate and served with it means *required*; the
+    versions, suites and certificate are then judged from a scan that presents it.
+    """
+    todo = [p for p in pending if p.main is not None and p.main.scan_status is ServerScanStatusEnum.ERROR_NO_CONNECTIVITY
+            and _peer_closed(p.main) and p.creds is not None and p.creds.scan_status is ServerScanStatusEnum.COMPLETED]
+    if not todo:
+        return
+    reqs = {}
+    for p in todo:
+        assert p.creds is not None
+        req = ServerScanRequest(server_location=p.creds.server_location, network_configuration=p.creds.network_configuration,
+                                scan_commands=set(SCAN_COMMANDS) | set(HANDSHAKE_COMMANDS),
+                                scan_commands_extra_arguments=p.extra or ScanCommandsExtraArguments())
+        reqs[req.uuid] = (p, req)
+    got: queue.Queue[ServerScanResult] = queue.Queue()
+
+    def run() -> None:
+        scanner = Scanner(per_server_concurrent_connections_limit=5, concurrent_server_scans_limit=min(len(reqs), MAX_CONCURRENT_SERVERS))
+        scanner.queue_scans([r for _, r in reqs.values()])
+        for r in scanner.get_results():
+            got.put(r)
+
+    t = threading.Thread(target=run, name="tenken-sslyze-cert", daemon=True)
+    t.start()
+    t.join(timeout=max(0.0, deadline - time.monotonic()))
+    while not got.empty():
+        r = got.get()
+        if r.uuid in reqs and r.scan_status is ServerScanStatusEnum.COMPLETED:
+            reqs[r.uuid][0].full_creds = r
 
 
 def _gate(item: tuple[_Pending, ServerScanRequest, ServerScanRequest | None]) -> str | None:
@@ -333,9 +373,12 @@ def _assemble(p: _Pending, deadline: float, budget: float, t0: float) -> Endpoin
         scan.error = f"no scan result within the {budget:.0f}s deadline (server hangs or is too slow); scan incomplete"
         return scan
     main = p.main
+    closed_without_cert = False
     if main.scan_status is ServerScanStatusEnum.ERROR_NO_CONNECTIVITY or main.scan_result is None:
-        scan.error = _connectivity_error(main)
-        return scan
+        if p.full_creds is None or p.full_creds.scan_result is None or p.full_creds.connectivity_result is None:
+            scan.error = _connectivity_error(main) + (_CLOSED_HINT if _peer_closed(main) else "")
+            return scan
+        main, closed_without_cert = p.full_creds, True  # see _rescan_with_cert
     post: _Post | None = None
     post_error: str | None = None
     if p.post is not None:
@@ -348,6 +391,12 @@ def _assemble(p: _Pending, deadline: float, budget: float, t0: float) -> Endpoin
     creds_missing = p.creds_uuid is not None and p.creds is None
     scan.facts, scan.raw = facts_from_results(ep, main, p.creds, post, single=p.single, post_error=post_error,
                                               creds_missing=creds_missing)
+    if closed_without_cert and scan.facts is not None:
+        scan.facts = scan.facts.model_copy(
+            update={"client_auth": scan.facts.client_auth.model_copy(update={"tls_layer": ClientAuthRequirement.REQUIRED})}
+        )
+        scan.raw += ("\nclient certificate at the TLS layer: required (the server closed every connection made without "
+                     "a client certificate, without an alert, and completed the handshake with the given certificate)\n")
     scan.sources = _sources(ep, main, p.creds is not None or p.creds_uuid is not None)
     scan.finished = time.monotonic()
     return scan
@@ -363,6 +412,15 @@ def _connectivity_error(result: ServerScanResult) -> str:
     if "TimedOut" in text or "timed out" in text.lower():
         return f"connection timed out: {text}"
     return f"no TLS service could be negotiated: {text}"
+
+
+_CLOSED_HINT = (" — the server closes the connection right after the handshake; a TLS 1.3 server that requires a client"
+                " certificate and sends no alert looks like this: re-run with --client-cert/--client-key")
+
+
+def _peer_closed(result: ServerScanResult) -> bool:
+    trace = result.connectivity_error_trace
+    return trace is not None and "peer closed the connection" in "".join(trace.format_exception_only())
 
 
 def _short(exc: BaseException) -> str:

@@ -1,0 +1,56 @@
+"""The hub's own endpoint passes tenken's TLS audit: TLS 1.3 only, client certificates required."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "hub"))
+
+from hub_harness import start_hub  # noqa: E402
+
+TENKEN = str(Path(sys.executable).with_name("tenken"))
+
+
+def test_hub_endpoint_has_no_tls_failure(tmp_path: Path) -> None:
+    hub = start_hub(tmp_path / "hubdata")
+    try:
+        admin = hub.data / "clients" / "admin"
+        proc = subprocess.run(
+            [TENKEN, "scan", "tls", f"127.0.0.1:{hub.port}", "--ca-file", str(hub.ca),
+             "--client-cert", str(admin / "client.pem"), "--client-key", str(admin / "client.key"), "-f", "json"],
+            capture_output=True, text=True, timeout=180,
+        )
+    finally:
+        hub.stop()
+    report = json.loads(proc.stdout)
+    tls = [f for f in report["findings"] if f["target"] == f"127.0.0.1:{hub.port}"]
+    assert tls, proc.stderr
+    bad = [(f["check_id"], f["subject"], f["status"], f["detail"]["en"]) for f in tls if f["status"] in ("fail", "error")]
+    assert not bad, bad
+    assert proc.returncode == 0
+    by_check = {f["check_id"]: f for f in tls}
+    # TLS 1.3 offered, client certificate required: the SO-13-6 / SO-13-12 findings pass
+    assert any(f["status"] == "pass" and "SO-13-6" in f["clauses"] for f in tls)
+    assert any(f["status"] == "pass" and "SO-13-12" in f["clauses"] for f in tls)
+    assert str(admin / "client.key") not in proc.stdout
+    assert by_check, "findings are keyed by check"
+
+
+def test_hub_without_a_client_certificate_is_an_error_with_the_hint(tmp_path: Path) -> None:
+    """uvicorn drops certificate-less connections without an alert: not 'not offered', but an error saying why."""
+    hub = start_hub(tmp_path / "hubdata")
+    try:
+        proc = subprocess.run([TENKEN, "scan", "tls", f"127.0.0.1:{hub.port}", "--ca-file", str(hub.ca), "-f", "json"],
+                              capture_output=True, text=True, timeout=180)
+    finally:
+        hub.stop()
+    assert proc.returncode == 3
+    report = json.loads(proc.stdout)
+    errs = [f for f in report["findings"] if f["target"] == f"127.0.0.1:{hub.port}" and f["status"] == "error"]
+    assert errs and "--client-cert" in errs[0]["detail"]["en"]
+    assert not any(f["status"] == "pass" for f in report["findings"] if f["target"] == f"127.0.0.1:{hub.port}")
