@@ -219,7 +219,43 @@ def parse_lastlog(data: bytes, uids: list[int]) -> dict[int, datetime]:
     return out
 
 
+# glibc's struct utmp on Linux (x86_64 and aarch64 alike): 384 bytes, 32-bit seconds in ut_tv
+_UTMP_REC = struct.Struct("<h2xi32s4s32s256shhiii4i20s")
+_USER_PROCESS = 7
+#: wtmp grows with every login; the newest part is what "last login" needs
+WTMP_TAIL_BYTES = 4 * 1024 * 1024
+
+
+def parse_wtmp(data: bytes) -> dict[str, datetime]:
+    """Last login per user name from wtmp records (USER_PROCESS entries); total on arbitrary bytes."""
+    out: dict[str, datetime] = {}
+    size = _UTMP_REC.size
+    start = len(data) % size  # a tail read may begin mid-record: align on the end, which is whole
+    for off in range(start, len(data) - size + 1, size):
+        rec = _UTMP_REC.unpack_from(data, off)
+        if rec[0] != _USER_PROCESS:
+            continue
+        user = rec[4].split(b"\0", 1)[0].decode("utf-8", "replace")
+        secs = rec[9]
+        if not user or secs <= 0:
+            continue
+        when = datetime.fromtimestamp(secs, UTC)
+        if user not in out or when > out[user]:
+            out[user] = when
+    return out
+
+
 ADMIN_GROUPS = ("sudo", "wheel", "admin")
+
+
+def _read_wtmp(p: Probe) -> bytes | None:
+    st = p.stat("/var/log/wtmp")
+    if st is None:
+        return None
+    data = p.file("/var/log/wtmp", keep_raw=False)
+    if data is None:
+        return None
+    return data[-WTMP_TAIL_BYTES:]
 
 
 @collector("linux.accounts", facts=AccountsFacts)
@@ -247,10 +283,18 @@ def collect_accounts(p: Probe) -> AccountsFacts:
     shadow_map = parse_shadow(shadow.decode("utf-8", "replace")) if shadow is not None else None
     groups = parse_group(group.decode("utf-8", "replace")) if group is not None else {}
     lastlog: dict[int, datetime] = {}
-    ll = p.file("/var/log/lastlog", fact="lastlog", keep_raw=False)
+    wtmp: dict[str, datetime] = {}
+    # lastlog is gone on newer distributions (lastlog2/wtmpdb); wtmp still records logins on most
+    ll = p.file("/var/log/lastlog", keep_raw=False)
     if ll is not None:
         lastlog = parse_lastlog(ll, [r[2] for r in rows])
+    wt = _read_wtmp(p)
+    if wt is not None:
+        wtmp = parse_wtmp(wt)
+    if ll is not None or wt is not None:
         facts.lastlog_available = True
+    else:
+        p.note("lastlog", Reason.ABSENT, "neither /var/log/lastlog nor /var/log/wtmp exists")
 
     accounts = []
     for name, pwfield, uid, gid, home, shell in rows:
@@ -271,7 +315,7 @@ def collect_accounts(p: Probe) -> AccountsFacts:
                 last_change_days=sh[1] if sh else None,
                 max_days=sh[2] if sh else None,
                 expire_days=sh[3] if sh else None,
-                last_login=lastlog.get(uid),
+                last_login=max((t for t in (lastlog.get(uid), wtmp.get(name)) if t is not None), default=None),
             )
         )
     admins: set[str] = set()

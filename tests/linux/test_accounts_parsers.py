@@ -74,3 +74,43 @@ def test_lastlog_record_layout() -> None:
     t = int(datetime(2026, 1, 2, tzinfo=UTC).timestamp())
     data = rec.pack(0, b"", b"") + rec.pack(t, b"pts/0", b"10.0.0.1")
     assert parse_lastlog(data, [0, 1, 2]) == {1: datetime(2026, 1, 2, tzinfo=UTC)}
+
+
+def _utmp(kind: int, user: bytes, secs: int) -> bytes:
+    return struct.Struct("<h2xi32s4s32s256shhiii4i20s").pack(kind, 1, b"pts/0", b"ts/0", user, b"10.0.0.9", 0, 0, 0, secs, 0, 0, 0, 0, 0, b"")
+
+
+def test_wtmp_last_login_per_user() -> None:
+    from tenken.collectors.linux.accounts import parse_wtmp
+
+    t1 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
+    t2 = int(datetime(2026, 5, 1, tzinfo=UTC).timestamp())
+    data = _utmp(7, b"alice", t1) + _utmp(8, b"bob", t2) + _utmp(7, b"alice", t2) + _utmp(2, b"reboot", t2)
+    assert parse_wtmp(data) == {"alice": datetime(2026, 5, 1, tzinfo=UTC)}
+    assert parse_wtmp(b"xx" + data) == parse_wtmp(data), "a tail read that starts mid-record is realigned"
+
+
+@given(st.binary(max_size=3000))
+def test_wtmp_is_total(data: bytes) -> None:
+    from tenken.collectors.linux.accounts import parse_wtmp
+
+    parse_wtmp(data)
+
+
+def test_stale_account_from_wtmp_when_lastlog_is_absent(tmp_path) -> None:
+    """Newer distributions have no lastlog: wtmp alone decides who is stale."""
+    import json
+
+    from clihelp import run_tenken
+
+    root = tmp_path / "r"
+    (root / "etc").mkdir(parents=True)
+    (root / "var/log").mkdir(parents=True)
+    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\n")
+    yes = "$y$j9T$abcdefghijklmnopqrstu.$ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno12"
+    (root / "etc/shadow").write_text(f"root:!:19000::::::\nalice:{yes}:19000::::::\nbob:{yes}:19000::::::\n")
+    recent = int(datetime.now(UTC).timestamp()) - 86400
+    (root / "var/log/wtmp").write_bytes(_utmp(7, b"alice", recent) + _utmp(7, b"bob", recent - 400 * 86400))
+    data = json.loads(run_tenken("scan", "local", "--root", str(root), "-f", "json").stdout)
+    stale = [(f["status"], f["subject"]) for f in data["findings"] if f["check_id"] == "linux.accounts.stale"]
+    assert stale == [("warn", "bob")]
