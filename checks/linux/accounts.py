@@ -74,6 +74,12 @@ def password_storage(ctx: CheckContext) -> list[Finding]:
     if not out:
         hashed = [a for a in facts.accounts if a.password and a.password.state == "hashed"]
         schemes = sorted({a.password.scheme or "" for a in hashed if a.password})
+        if not hashed:
+            return [ctx.finding(
+                Status.NOT_APPLICABLE, title=spec_title,
+                detail=Text(ja="パスワードが設定されたアカウントはありません（すべてロックまたは無効）。",
+                            en="No account has a password set (all are locked or disabled)."),
+            )]
         out.append(ctx.finding(
             Status.PASS,
             title=spec_title,
@@ -173,6 +179,10 @@ def stale_accounts(ctx: CheckContext) -> list[Finding]:
             remediation=Text(ja=f"不要なら userdel {a.name}、必要なら台帳に理由を記録してください。",
                              en=f"Delete it (userdel {a.name}) if unneeded, or record why it is kept."),
         ))
+    if not out and not [a for a in usable if a.name != "root"]:
+        return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title,
+                            detail=Text(ja="root 以外にログイン可能なアカウントはありません。",
+                                        en="There is no login account other than root."))]
     if not out:
         out.append(ctx.finding(Status.PASS, title=ctx.spec.title,
                                detail=Text(ja=f"ログイン可能な {len(usable)} アカウントはすべて {days} 日以内に使用されています。",
