@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from tenken.agent.output import EXIT_USAGE, Format, Lang, exit_code, write_report
+from tenken.agent.report import Report
 from tenken.checks.configfile import ConfigError
 
 from tenken import __version__
@@ -37,7 +38,7 @@ def fail_usage(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
-def finish(report, fmt: Format, lang: Lang, output: Path | None, sign: Path | None) -> None:
+def finish(report: Report, fmt: Format, lang: Lang, output: Path | None, sign: Path | None) -> None:
     try:
         write_report(report, fmt=fmt, lang=lang, output=output, sign=sign)
     except ConfigError as exc:

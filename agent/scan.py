@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from tenken.agent.report import Report, TargetInfo, TargetKind, TargetState
 from tenken.checks.catalogue import Catalogue, clause_sort_key, coverage_findings, load_catalogue
@@ -125,7 +125,7 @@ def assemble_report(
     policy: Policy,
     waivers: list[Waiver] | None = None,
     catalogue: Catalogue | None = None,
-    started_at=None,
+    started_at: datetime | None = None,
     scanned_kinds: set[str] | None = None,
     today: date | None = None,
 ) -> Report:
