@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from clihelp import run_tenken
+from clihelp import details, outcomes, run_tenken, scan_root
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tenken.collectors.linux.protections import (
@@ -85,21 +85,12 @@ def weak_tree(root: Path, chassis: int = 3) -> Path:
     return root
 
 
-def scan(root: Path, policy: Path | None = None) -> dict:
-    args = ["scan", "local", "--root", str(root), "-f", "json"]
-    if policy is not None:
-        args += ["--policy", str(policy)]
-    res = run_tenken(*args)
-    assert res.exit_code in (0, 1), res.stderr
-    return res.json()
+scan = scan_root
+detail = details
 
 
 def got(report: dict, checks: tuple[str, ...] = CHECKS) -> list[tuple[str, str, str | None, list[str]]]:
-    return sorted((f["check_id"], f["status"], f["subject"], f["clauses"]) for f in report["findings"] if f["check_id"] in checks)
-
-
-def detail(report: dict, check_id: str) -> str:
-    return " ".join(f["detail"]["en"] for f in report["findings"] if f["check_id"] == check_id)
+    return outcomes(report, checks)
 
 
 def test_good_laptop_tree_passes_everything(tmp_path: Path) -> None:
