@@ -125,6 +125,21 @@ def network_timeout(endpoint: TlsEndpoint) -> int:
     return max(1, min(5, int(endpoint.timeout // 4)))
 
 
+def scan_socket_timeout(endpoint: TlsEndpoint) -> int:
+    """The socket timeout sslyze itself gets: half of `network_timeout` for HTTPS endpoints.
+
+    With TLS 1.3, sslyze tells "client certificate optional" from "required" by writing one byte and
+    waiting for the server's answer; an HTTP server that refuses only at the HTTP layer (nginx
+    `ssl_verify_client on`) keeps waiting for the rest of the request, so that check always costs one
+    full socket timeout. HTTPS endpoints get the HTTP-layer probe that settles the question anyway, so
+    their sslyze timeout is shorter (1 s at the default `--timeout 10`, plenty for a handshake on a
+    hospital network; raise `--timeout` for slow links). The preflight keeps the longer value.
+    """
+    base = network_timeout(endpoint)
+    wants_http = endpoint.http if endpoint.http is not None else endpoint.starttls is None
+    return max(1, base // 2) if wants_http else base
+
+
 @dataclass
 class EndpointScan:
     """What the collector learned about one endpoint: facts, or the reason it could not be scanned."""
@@ -164,7 +179,7 @@ class _Pending:
 def _requests_for(endpoint: TlsEndpoint) -> tuple[str, ServerScanRequest, ServerScanRequest | None]:
     """Build the sslyze requests; raises ValueError with a readable reason for bad input."""
     location = ServerNetworkLocation(hostname=endpoint.host, port=endpoint.port)
-    timeout = network_timeout(endpoint)
+    timeout = scan_socket_timeout(endpoint)
     sni = endpoint.server_name or endpoint.host
     opportunistic = _STARTTLS[endpoint.starttls] if endpoint.starttls else None
     extra = ScanCommandsExtraArguments()
