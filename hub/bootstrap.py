@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,29 @@ def public_url(settings: HubSettings) -> str:
     return f"https://{host}:{settings.port}"
 
 
+def token_file(res: InitResult) -> Path | None:
+    return Path(res.admin_key).with_name("token") if res.admin_key else None
+
+
+def write_token_file(res: InitResult) -> None:
+    """The first operator token goes to a 0600 file beside the operator key, not to the service's log."""
+    path = token_file(res)
+    if path is None or res.admin_token is None:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(res.admin_token + "\n")
+
+
+def token_lines(res: InitResult) -> list[str]:
+    """Printed on a terminal; under systemd stdout is the journal, where a token must never land."""
+    path = token_file(res)
+    lines = [f"Operator API token (stored hashed; the only copy is this file, mode 0600) / 管理者APIトークン: {path}"]
+    if sys.stdout.isatty():
+        lines.append(f"  {res.admin_token}")
+    return lines
+
+
 def first_run_text(settings: HubSettings, res: InitResult) -> str:
     d = settings.data_dir
     url = public_url(settings)
@@ -95,8 +119,7 @@ def first_run_text(settings: HubSettings, res: InitResult) -> str:
         f"  hub TLS certificate:             {settings.tls_cert}",
         f"  database:                        {settings.database_url if not settings.db_url else '(given with --db)'}",
         "",
-        "Operator API token (shown ONLY now; stored hashed) / 管理者APIトークン（この一度だけ表示）:",
-        f"  {res.admin_token}",
+        *token_lines(res),
         f"Operator client certificate: {res.admin_cert}  key: {res.admin_key}",
         f"  try: curl --cacert {settings.ca_cert} --cert {res.admin_cert} --key {res.admin_key} -H 'Authorization: Bearer <token>' {url}/api/v1/hosts",
         "",

@@ -64,7 +64,7 @@ def serve(
 ) -> None:
     """Start the hub (HTTPS, TLS 1.3, client certificates required). On an empty DIR, initialise it first."""
     from tenken.hub.app import create_app
-    from tenken.hub.bootstrap import ensure_initialised, first_run_text
+    from tenken.hub.bootstrap import ensure_initialised, first_run_text, write_token_file
     from tenken.hub.server import serve as run_server
     from tenken.hub.tls import server_context
 
@@ -75,6 +75,7 @@ def serve(
     except hubca.CAError as exc:
         raise _fail(str(exc)) from exc
     if res.admin_token:
+        write_token_file(res)
         typer.echo(first_run_text(settings, res))
     elif res.renewed_server_cert:
         typer.echo(f"hub TLS certificate (re)issued: {settings.tls_cert}", err=True)

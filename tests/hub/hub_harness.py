@@ -8,7 +8,6 @@ Used by the hub tests and by bench/hub_ingest.py. Agents get their identity from
 from __future__ import annotations
 
 import json
-import re
 import socket
 import ssl
 import subprocess
@@ -126,10 +125,12 @@ def start_hub(data: Path, db_url: str | None = None, *, port: int | None = None,
         proc.kill()
         raise RuntimeError(f"tenken-hub serve did not listen on {port}:\n{log.read_text(errors='replace')}")
     if token is None:
-        m = re.search(r"\b(thub_[A-Za-z0-9_-]{20,})", log.read_text(errors="replace"))
-        if m is None:
-            raise RuntimeError(f"no first-run token in the hub's output:\n{log.read_text(errors='replace')}")
-        token = m.group(1)
+        # the first-run token is written to a 0600 file, never to the (journal-bound) output
+        tfile = data / "clients" / "admin" / "token"
+        if not tfile.exists():
+            raise RuntimeError(f"no first-run token file {tfile}:\n{log.read_text(errors='replace')}")
+        token = tfile.read_text().strip()
+        assert token not in log.read_text(errors="replace"), "the operator token must not appear in the hub's output"
     return Hub(data=data, port=port, db_url=db_url, proc=proc, log=log, token=token)
 
 

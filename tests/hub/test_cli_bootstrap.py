@@ -29,8 +29,12 @@ def fresh_hub(tmp_path_factory: pytest.TempPathFactory) -> Hub:
 def test_first_start_creates_everything_and_prints_the_next_steps(fresh_hub: Hub) -> None:
     d = fresh_hub.data
     out = fresh_hub.log.read_text()
-    for needle in ("tenken agent init --dir", f"tenken-hub agent enroll tls.csr --pub agent.pub --data {d}", "ca_file:", "client_cert:", fresh_hub.token):
+    token_file = d / "clients" / "admin" / "token"
+    for needle in ("tenken agent init --dir", f"tenken-hub agent enroll tls.csr --pub agent.pub --data {d}", "ca_file:", "client_cert:", str(token_file)):
         assert needle in out, needle
+    # the service's output goes to a journal: the token is only in a 0600 file
+    assert fresh_hub.token not in out
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and token_file.read_text().strip() == fresh_hub.token
     assert stat.S_IMODE((d / "private" / "ca.key").stat().st_mode) == 0o600
     assert stat.S_IMODE((d / "private" / "hub.key").stat().st_mode) == 0o600
     assert stat.S_IMODE((d / "hub.json").stat().st_mode) == 0o600
