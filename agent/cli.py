@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from tenken.agent.output import EXIT_USAGE, Format, Lang, exit_code, write_report
 from tenken.agent.report import Report
 from tenken.checks.configfile import ConfigError
+
+if TYPE_CHECKING:
+    from tenken.checks.policy import Policy
+    from tenken.checks.waivers import Waiver
 
 from tenken import __version__
 
@@ -38,6 +42,17 @@ def fail_usage(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
+def load_site_config(policy: Path | None, waivers: Path | None) -> tuple[Policy, list[Waiver]]:
+    """The policy (defaults + site file) and waivers every scan command takes; a bad file is exit 2."""
+    from tenken.checks.policy import load_policy
+    from tenken.checks.waivers import load_waivers
+
+    try:
+        return load_policy(policy), load_waivers(waivers)
+    except ConfigError as exc:
+        raise fail_usage(str(exc)) from exc
+
+
 def finish(report: Report, fmt: Format, lang: Lang, output: Path | None, sign: Path | None) -> None:
     try:
         write_report(report, fmt=fmt, lang=lang, output=output, sign=sign)
@@ -61,17 +76,11 @@ def scan_local(
     """Audit this machine (or an offline root with --root). / このマシンを点検します。"""
     from tenken.agent.report import TargetKind
     from tenken.agent.scan import assemble_report, scan_host
-    from tenken.checks.policy import load_policy
-    from tenken.checks.waivers import load_waivers
     from tenken.collectors.transport.base import TransportError
     from tenken.collectors.transport.local import LocalTransport
     from tenken.collectors.transport.root import RootTransport
 
-    try:
-        pol = load_policy(policy)
-        wv = load_waivers(waivers)
-    except ConfigError as exc:
-        raise fail_usage(str(exc)) from exc
+    pol, wv = load_site_config(policy, waivers)
     try:
         transport = RootTransport(root) if root else LocalTransport()
     except TransportError as exc:

@@ -25,6 +25,7 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         WaiversOpt,
         fail_usage,
         finish,
+        load_site_config,
     )
     from tenken.agent.output import Format, Lang
     from tenken.checks.configfile import ConfigError
@@ -33,15 +34,6 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         Path | None,
         typer.Option("--known-hosts", help="known_hosts file to check host keys against (default ~/.ssh/known_hosts)."),
     ]
-
-    def _load_policies(policy: Path | None, waivers: Path | None):
-        from tenken.checks.policy import load_policy
-        from tenken.checks.waivers import load_waivers
-
-        try:
-            return load_policy(policy), load_waivers(waivers)
-        except ConfigError as exc:
-            raise fail_usage(str(exc)) from exc
 
     @scan_app.command("ssh")
     def scan_ssh(
@@ -77,7 +69,7 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
                 check_reference(passphrase, where="--passphrase")
         except (ValueError, ConfigError) as exc:
             raise fail_usage(str(exc)) from exc
-        pol, wv = _load_policies(policy, waivers)
+        pol, wv = load_site_config(policy, waivers)
         spec = HostSpec(
             name=d.host, address=d.host, group="command line", transport="ssh", port=d.port, user=d.user,
             identity=str(identity) if identity else None, passphrase=passphrase, agent=not no_agent, jump=j,
@@ -119,7 +111,7 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
             raise fail_usage(str(exc)) from exc
         if not hosts and not tls:
             raise fail_usage(f"{inventory}: no hosts or TLS endpoints match --group/--limit")
-        pol, wv = _load_policies(policy, waivers)
+        pol, wv = load_site_config(policy, waivers)
         # group policy files are loaded up front: a broken one is a usage error, not 40 host errors
         policies: dict[str, Policy] = {}
         try:

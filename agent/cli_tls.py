@@ -32,7 +32,17 @@ def parse_target(text: str, default_port: int) -> tuple[str, int]:
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:
     """Add `scan tls` to the CLI."""
-    from tenken.agent.cli import FormatOpt, LangOpt, OutputOpt, PolicyOpt, SignOpt, WaiversOpt, fail_usage, finish
+    from tenken.agent.cli import (
+        FormatOpt,
+        LangOpt,
+        OutputOpt,
+        PolicyOpt,
+        SignOpt,
+        WaiversOpt,
+        fail_usage,
+        finish,
+        load_site_config,
+    )
     from tenken.agent.output import Format, Lang
 
     @scan_app.command("tls")
@@ -56,20 +66,13 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         """Audit TLS endpoints (TLS 1.3, 高セキュリティ型 suites, certificate, client certificates). / TLS エンドポイントを点検します。"""
         from tenken.agent.scan import assemble_report
         from tenken.agent.tls_scan import scan_tls
-        from tenken.checks.configfile import ConfigError
-        from tenken.checks.policy import load_policy
-        from tenken.checks.waivers import load_waivers
 
         if (client_cert is None) != (client_key is None):
             raise fail_usage("--client-cert and --client-key go together")
         for path, name in ((ca_file, "--ca-file"), (client_cert, "--client-cert"), (client_key, "--client-key")):
             if path is not None and not path.is_file():
                 raise fail_usage(f"{name}: no such file: {path}")
-        try:
-            pol = load_policy(policy)
-            wv = load_waivers(waivers)
-        except ConfigError as exc:
-            raise fail_usage(str(exc)) from exc
+        pol, wv = load_site_config(policy, waivers)
         endpoints: list[TlsEndpoint] = []
         for t in targets:
             try:

@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from tenken.agent.cli import FormatOpt, LangOpt, OutputOpt, PolicyOpt, SignOpt, WaiversOpt, fail_usage, finish
+from tenken.agent.cli import (
+    FormatOpt,
+    LangOpt,
+    OutputOpt,
+    PolicyOpt,
+    SignOpt,
+    WaiversOpt,
+    fail_usage,
+    finish,
+    load_site_config,
+)
 from tenken.agent.output import Format, Lang
 from tenken.checks.configfile import ConfigError
 
@@ -40,8 +50,6 @@ def scan_winrm(
     from tenken.agent.credentials import SecretUnavailable, check_reference, resolve_secret
     from tenken.agent.report import TargetKind
     from tenken.agent.scan import assemble_report, scan_host
-    from tenken.checks.policy import load_policy
-    from tenken.checks.waivers import load_waivers
     from tenken.collectors.transport.base import TransportError
     from tenken.collectors.transport.winrm import WinRMTransport
 
@@ -56,10 +64,9 @@ def scan_winrm(
         raise fail_usage(f"--ca-file {ca_file}: no such file")
     try:
         check_reference(credential, where="--credential")
-        pol = load_policy(policy)
-        wv = load_waivers(waivers)
     except ConfigError as exc:
         raise fail_usage(str(exc)) from exc
+    pol, wv = load_site_config(policy, waivers)
     try:
         password = resolve_secret(credential)
     except SecretUnavailable as exc:
