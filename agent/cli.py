@@ -59,7 +59,9 @@ def finish(report: Report, fmt: Format, lang: Lang, output: Path | None, sign: P
     except ConfigError as exc:
         raise fail_usage(str(exc)) from exc
     except OSError as exc:
-        raise fail_usage(f"cannot write report: {exc}") from exc
+        if output is not None and not output.parent.is_dir():
+            raise fail_usage(f"--output: directory {output.parent} does not exist: create it or choose another path") from exc
+        raise fail_usage(f"cannot write report to {output}: {exc.strerror or exc}") from exc
     raise typer.Exit(exit_code(report))
 
 

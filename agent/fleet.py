@@ -259,8 +259,6 @@ def run_tls(targets: list[TlsTarget], policy: Policy, *, deadline: float = TLS_D
 
         try:
             box["results"] = scan_tls(endpoints, policy)
-        except NotImplementedError as exc:
-            box["error"] = f"TLS audit not available: {exc}"
         except Exception as exc:
             log.exception("TLS scan failed")
             box["error"] = f"TLS scan failed: {type(exc).__name__}: {exc}"

@@ -68,12 +68,17 @@ def serve(
     from tenken.hub.server import serve as run_server
     from tenken.hub.tls import server_context
 
+    if not isinstance(getattr(logging, log_level.upper(), None), int):
+        raise _fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(data, db, host=host, port=port, extra_sans=san or [], max_body_bytes=max_body, window_days=window_days)
     try:
         res, engine = ensure_initialised(settings)
     except hubca.CAError as exc:
         raise _fail(str(exc)) from exc
+    except OSError as exc:
+        raise _fail(f"{data}: cannot create or use the hub data directory ({exc.strerror or exc}); "
+                    "choose a writable --data or run as the user that owns it") from exc
     if res.admin_token:
         write_token_file(res)
         typer.echo(first_run_text(settings, res))
@@ -191,7 +196,7 @@ def agent_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None, as_json: Anno
 
 @token_app.command("create")
 def token_create(
-    name: Annotated[str, typer.Option("--name", help="Who the token is for.", min=1)] = "operator",
+    name: Annotated[str, typer.Option("--name", help="Who the token is for.")] = "operator",
     data: DataOpt = DEFAULT_DATA_DIR,
     db: DbOpt = None,
     cert: Annotated[bool, typer.Option("--cert/--no-cert", help="Also issue an operator client certificate (needed to connect).")] = True,

@@ -61,9 +61,11 @@ def enrolled_agent(conn: Connection, agent_id: str, cert_serial: str) -> Enrolle
     """The agent behind a client certificate, or 403: unknown, revoked, or a certificate not issued to it."""
     row = conn.execute(select(t.agents.c.signing_key, t.agents.c.revoked_at).where(t.agents.c.id == agent_id)).first()
     if row is None:
-        raise IngestError(403, f"agent {agent_id} is not enrolled at this hub")
+        raise IngestError(403, f"agent {agent_id} is not enrolled at this hub: "
+                                "enroll it with `tenken-hub agent enroll tls.csr --pub agent.pub`")
     if row.revoked_at is not None:
-        raise IngestError(403, f"agent {agent_id} has been revoked")
+        raise IngestError(403, f"agent {agent_id} has been revoked: create new keys with "
+                                "`tenken agent init` and enroll them")
     cert = conn.execute(select(t.certs.c.agent_id, t.certs.c.revoked_at).where(t.certs.c.serial == cert_serial)).first()
     if cert is None or cert.agent_id != agent_id or cert.revoked_at is not None:
         raise IngestError(403, f"client certificate {cert_serial} is not a valid certificate of agent {agent_id}")

@@ -222,3 +222,9 @@ def test_output_to_a_device_writes_through_it(tmp_path: Path) -> None:
     run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "-f", "json", "-o", str(out))
     assert json.loads(out.read_text())["schema"] == "tenken.report/v1"
     assert not list(tmp_path.glob(".r.json.*.tmp"))
+
+
+def test_output_in_a_missing_directory_says_what_to_do(tmp_path: Path) -> None:
+    res = run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "-f", "json", "-o", str(tmp_path / "nope" / "r.json"))
+    assert res.exit_code == 2
+    assert f"directory {tmp_path / 'nope'} does not exist" in res.stderr and ".tmp" not in res.stderr

@@ -116,3 +116,12 @@ def test_restart_keeps_ca_and_token_and_adds_new_names(fresh_hub: Hub) -> None:
         second.stop()
     with pytest.raises(httpx.ConnectError), httpx.Client(verify=False) as c:
         c.get(second.url)
+
+
+def test_serve_refuses_a_bad_log_level_and_an_unusable_data_dir(tmp_path: Path) -> None:
+    bad = run_hub_cli("serve", "--data", str(tmp_path / "d"), "--log-level", "verbose", check=False)
+    assert bad.returncode == 2 and "--log-level must be" in bad.stderr and "Traceback" not in bad.stderr
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    bad = run_hub_cli("serve", "--data", str(afile), "--port", "1", check=False)
+    assert bad.returncode == 2 and "cannot create or use the hub data directory" in bad.stderr and "Traceback" not in bad.stderr
