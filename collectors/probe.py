@@ -7,6 +7,7 @@ lands in `Facts.unavailable` with a Reason, so checks can say `error` ("needs ro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from tenken.collectors.evidence import Reason, Source, SourceKind, Unavailable, sha256_hex
@@ -53,9 +54,13 @@ def scrub(text: str, path: str) -> str:
     from tenken.collectors.linux.secrets import redact_config
 
     try:
-        return redact_config(text, path)
+        return _URL_USERINFO.sub(r"\1<redacted>@", redact_config(text, path))
     except Exception:  # a redactor bug must not leak the text: withhold it instead
         return "[content withheld: could not be redacted]"
+
+
+# `scheme://user:password@host` (apt proxies, repository URLs, database DSNs): keep the user, drop the password
+_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"']+:)[^\s@/\"']+@")
 
 
 class Probe:
@@ -71,8 +76,9 @@ class Probe:
         """Record that `fact` could not be established; the first reason recorded wins."""
         self.unavailable.setdefault(fact, Unavailable(reason=reason, detail=detail))
 
-    def excerpt(self, header: str, text: str) -> None:
-        self._raw.append(f"== {header} ==\n{text.rstrip()}\n")
+    def excerpt(self, header: str, text: str, *, path: str = "") -> None:
+        """Keep a piece of evidence for the auditor; every excerpt, however a collector got it, is scrubbed."""
+        self._raw.append(f"== {header} ==\n{scrub(text, path).rstrip()}\n")
 
     @property
     def raw(self) -> str:
@@ -111,7 +117,7 @@ class Probe:
                 text = redact(text)
             elif sensitive:
                 text = "[content withheld: holds secrets]"
-            self.excerpt(path, scrub(text, path))
+            self.excerpt(path, text, path=path)
         return data
 
     def files(self, paths: Sequence[str], **kw: object) -> dict[str, bytes]:
@@ -152,7 +158,7 @@ class Probe:
             text = res.stdout.decode("utf-8", "replace")
             if res.stderr:
                 text += "\n[stderr]\n" + res.stderr.decode("utf-8", "replace")
-            self.excerpt(f"$ {ref} (exit {res.exit_code})", scrub(redact(text) if redact else text, ""))
+            self.excerpt(f"$ {ref} (exit {res.exit_code})", redact(text) if redact else text)
         return res
 
     def listdir(self, path: str, *, fact: str | None = None) -> list[str] | None:
@@ -174,4 +180,4 @@ class Probe:
     def api(self, ref: str, text: str) -> None:
         """Record facts obtained through an API (psutil) rather than a file or command."""
         self.sources.append(Source(kind=SourceKind.API, ref=ref, sha256=sha256_hex(text)))
-        self.excerpt(ref, scrub(text, ""))
+        self.excerpt(ref, text)

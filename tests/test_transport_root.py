@@ -54,3 +54,22 @@ def test_commands_are_offline_facts(tmp_path: Path) -> None:
     assert p.unavailable["kernel"].reason is Reason.OFFLINE
     assert p.file("/etc/missing", fact="x") is None
     assert p.unavailable["x"].reason is Reason.ABSENT
+
+
+def test_every_excerpt_is_scrubbed_including_url_passwords_and_group_hashes(tmp_path: Path) -> None:
+    """Whatever path a collector takes to keep text (file, command, or a hand-made excerpt), secrets go."""
+    (tmp_path / "etc/apt/apt.conf.d").mkdir(parents=True)
+    (tmp_path / "etc/apt/apt.conf.d/90proxy").write_text('Acquire::http::Proxy "http://alice:S3cretPw@proxy.local:3128/";\n')
+    p = Probe(RootTransport(tmp_path))
+    p.file("/etc/apt/apt.conf.d/90proxy")
+    p.excerpt("hand-made", "dsn=postgresql://hub:Pw0rdXyz@db/hub\npassword = hunter2hunter2\n")
+    assert "S3cretPw" not in p.raw and "Pw0rdXyz" not in p.raw and "hunter2hunter2" not in p.raw
+    assert "alice:<redacted>@proxy.local" in p.raw
+
+    from tenken.collectors.linux.accounts import collect_accounts
+
+    (tmp_path / "etc/passwd").write_text("root:x:0:0::/root:/bin/bash\n")
+    (tmp_path / "etc/group").write_text("root:x:0:\nadmins:$6$salt$GroupHashValueXYZ:1001:alice\n")
+    p2 = Probe(RootTransport(tmp_path))
+    collect_accounts(p2)
+    assert "GroupHashValueXYZ" not in p2.raw

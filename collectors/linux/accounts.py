@@ -263,7 +263,7 @@ def collect_accounts(p: Probe) -> AccountsFacts:
     """Accounts, their password storage, admin rights and last logins."""
     passwd = p.file("/etc/passwd", fact="passwd", redact=redact_passwd)
     shadow = p.file("/etc/shadow", fact="shadow", privileged=True, sensitive=True, redact=redact_shadow)
-    group = p.file("/etc/group", fact="group")
+    group = p.file("/etc/group", fact="group", redact=redact_passwd)  # same field holds a group password hash
     login_defs = p.file("/etc/login.defs", fact="login_defs")
     sudoers_texts = []
     s = p.file("/etc/sudoers", fact="sudoers", privileged=True)
