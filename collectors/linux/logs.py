@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts, Reason
 from tenken.collectors.linux._mounts import parse_lsattr
+from tenken.collectors.linux.procs import process_names
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
 
@@ -383,30 +384,6 @@ def parse_id_names(text: str) -> dict[int, str]:
 
 # -- collection ---------------------------------------------------------------------------------------
 
-def process_names(p: Probe) -> set[str] | None:
-    """Running process names: psutil on the local host, `ps` remotely, None offline or when it fails."""
-    if p.t.is_local:
-        try:
-            import psutil
-
-            names = set()
-            for proc in psutil.process_iter(["name"]):
-                n = proc.info.get("name")
-                if n:
-                    names.add(n)
-        except Exception as exc:  # psutil can fail inside odd containers; say so rather than guess
-            p.note("processes", Reason.FAILED, f"psutil: {exc}")
-            return None
-        p.api("psutil.process_iter(name)", "\n".join(sorted(names)))
-        return names
-    res = p.command(["ps", "-e", "-o", "comm="], fact="processes", keep_raw=False)
-    if res is None or not res.ok:
-        if res is not None:
-            p.note("processes", Reason.FAILED, f"ps exited {res.exit_code}")
-        return None
-    names = {ln.strip() for ln in res.text().splitlines() if ln.strip()}
-    p.excerpt("$ ps -e -o comm= (names)", "\n".join(sorted(names)))
-    return names
 
 
 def _any_exists(p: Probe, paths: Iterable[str]) -> bool:

@@ -78,3 +78,10 @@ def list_processes(p: Probe, *, fact: str = "processes") -> list[Proc] | None:
 def running_named(procs: list[Proc], names: tuple[str, ...] | list[str]) -> list[str]:
     """Which of `names` have at least one running process."""
     return [n for n in names if any(pr.named(n) for pr in procs)]
+
+
+def process_names(p: Probe, fact: str = "processes") -> set[str] | None:
+    """Names a process is known by: its comm (cut to 15 characters by the kernel) and its argv[0] basename,
+    so `systemd-journald` is found over SSH too, where `ps` shows `systemd-journal`."""
+    procs = list_processes(p, fact=fact)
+    return None if procs is None else {n for x in procs for n in (x.comm, x.argv0) if n}

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts, Reason
 from tenken.collectors.linux._mounts import CrypttabEntry, parse_crypttab, parse_fstab, parse_mountinfo
-from tenken.collectors.linux.logs import parse_ini_section, parse_keyvalue, process_names
+from tenken.collectors.linux.logs import parse_ini_section, parse_keyvalue
+from tenken.collectors.linux.procs import process_names
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
 from tenken.collectors.transport.base import CommandResult

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts, Reason
-from tenken.collectors.linux.sshd import process_names
+from tenken.collectors.linux.procs import process_names
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts, Reason, Unavailable
 from tenken.collectors.linux.pathglob import expand
+from tenken.collectors.linux.procs import process_names
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
 
@@ -346,25 +347,6 @@ def build_facts(values: dict[str, list[str]], origin: dict[str, str], *, from_ss
 # collector
 
 
-def process_names(p: Probe, fact: str) -> set[str] | None:
-    """Names of running processes: psutil on the local host, `ps` remotely, None offline or on failure."""
-    if p.t.is_local:
-        import psutil
-
-        names: set[str] = set()
-        for proc in psutil.process_iter(["name"]):
-            name = proc.info.get("name")
-            if name:
-                names.add(name)
-        p.api("psutil.process_iter(name)", "\n".join(sorted(names)))
-        return names
-    res = p.command(["ps", "-eo", "comm="], fact=fact)
-    if res is None:
-        return None
-    if not res.ok:
-        p.note(fact, Reason.FAILED, f"ps exited {res.exit_code}")
-        return None
-    return {line.strip() for line in res.text().splitlines() if line.strip()}
 
 
 @collector("linux.sshd", facts=SshdFacts)

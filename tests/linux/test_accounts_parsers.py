@@ -114,3 +114,27 @@ def test_stale_account_from_wtmp_when_lastlog_is_absent(tmp_path) -> None:
     data = json.loads(run_tenken("scan", "local", "--root", str(root), "-f", "json").stdout)
     stale = [(f["status"], f["subject"]) for f in data["findings"] if f["check_id"] == "linux.accounts.stale"]
     assert stale == [("warn", "bob")]
+
+
+def test_process_names_see_past_the_15_character_comm() -> None:
+    """Over SSH `ps` cuts comm to 15 characters (`systemd-journal`); argv[0] still names systemd-journald."""
+    from tenken.collectors.linux.procs import process_names
+    from tenken.collectors.probe import Probe
+    from tenken.collectors.transport.base import CommandResult, Transport
+
+    class PsOnly(Transport):
+        target = "fake"
+
+        def run(self, argv, *, timeout=10.0, privileged=False):
+            out = {"pid=,stat=,comm=": b"  1 Ss systemd\n 201 Ss systemd-journal\n 333 Z  auditd\n",
+                   "pid=,args=": b"  1 /sbin/init\n 201 /lib/systemd/systemd-journald\n 333 [auditd] <defunct>\n"}[argv[2]]
+            return CommandResult(tuple(argv), 0, out, b"")
+
+        def read_file(self, path, *, privileged=False, max_bytes=0):
+            raise NotImplementedError
+
+        stat = list_dir = read_file
+
+    names = process_names(Probe(PsOnly()))
+    assert names is not None and "systemd-journald" in names and "systemd-journal" in names
+    assert "auditd" not in names, "a zombie is not a running daemon"
