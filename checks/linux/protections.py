@@ -36,7 +36,10 @@ def portable(ctx: CheckContext, f: ProtectionFacts) -> bool | None:
 def _filters(s: FilterState) -> bool:
     if not s.active:
         return False
-    if s.backend in ("ufw", "firewalld"):
+    if s.backend == "ufw":
+        # ufw's default incoming policy decides; unknown is not evidence of filtering
+        return s.input_policy in ("deny", "drop", "reject")
+    if s.backend == "firewalld":
         return s.input_policy not in ("accept",)
     return s.input_policy in ("drop", "reject") or s.blocking_rules > 0
 

@@ -412,11 +412,11 @@ def _firewall(p: Probe, procs: set[str] | None) -> FirewallFacts:
         if res is not None and res.ok:
             fw.states.append(parse_iptables(res.text()))
         if p.t.exists("/usr/sbin/ufw") or p.t.exists("/sbin/ufw"):
-            res = _run_ok(p, ["ufw", "status"], "ufw")
+            res = _run_ok(p, ["ufw", "status", "verbose"], "ufw")
             if res is not None and res.ok:
                 active = bool(re.search(r"^Status:\s*active", res.text(), re.MULTILINE))
-                fw.states.append(FilterState(backend="ufw", source="ufw status", runtime=True, active=active,
-                                             input_policy=None))
+                fw.states.append(FilterState(backend="ufw", source="ufw status verbose", runtime=True, active=active,
+                                             input_policy=parse_ufw_incoming(res.text())))
         if p.t.exists("/usr/bin/firewall-cmd") or p.t.exists("/bin/firewall-cmd"):
             res = p.command(["firewall-cmd", "--state"], fact="firewalld", privileged=True)
             if res is not None:
@@ -431,7 +431,7 @@ def _firewall(p: Probe, procs: set[str] | None) -> FirewallFacts:
         default = p.file("/etc/default/ufw")
         pol = parse_keyvalue(default.decode("utf-8", "replace")).get("default_input_policy") if default is not None else None
         fw.states.append(FilterState(backend="ufw", source="/etc/ufw/ufw.conf", runtime=False, active=enabled,
-                                     input_policy=pol.lower() if pol else None))
+                                     input_policy=pol.strip("\"'").lower() if pol else None))
     if p.t.exists("/etc/firewalld/firewalld.conf") or p.t.exists("/usr/lib/firewalld"):
         fw.states.append(FilterState(backend="firewalld", source="/etc/firewalld", runtime=False,
                                      active=_enabled(p, "firewalld.service"), input_policy="reject"))
@@ -447,6 +447,12 @@ def _firewall(p: Probe, procs: set[str] | None) -> FirewallFacts:
             enabled = _enabled(p, unit) or (unit == "netfilter-persistent.service" and _enabled(p, "iptables-persistent.service"))
             fw.states.append(st.model_copy(update={"active": enabled}))
     return fw
+
+
+def parse_ufw_incoming(text: str) -> str | None:
+    """`Default: deny (incoming), allow (outgoing), ...` from `ufw status verbose` -> "deny"; None if absent."""
+    m = re.search(r"^Default:.*?\b(\w+) \(incoming\)", text, re.MULTILINE)
+    return m.group(1).lower() if m else None
 
 
 def _sysfs_crypt(p: Probe) -> dict[str, tuple[str, bool]] | None:

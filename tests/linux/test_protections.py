@@ -154,6 +154,10 @@ def test_blacklist_only_warns_and_ufw_and_iptables_configs_count(tmp_path: Path)
         ("linux.host.firewall", "pass", None, ["SO-7-12", "SO-13-5"]),
         ("linux.host.usb_storage", "warn", None, ["SO-8-1"]),
     ]
+    root3 = weak_tree(tmp_path / "r3")  # ufw enabled but letting everything in is no filter
+    write(root3, "etc/ufw/ufw.conf", "ENABLED=yes\n")
+    write(root3, "etc/default/ufw", 'DEFAULT_INPUT_POLICY="ACCEPT"\n')
+    assert got(scan(root3), ("linux.host.firewall",)) == [("linux.host.firewall", "fail", None, ["SO-7-12", "SO-13-5"])]
     root2 = weak_tree(tmp_path / "r2")
     write(root2, "etc/sysconfig/iptables", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n")
     write(root2, "etc/systemd/system/multi-user.target.wants/iptables.service")
@@ -281,3 +285,12 @@ def test_protection_parsers_are_total(s: str) -> None:
     lock_settings_from_dconf({"x": s}, s.splitlines())
     lock_setting_from_kde(s, "k")
     gvariant_int(s)
+
+
+def test_ufw_verbose_default_incoming_policy() -> None:
+    from tenken.collectors.linux.protections import parse_ufw_incoming
+
+    out = "Status: active\nLogging: on (low)\nDefault: deny (incoming), allow (outgoing), disabled (routed)\nNew profiles: skip\n"
+    assert parse_ufw_incoming(out) == "deny"
+    assert parse_ufw_incoming(out.replace("deny (incoming)", "allow (incoming)")) == "allow"
+    assert parse_ufw_incoming("Status: inactive\n") is None
