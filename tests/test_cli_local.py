@@ -228,3 +228,8 @@ def test_output_in_a_missing_directory_says_what_to_do(tmp_path: Path) -> None:
     res = run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "-f", "json", "-o", str(tmp_path / "nope" / "r.json"))
     assert res.exit_code == 2
     assert f"directory {tmp_path / 'nope'} does not exist" in res.stderr and ".tmp" not in res.stderr
+
+
+def test_secret_scan_of_nothing_is_not_a_pass(tmp_path: Path) -> None:
+    data = run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "-f", "json").json()
+    assert [f["status"] for f in findings(data, "linux.secrets.plaintext")] == ["not_applicable"]

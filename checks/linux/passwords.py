@@ -119,6 +119,16 @@ def hash_method(ctx: CheckContext) -> list[Finding]:
         pam_note_en = "No pam_unix in the password stack (another module stores passwords)."
     if out:  # a weakness, or something that could not be read: no pass on half the picture
         return out
+    if facts.login_defs is None and pf is None and facts.unix is not None and facts.unix.password_lines \
+            and not facts.unix.hash_options:
+        # no login.defs and pam_unix names no method: nothing establishes how new passwords are hashed
+        return [ctx.finding(
+            Status.WARN, title=Text(ja="新しいパスワードのハッシュ方式を確認できない", en="Hash method for new passwords undetermined"),
+            detail=Text(ja=f"/etc/login.defs がなく、{pam_note_ja}方式はライブラリの既定値に依存します。",
+                        en=f"/etc/login.defs is absent and {pam_note_en} The method is the library's default."),
+            remediation=Text(ja="pam_unix に yescrypt（または sha512）を明示してください。",
+                             en="Name yescrypt (or sha512) explicitly on the pam_unix password line."),
+        )]
     if facts.login_defs is None:
         if pf is not None:
             return [ctx.unavailable(Unavailable(reason=Reason.ABSENT, detail="neither /etc/login.defs nor a PAM password stack"),

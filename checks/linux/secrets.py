@@ -63,6 +63,10 @@ def plaintext(ctx: CheckContext) -> list[Finding]:
         ))
     if out:
         return out
+    if not facts.scanned:
+        return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title, detail=Text(
+            ja="確認対象の設定ファイルがありませんでした（policy の secrets.paths で追加できます）。",
+            en="None of the configuration files searched exists here (add more with secrets.paths in the policy)."))]
     hashed_ja = f"（ハッシュ化された値 {facts.hashed_values} 件は対象外）" if facts.hashed_values else ""
     hashed_en = f" ({facts.hashed_values} hashed values ignored)" if facts.hashed_values else ""
     return [ctx.finding(Status.PASS, title=ctx.spec.title, detail=Text(

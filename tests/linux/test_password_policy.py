@@ -234,3 +234,14 @@ def test_conf_parsers_are_total(text: str) -> None:
         assert 0 <= q.minclass <= 4 and q.minlen >= 6
         effective_length(q)
     lockout_from(parse_pam_file("auth required pam_faillock.so " + text.replace("\n", " ")[:80] + "\n", "/x").lines, conf, "/f")
+
+
+def test_hash_method_undetermined_is_not_a_pass(tmp_path: Path) -> None:
+    """No login.defs and a pam_unix line naming no method: nothing says how new passwords are hashed."""
+    root = make_good_root(tmp_path / "root")
+    (root / "etc/login.defs").unlink()
+    pw = root / "etc/pam.d/common-password"
+    pw.write_text("\n".join(ln.replace(" yescrypt", "").replace(" sha512", "") for ln in pw.read_text().splitlines()) + "\n")
+    _, out = scan_root(root)
+    hm = [f for f in json.loads(out)["findings"] if f["check_id"] == "linux.password.hash_method"]
+    assert [f["status"] for f in hm] == ["warn"]
