@@ -101,8 +101,8 @@ def firewall(ctx: CheckContext) -> list[Finding]:
 @check("windows.usb.storage", clauses=("SO-8-1", "SO-7-3"), needs=(USB,), os=W, severity=Severity.MEDIUM,
        title=Text(ja="USB 記憶装置の制限", en="USB storage restricted"))
 def usb_storage(ctx: CheckContext) -> list[Finding]:
-    """MHLW checklist ⑨ (external media restricted); SO-8-1: unmanaged media only after checks. A warning:
-    some sites control media by procedure instead, which a waiver records."""
+    """MHLW checklist ⑨ (external media restricted); SO-8-1: unmanaged media only after checks. Sites that
+    control media by procedure instead record a waiver, or set host.require_usb_storage_block: false (warn)."""
     f = ctx.get(USB, UsbFacts)
     if (u := f.missing("usb")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
@@ -111,13 +111,12 @@ def usb_storage(ctx: CheckContext) -> list[Finding]:
         how_en = "USBSTOR driver disabled (Start=4)" if f.usbstor_start == 4 else "Group Policy (removable storage access denied)"
         return [ctx.finding(Status.PASS, title=ctx.spec.title,
                             detail=Text(ja=f"USB 記憶装置は使用できません: {how}。", en=f"USB storage is blocked: {how_en}."))]
-    if not ctx.policy.host.require_usb_storage_block:
-        return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title,
-                            detail=Text(ja="方針で USB 記憶装置の遮断を求めていません。", en="The policy does not require USB storage to be blocked."))]
+    # as on Linux (policy.yaml host.require_usb_storage_block): required -> fail, otherwise a warning
+    status = Status.FAIL if ctx.policy.host.require_usb_storage_block else Status.WARN
     partial_ja = "書き込みのみ禁止されています。" if f.disk_deny_write else "制限されていません。"
     partial_en = "only writing is denied." if f.disk_deny_write else "not restricted."
     return [ctx.finding(
-        Status.WARN, subject="USBSTOR", title=Text(ja="USB 記憶装置が使用できる", en="USB storage usable"),
+        status, subject="USBSTOR", title=Text(ja="USB 記憶装置が使用できる", en="USB storage usable"),
         detail=Text(ja=f"USB メモリ等の記憶装置は{partial_ja}持込み媒体によるマルウェア感染や情報の持出しを技術的に防げません。",
                     en=f"USB mass storage is {partial_en} Malware brought in on media, or data carried out, is not technically prevented."),
         remediation=Text(ja="グループ ポリシー「すべてのリムーバブル記憶域クラス: すべてのアクセスを拒否」を有効にするか、"

@@ -73,6 +73,9 @@ def time_sync(ctx: CheckContext) -> list[Finding]:
                      en="Shorten SpecialPollInterval under HKLM\\SYSTEM\\CurrentControlSet\\Services\\W32Time\\TimeProviders\\NtpClient (e.g. 3600)."))
     if out:
         return out
+    if f.offset_seconds is None and (u := f.missing("offset")) is not None:
+        # the offset is what max_offset_seconds judges: unmeasured is not in range
+        return [ctx.unavailable(u, title=ctx.spec.title, subject="offset")]
     off_ja = f"、ずれ {f.offset_seconds:+.4f} 秒" if f.offset_seconds is not None else "（ずれは測定できませんでした）"
     off_en = f", offset {f.offset_seconds:+.4f} s" if f.offset_seconds is not None else " (offset could not be measured)"
     sync = f.last_sync.strftime("%Y-%m-%d %H:%M") if f.last_sync else "?"

@@ -85,6 +85,9 @@ def test_time_trusted_servers_vm_and_offset() -> None:
     assert run("windows.time", vm) == [("windows.time.sync", "warn", "source")]
     stopped = ok.model_copy(update={"service_status": "Stopped"})
     assert run("windows.time", stopped) == [("windows.time.sync", "fail", "W32Time")]
+    unmeasured = ok.model_copy(update={"offset_seconds": None,
+                                       "unavailable": {"offset": Unavailable(reason=Reason.FAILED, detail="w32tm /stripchart failed")}})
+    assert run("windows.time", unmeasured) == [("windows.time.sync", "error", "offset")]
 
 
 def test_antimalware_third_party_and_required() -> None:

@@ -95,7 +95,7 @@ WEAK = {
     ("windows.bitlocker", "fail", "C:", ("SO-7-3",)),
     ("windows.firewall", "fail", "Private", ("SO-8-3", "SO-7-4")),
     ("windows.firewall", "fail", "Public", ("SO-8-3", "SO-7-4")),
-    ("windows.usb.storage", "warn", "USBSTOR", ("SO-8-1", "SO-7-3")),
+    ("windows.usb.storage", "fail", "USBSTOR", ("SO-8-1", "SO-7-3")),
     ("windows.smb1", "fail", None, ("SO-8-3",)),
     ("windows.rdp.nla", "fail", "RDP:3389", ("SO-7-12",)),
     ("windows.audit.logon", "fail", "Logon", ("SO-17-1",)),
