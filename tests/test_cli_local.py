@@ -233,3 +233,13 @@ def test_output_in_a_missing_directory_says_what_to_do(tmp_path: Path) -> None:
 def test_secret_scan_of_nothing_is_not_a_pass(tmp_path: Path) -> None:
     data = run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "-f", "json").json()
     assert [f["status"] for f in findings(data, "linux.secrets.plaintext")] == ["not_applicable"]
+
+
+def test_strong_hash_schemes_policy_is_honoured(tmp_path: Path) -> None:
+    """A scheme the site removes from strong_hash_schemes (and does not call weak) is flagged, not silently passed."""
+    pol = tmp_path / "p.yaml"
+    pol.write_text("passwords:\n  strong_hash_schemes: [sha512, bcrypt]\n")
+    res = run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "--policy", str(pol), "-f", "json")
+    assert [(f["status"], f["subject"]) for f in findings(res.json(), "linux.password.storage")] == [("warn", "alice")]
+    res = run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "-f", "json")
+    assert [f["status"] for f in findings(res.json(), "linux.password.storage")] == ["pass"]

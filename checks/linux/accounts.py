@@ -59,6 +59,20 @@ def password_storage(ctx: CheckContext) -> list[Finding]:
             remediation=Text(ja="ENCRYPT_METHOD を YESCRYPT か SHA512 にし、このアカウントのパスワードを再設定してください。",
                              en="Set ENCRYPT_METHOD to YESCRYPT or SHA512 and reset this account's password."),
         ))
+    # a scheme in neither list (a new crypt prefix, a vendor's own) is not assumed strong: the policy must say
+    unknown = [(a.name, a.password) for a in facts.accounts if a.password and a.password.state == "hashed"
+               and a.password.scheme is not None and a.password.scheme not in pol.strong_hash_schemes
+               and a.password.scheme not in pol.weak_hash_schemes and not a.password.scheme.startswith("unknown")]
+    for name, h in unknown:
+        assert h is not None
+        out.append(ctx.finding(
+            Status.WARN, subject=name,
+            title=Text(ja="方針にない方式でパスワードが保存されている", en="Password stored with a scheme the policy does not list"),
+            detail=Text(ja=f"アカウント {name} のパスワードは {h.scheme} 方式です。方針（passwords.strong_hash_schemes）に強い方式として記載がありません。",
+                        en=f"Account {name} uses {h.scheme}, which passwords.strong_hash_schemes does not list as strong."),
+            remediation=Text(ja="強い方式と判断できるなら方針の strong_hash_schemes に追加し、そうでなければ yescrypt で再設定してください。",
+                             en="Add it to strong_hash_schemes if it is strong; otherwise reset the password with yescrypt."),
+        ))
     low_rounds = [(a.name, a.password) for a in facts.accounts if a.password and a.password.state == "hashed"
                   and a.password.scheme in ("sha256", "sha512") and a.password.rounds is not None
                   and a.password.rounds < pol.min_sha_rounds]
