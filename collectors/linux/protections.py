@@ -469,6 +469,10 @@ def _sysfs_crypt(p: Probe) -> dict[str, tuple[str, bool]] | None:
         uuid = got.get(f"/sys/block/{n}/dm/uuid")
         name = got.get(f"/sys/block/{n}/dm/name")
         slaves = p.listdir(f"/sys/block/{n}/slaves") or []
+        if not (isinstance(dev, bytes) and isinstance(uuid, bytes)):
+            # an unreadable dm device must not read as "not encrypted": let lsblk/fstab decide instead
+            p.excerpt(f"/sys/block/{n}", "dev or dm/uuid unreadable: sysfs is inconclusive")
+            return None
         info[n] = (dev.decode().strip() if isinstance(dev, bytes) else "",
                    uuid.decode().strip() if isinstance(uuid, bytes) else "",
                    slaves)
