@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts, Reason
+from tenken.collectors.linux.pkgdb import parse_dpkg_status
 from tenken.collectors.linux.procs import process_names
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
@@ -201,23 +202,6 @@ def _dedup(items: list[Listener]) -> list[Listener]:
         if key not in seen:
             seen.add(key)
             out.append(li)
-    return out
-
-
-def parse_dpkg_status(text: str) -> dict[str, str]:
-    """Installed packages from /var/lib/dpkg/status: name -> version (only `install ok installed`)."""
-    out: dict[str, str] = {}
-    for stanza in re.split(r"\n\s*\n", text):
-        name = version = status = None
-        for line in stanza.splitlines():
-            if line.startswith("Package:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("Status:"):
-                status = line.split(":", 1)[1].split()
-            elif line.startswith("Version:"):
-                version = line.split(":", 1)[1].strip()
-        if name and status and status[-1] == "installed":
-            out[name] = version or ""
     return out
 
 
