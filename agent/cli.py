@@ -76,19 +76,14 @@ def scan_local(
     sign: SignOpt = None,
 ) -> None:
     """Audit this machine (or an offline root with --root). / このマシンを点検します。"""
-    from tenken.agent.report import TargetKind
-    from tenken.agent.scan import assemble_report, scan_host
+    from tenken.agent.scan import assemble_report, scan_this_host
     from tenken.collectors.transport.base import TransportError
-    from tenken.collectors.transport.local import LocalTransport
-    from tenken.collectors.transport.root import RootTransport
 
     pol, wv = load_site_config(policy, waivers)
     try:
-        transport = RootTransport(root) if root else LocalTransport()
-    except TransportError as exc:
+        result = scan_this_host(pol, root)
+    except TransportError as exc:  # --root is not a directory
         raise fail_usage(str(exc)) from exc
-    with transport:
-        result = scan_host(transport, pol, kind=TargetKind.ROOT if root else TargetKind.LOCAL)
     report = assemble_report([result], policy=pol, waivers=wv, scanned_kinds={"host"})
     finish(report, fmt, lang, output, sign)
 

@@ -97,12 +97,9 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         sign: SignOpt = None,
     ) -> None:
         """Audit every host and TLS endpoint of an inventory. / インベントリの全ホストを点検します。"""
-        import threading
-
-        from tenken.agent.fleet import run_fleet, run_tls
+        from tenken.agent.fleet import scan_inventory
         from tenken.agent.inventory import load_inventory
-        from tenken.agent.scan import TargetResult, assemble_report
-        from tenken.checks.policy import Policy, load_policy
+        from tenken.agent.scan import assemble_report
 
         try:
             inv = load_inventory(inventory)
@@ -112,27 +109,12 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         if not hosts and not tls:
             raise fail_usage(f"{inventory}: no hosts or TLS endpoints match --group/--limit")
         pol, wv = load_site_config(policy, waivers)
-        # group policy files are loaded up front: a broken one is a usage error, not 40 host errors
-        policies: dict[str, Policy] = {}
         try:
-            for h in hosts:
-                if h.policy and h.policy not in policies:
-                    policies[h.policy] = load_policy(h.policy)
-        except ConfigError as exc:
+            results, kinds = scan_inventory(hosts, tls, pol, concurrency=concurrency,
+                                            known_hosts=str(known_hosts) if known_hosts else None)
+        except ConfigError as exc:  # a group's policy file
             raise fail_usage(str(exc)) from exc
-
-        tls_results: list[TargetResult] = []
-        tls_thread = threading.Thread(target=lambda: tls_results.extend(run_tls(tls, pol)), daemon=True)
-        tls_thread.start()
-        results = run_fleet(
-            hosts,
-            policy_for=lambda s: policies.get(s.policy or "", pol),
-            concurrency=concurrency,
-            known_hosts=str(known_hosts) if known_hosts else None,
-        )
-        tls_thread.join()
-        kinds = ({"host"} if hosts else set()) | ({"network"} if tls else set())
-        report = assemble_report(results + tls_results, policy=pol, waivers=wv, scanned_kinds=kinds)
+        report = assemble_report(results, policy=pol, waivers=wv, scanned_kinds=kinds)
         finish(report, fmt, lang, output, sign)
 
     hosts_app = typer.Typer(help=HOSTS_HELP, no_args_is_help=True)

@@ -271,3 +271,40 @@ def run_tls(targets: list[TlsTarget], policy: Policy, *, deadline: float = TLS_D
         return got
     why = str(box.get("error") or f"deadline exceeded after {deadline:g} s")
     return [target_error(ep.target, TargetKind.TLS, why, check_id="tls.reachable") for ep in endpoints]
+
+
+def load_group_policies(hosts: list[HostSpec]) -> dict[str, Policy]:
+    """Per-group policy files, loaded up front: a broken one is one ConfigError, not an error per host."""
+    from tenken.checks.policy import load_policy
+
+    policies: dict[str, Policy] = {}
+    for h in hosts:
+        if h.policy and h.policy not in policies:
+            policies[h.policy] = load_policy(h.policy)
+    return policies
+
+
+def scan_inventory(
+    hosts: list[HostSpec],
+    tls: list[TlsTarget],
+    policy: Policy,
+    *,
+    concurrency: int,
+    known_hosts: str | None,
+    progress: bool | None = None,
+) -> tuple[list[TargetResult], set[str]]:
+    """Hosts (SSH/WinRM) and TLS endpoints of an inventory, side by side; for `scan inventory` and the agent.
+
+    Returns the results and what kinds of clause this scan looked at. Raises ConfigError for a broken
+    group policy file.
+    """
+    policies = load_group_policies(hosts)
+    tls_results: list[TargetResult] = []
+    tls_thread = threading.Thread(target=lambda: tls_results.extend(run_tls(tls, policy)), daemon=True, name="tenken-inventory-tls")
+    tls_thread.start()
+    kw: dict[str, object] = {} if progress is None else {"progress": progress}
+    results = run_fleet(hosts, policy_for=lambda h: policies.get(h.policy or "", policy), concurrency=concurrency,
+                        known_hosts=known_hosts, **kw)  # type: ignore[arg-type]
+    tls_thread.join()
+    return results + tls_results, ({"host"} if hosts else set()) | ({"network"} if tls else set())
+

@@ -11,6 +11,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 from tenken.agent.report import Report, TargetInfo, TargetKind, TargetState
 from tenken.checks.catalogue import Catalogue, clause_sort_key, coverage_findings, load_catalogue
@@ -143,3 +144,14 @@ def assemble_report(
         findings=findings,
         evidence=[e for r in results for e in r.evidence],
     )
+
+
+def scan_this_host(policy: Policy, root: str | Path | None = None) -> TargetResult:
+    """This machine, or an offline root filesystem; raises TransportError when `root` is not a directory."""
+    from tenken.collectors.transport.local import LocalTransport
+    from tenken.collectors.transport.root import RootTransport
+
+    transport: Transport = RootTransport(root) if root else LocalTransport()
+    with transport:
+        return scan_host(transport, policy, kind=TargetKind.ROOT if root else TargetKind.LOCAL)
+

@@ -35,18 +35,13 @@ log = logging.getLogger(__name__)
 
 
 def _scan_local(job: Job, policy: Policy) -> tuple[list[TargetResult], set[str]]:
-    from tenken.agent.scan import scan_host
+    from tenken.agent.scan import scan_this_host
     from tenken.collectors.transport.base import TransportError
-    from tenken.collectors.transport.local import LocalTransport
-    from tenken.collectors.transport.root import RootTransport
 
-    kind = TargetKind.ROOT if job.root else TargetKind.LOCAL
     try:
-        transport = RootTransport(Path(job.root)) if job.root else LocalTransport()
-    except TransportError as exc:
-        return [target_error(f"root:{job.root}" if job.root else "local", kind, str(exc))], {"host"}
-    with transport:
-        return [scan_host(transport, policy, kind=kind)], {"host"}
+        return [scan_this_host(policy, job.root)], {"host"}
+    except TransportError as exc:  # the configured root is gone (an unmounted image)
+        return [target_error(f"root:{job.root}", TargetKind.ROOT, str(exc))], {"host"}
 
 
 def _scan_tls(job: Job, policy: Policy) -> tuple[list[TargetResult], set[str]]:
@@ -71,18 +66,10 @@ def select_inventory(job: Job) -> tuple[list, list]:
 
 def _scan_inventory(job: Job, policy: Policy) -> tuple[list[TargetResult], set[str]]:
     """Remote hosts (SSH/WinRM) and TLS endpoints from an inventory file, as `tenken scan inventory` does."""
-    from tenken.agent.fleet import run_fleet, run_tls
-    from tenken.checks.policy import load_policy
+    from tenken.agent.fleet import scan_inventory
 
     hosts, tls = select_inventory(job)
-    policies: dict[str, Policy] = {h.policy: load_policy(h.policy) for h in hosts if h.policy}
-    tls_results: list[TargetResult] = []
-    tls_thread = threading.Thread(target=lambda: tls_results.extend(run_tls(tls, policy)), daemon=True, name=f"tls-{job.name}")
-    tls_thread.start()
-    results = run_fleet(hosts, policy_for=lambda h: policies.get(h.policy or "", policy), concurrency=job.concurrency,
-                        known_hosts=job.known_hosts, progress=False)
-    tls_thread.join()
-    return results + tls_results, ({"host"} if hosts else set()) | ({"network"} if tls else set())
+    return scan_inventory(hosts, tls, policy, concurrency=job.concurrency, known_hosts=job.known_hosts, progress=False)
 
 
 SCANNERS = {JobKind.LOCAL: _scan_local, JobKind.TLS: _scan_tls, JobKind.INVENTORY: _scan_inventory}
