@@ -86,13 +86,6 @@ class FileStat:
     def perms(self) -> int:
         return stat_mod.S_IMODE(self.mode)
 
-    @property
-    def world_writable(self) -> bool:
-        return bool(self.mode & stat_mod.S_IWOTH)
-
-    @property
-    def world_readable(self) -> bool:
-        return bool(self.mode & stat_mod.S_IROTH)
 
 
 class Transport(ABC):
