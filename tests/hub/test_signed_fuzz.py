@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 pytestmark = pytest.mark.slow
 
+# integers within RFC 8785's (I-JSON's) safe range: larger ones cannot be canonicalised, so no signer can
+# produce them (the harness's own signing raised IntegerDomainError on 2**53)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
+    st.none() | st.booleans() | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
