@@ -110,6 +110,11 @@ def agent_init(
         raise _usage(f"{directory}: cannot create keys: {exc.strerror or exc}") from exc
     typer.echo(f"agent id: {ident.agent_id}")
     typer.echo(f"key id:   {ident.key_id}")
+    if ident.host is not None:
+        typer.echo(f"host:     {ident.host.fqdn or ident.host.hostname} ({ident.host.host_id}); the hub will accept this agent's "
+                   "local scans for this machine only")
+    else:
+        typer.echo("host:     this machine's id could not be read (/etc/machine-id); the agent can report remote scans only", err=True)
     for name, path in ident.files.items():
         typer.echo(f"wrote {path}" + (" (private, mode 0600)" if name.endswith(".key") else ""))
     typer.echo(

@@ -19,6 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 PAYLOAD_TYPE = "application/vnd.tenken.report.v1+json"
+#: An envelope carries one signature per signer; tenken agents sign with one key. A handful allows a
+#: co-signature while keeping a hostile envelope from making the verifier try thousands.
+MAX_SIGNATURES = 4
 
 
 class EnvelopeError(Exception):
@@ -62,15 +65,37 @@ def sign_payload(payload: bytes, key: Ed25519PrivateKey, payload_type: str = PAY
     }
 
 
-def parse_envelope(data: bytes | str | dict[str, Any]) -> tuple[str, bytes, list[tuple[str, bytes]]]:
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise EnvelopeError(f"duplicate key {k!r}: a JSON object must not name a member twice")
+        out[k] = v
+    return out
+
+
+def loads_strict(data: bytes | str, what: str = "envelope") -> Any:
+    """JSON with a nesting limit and no duplicate object keys, or EnvelopeError.
+
+    Two parsers that disagree on `{"payload": A, "payload": B}` would disagree on what was signed, and a
+    deeply nested body must cost a bounded amount of work and never a RecursionError: pydantic-core's
+    parser (jiter) stops at its recursion limit (about 200 levels) first, and only then does the standard
+    parser look for duplicate keys, safely below Python's own recursion limit.
+    """
+    import pydantic_core
+
+    try:
+        pydantic_core.from_json(data)
+        return json.loads(data, object_pairs_hook=_no_duplicate_keys)
+    except EnvelopeError as exc:
+        raise EnvelopeError(f"{what}: {exc}") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise EnvelopeError(f"{what} is not valid JSON: {exc}") from exc
+
+
+def parse_envelope(data: bytes | str | dict[str, Any], *, max_signatures: int = MAX_SIGNATURES) -> tuple[str, bytes, list[tuple[str, bytes]]]:
     """Return (payloadType, payload, [(keyid, sig)]) or raise EnvelopeError with the exact problem."""
-    if isinstance(data, bytes | str):
-        try:
-            env = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise EnvelopeError(f"envelope is not valid JSON: {exc}") from exc
-    else:
-        env = data
+    env = loads_strict(data) if isinstance(data, bytes | str) else data
     if not isinstance(env, dict):
         raise EnvelopeError("envelope is not a JSON object")
     for field, typ in (("payloadType", str), ("payload", str), ("signatures", list)):
@@ -80,6 +105,8 @@ def parse_envelope(data: bytes | str | dict[str, Any]) -> tuple[str, bytes, list
         payload = base64.b64decode(env["payload"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise EnvelopeError(f"envelope payload is not valid base64: {exc}") from exc
+    if len(env["signatures"]) > max_signatures:
+        raise EnvelopeError(f"envelope has {len(env['signatures'])} signatures; at most {max_signatures} are accepted")
     sigs = []
     for i, s in enumerate(env["signatures"]):
         if not isinstance(s, dict) or not isinstance(s.get("sig"), str):
@@ -92,6 +119,30 @@ def parse_envelope(data: bytes | str | dict[str, Any]) -> tuple[str, bytes, list
     if not sigs:
         raise EnvelopeError("envelope has no signatures")
     return env["payloadType"], payload, sigs
+
+
+def verify_with_key(data: bytes | str | dict[str, Any], key: Ed25519PublicKey, payload_type: str = PAYLOAD_TYPE) -> bytes:
+    """The payload, if the signature carrying THIS key's id verifies; no other signature is tried.
+
+    What the hub uses: an envelope's signatures are matched by keyid before any cryptography, so the cost of
+    a request is one Ed25519 verification whatever the envelope contains.
+    """
+    ptype, payload, sigs = parse_envelope(data)
+    if ptype != payload_type:
+        raise EnvelopeError(f"payloadType is {ptype!r}, expected {payload_type!r}")
+    kid = key_id(key)
+    if any(not k for k, _ in sigs):
+        raise EnvelopeError("a signature has an empty keyid; every signature must name its key")
+    mine = [sig for k, sig in sigs if k == kid]
+    if not mine:
+        raise SignatureError(f"wrong key: no signature carries the enrolled key id {kid[:16]}…")
+    if len(mine) > 1:
+        raise EnvelopeError("more than one signature names the same key id")
+    try:
+        key.verify(mine[0], pae(ptype, payload))
+    except InvalidSignature as exc:
+        raise SignatureError("bad signature: the payload or signature was altered") from exc
+    return payload
 
 
 def verify_envelope(data: bytes | str | dict[str, Any], keys: list[Ed25519PublicKey], payload_type: str = PAYLOAD_TYPE) -> bytes:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.checks.finding import Finding, Status
-from tenken.collectors.evidence import Evidence
+from tenken.collectors.evidence import Evidence, HostIdentity
 
 from tenken import TOOL_NAME, __version__
 
@@ -39,20 +39,6 @@ class TargetKind(StrEnum):
 class TargetState(StrEnum):
     SCANNED = "scanned"  # every collector ran (some facts may still be unavailable)
     ERROR = "error"  # the target could not be scanned (unreachable, auth, host key, deadline)
-
-
-class HostIdentity(BaseModel):
-    """Who a host is, independent of the name it was reached by: what lets the hub keep two machines apart
-    and keep one machine's history through a rename.
-
-    `host_id` is stable for the life of an installation: `machine-id:<32 hex>` (/etc/machine-id) on Linux,
-    `machine-guid:<GUID>` (HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MachineGuid) on Windows.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    host_id: str = Field(pattern=r"^(machine-id|machine-guid):[0-9A-Za-z-]{8,64}$")
-    hostname: str = Field(min_length=1, max_length=253)
-    fqdn: str | None = Field(None, max_length=253)
 
 
 class TargetInfo(BaseModel):

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from tenken.agent.report import Report, TargetInfo, TargetKind, TargetState
+from tenken.agent.report import HostIdentity, Report, TargetInfo, TargetKind, TargetState
 from tenken.checks.catalogue import Catalogue, clause_sort_key, coverage_findings, load_catalogue
 from tenken.checks.finding import Finding, Severity, Status, Text, finding_id
 from tenken.checks.policy import Policy
 from tenken.checks.registry import run_checks
 from tenken.checks.waivers import Waiver, apply_waivers
 from tenken.collectors.evidence import Evidence, Facts, utcnow
+from tenken.collectors.identity import read_identity
 from tenken.collectors.probe import FATAL
 from tenken.collectors.registry import Collected, CollectorSpec, collectors_for, run_collector
 from tenken.collectors.settings import CollectSettings
@@ -43,7 +44,10 @@ class TargetResult:
         return self.info.state is TargetState.SCANNED
 
 
-def target_error(target: str, kind: TargetKind, message: str, *, clauses: list[str] | None = None, check_id: str = "target.reachable") -> TargetResult:
+def target_error(
+    target: str, kind: TargetKind, message: str, *, clauses: list[str] | None = None, check_id: str = "target.reachable",
+    identity: HostIdentity | None = None,
+) -> TargetResult:
     """One `error` finding for a target that could not be scanned, with the reason in both languages."""
     now = utcnow()
     f = Finding(
@@ -60,7 +64,7 @@ def target_error(target: str, kind: TargetKind, message: str, *, clauses: list[s
             en="Check the address, credentials, host key and network path, then re-run.",
         ),
     )
-    info = TargetInfo(target=target, kind=kind, state=TargetState.ERROR, error=message, started_at=now, finished_at=now)
+    info = TargetInfo(target=target, kind=kind, identity=identity, state=TargetState.ERROR, error=message, started_at=now, finished_at=now)
     return TargetResult(info=info, findings=[f])
 
 
@@ -87,6 +91,10 @@ def scan_host(
 ) -> TargetResult:
     started = utcnow()
     settings = settings or policy.collect_settings()
+    identity = read_identity(transport)
+    if kind is TargetKind.LOCAL and identity is not None:
+        # A local scan is named after the machine, never `local`: several agents must not collapse into one host.
+        transport.target = identity.fqdn or identity.hostname
     facts: dict[str, Facts | None] = {}
     evidence: list[Evidence] = []
     errors: dict[str, str] = {}
@@ -98,9 +106,9 @@ def scan_host(
             if got.facts is None and got.evidence.error:
                 errors[spec.name] = got.evidence.error
     except FATAL as exc:
-        return target_error(transport.target, kind, str(exc))
+        return target_error(transport.target, kind, str(exc), identity=identity)
     except TransportError as exc:  # defensive: a transport raising outside a probe
-        return target_error(transport.target, kind, str(exc))
+        return target_error(transport.target, kind, str(exc), identity=identity)
     findings = run_checks(
         os=transport.os,
         target=transport.target,
@@ -112,6 +120,7 @@ def scan_host(
     info = TargetInfo(
         target=transport.target,
         kind=kind,
+        identity=identity,
         os=transport.os.value,
         state=TargetState.SCANNED,
         started_at=started,

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import schedule
 from tenken.agent.agent_config import AgentConfig, Job, JobKind
-from tenken.agent.report import Report, TargetKind
+from tenken.agent.identity import load_host
+from tenken.agent.report import HostIdentity, Report, TargetKind
 from tenken.agent.scan import TargetResult, assemble_report, target_error
 from tenken.agent.ship import Backoff, DrainResult, HubClient, Sender
 from tenken.agent.signing import load_signing_key, sign_report
@@ -76,12 +77,16 @@ SCANNERS = {JobKind.LOCAL: _scan_local, JobKind.TLS: _scan_tls, JobKind.INVENTOR
 SCANNED_KINDS = {JobKind.LOCAL: {"host"}, JobKind.TLS: {"network"}, JobKind.INVENTORY: {"host"}}
 
 
-def _job_targets(job: Job) -> list[tuple[str, TargetKind]]:
+def _job_targets(job: Job, host: HostIdentity | None = None) -> list[tuple[str, TargetKind, HostIdentity | None]]:
+    """What a job's error report is about when its scanner could not even start."""
     if job.kind is JobKind.TLS:
-        return [(e.target, TargetKind.TLS) for e in job.endpoints]
+        return [(e.target, TargetKind.TLS, None) for e in job.endpoints]
     if job.kind is JobKind.INVENTORY:
-        return [(f"inventory:{job.inventory}", TargetKind.SSH)]
-    return [(f"root:{job.root}" if job.root else "local", TargetKind.ROOT if job.root else TargetKind.LOCAL)]
+        return [(f"inventory:{job.inventory}", TargetKind.SSH, None)]
+    if job.root:
+        return [(f"root:{job.root}", TargetKind.ROOT, None)]
+    name = (host.fqdn or host.hostname) if host is not None else "local"
+    return [(name, TargetKind.LOCAL, host)]
 
 
 @dataclass
@@ -106,6 +111,7 @@ class Agent:
         self.cfg = cfg
         self.rng = rng or random.SystemRandom()
         self.key = load_signing_key(cfg.signing_key)
+        self.host = load_host(Path(cfg.signing_key).parent)
         self.policy = load_policy(Path(cfg.policy) if cfg.policy else None)
         self.waivers = load_waivers(Path(cfg.waivers) if cfg.waivers else None)
         self.spool = Spool(cfg.spool.dir, max_reports=cfg.spool.max_reports, max_bytes=cfg.spool.max_bytes, min_free_bytes=cfg.spool.min_free_bytes)
@@ -129,10 +135,12 @@ class Agent:
             results, kinds = SCANNERS[job.kind](job, self.policy)
         except ConfigError as exc:  # e.g. the inventory was edited into a broken state since start-up
             log.error("job %s: %s", job.name, exc)
-            results, kinds = [target_error(t, k, f"configuration error: {exc}") for t, k in _job_targets(job)], SCANNED_KINDS[job.kind]
+            results = [target_error(t, k, f"configuration error: {exc}", identity=h) for t, k, h in _job_targets(job, self.host)]
+            kinds = SCANNED_KINDS[job.kind]
         except Exception as exc:
             log.exception("job %s: scanner failed", job.name)
-            results, kinds = [target_error(t, k, f"scanner failed: {type(exc).__name__}: {exc}") for t, k in _job_targets(job)], SCANNED_KINDS[job.kind]
+            results = [target_error(t, k, f"scanner failed: {type(exc).__name__}: {exc}", identity=h) for t, k, h in _job_targets(job, self.host)]
+            kinds = SCANNED_KINDS[job.kind]
         report = assemble_report(results, policy=self.policy, waivers=self.waivers, scanned_kinds=kinds)
         log.info("job %s: scan finished in %.1f s: report %s %s", job.name, time.time() - started, report.id, report.summary())
         return report

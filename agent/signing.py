@@ -22,6 +22,7 @@ from tenken.agent.dsse import (
     SignatureError,
     canonical,
     load_public_key,
+    loads_strict,
     parse_envelope,
     sign_payload,
     verify_envelope,
@@ -115,9 +116,9 @@ def sign_report(report: Report, key: Ed25519PrivateKey) -> bytes:
 
 def decode_report(payload: bytes) -> Report:
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"payload is not valid JSON: {exc}") from exc
+        data = loads_strict(payload, "payload")
+    except EnvelopeError as exc:
+        raise PayloadError(str(exc)) from exc
     if not isinstance(data, dict) or data.get("schema") != "tenken.report/v1":
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise PayloadError(f"payload is not a tenken.report/v1 document (schema: {found!r})")
@@ -149,9 +150,9 @@ def envelope_report_id(data: bytes) -> str:
     if ptype != PAYLOAD_TYPE:
         raise EnvelopeError(f"payloadType is {ptype!r}, expected {PAYLOAD_TYPE!r}")
     try:
-        doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"payload is not valid JSON: {exc}") from exc
+        doc = loads_strict(payload, "payload")
+    except EnvelopeError as exc:
+        raise PayloadError(str(exc)) from exc
     rid = doc.get("id") if isinstance(doc, dict) else None
     if not isinstance(rid, str) or not rid:
         raise PayloadError("payload has no report id")

@@ -124,3 +124,17 @@ def build_evidence(
         facts=facts.model_dump(mode="json") if facts is not None else {},
         error=error,
     )
+
+
+class HostIdentity(BaseModel):
+    """Who a host is, independent of the name it was reached by: what lets the hub keep two machines apart
+    and keep one machine's history through a rename.
+
+    `host_id` is stable for the life of an installation: `machine-id:<32 hex>` (/etc/machine-id) on Linux,
+    `machine-guid:<GUID>` (HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MachineGuid) on Windows.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    host_id: str = Field(pattern=r"^(machine-id|machine-guid):[0-9A-Za-z-]{8,64}$")
+    hostname: str = Field(min_length=1, max_length=253)
+    fqdn: str | None = Field(None, max_length=253)

@@ -49,14 +49,26 @@ def _utc_bound(dt: datetime | None, name: str) -> datetime | None:
 # --- response models ----------------------------------------------------------------------------------
 
 
+class Observer(BaseModel):
+    """Who saw it and how: the agent that signed the report and the transport it used."""
+
+    agent_id: str
+    transport: str
+
+
 class HostSummary(BaseModel):
-    target: str
+    host_key: str
+    host_id: str | None
+    target: str  # the name of the latest observation
+    fqdn: str | None
     kind: str
     os: str | None
     state: str
+    first_seen: datetime
     last_report_id: str
     last_agent_id: str
-    last_finished_at: datetime
+    last_finished_at: datetime  # the latest report's observed time (never later than its receipt)
+    observer: Observer
     summary: dict[str, int]
 
 
@@ -69,6 +81,7 @@ class ClauseStatus(BaseModel):
 
 
 class HostStatus(BaseModel):
+    host_key: str
     target: str
     clauses: list[ClauseStatus]
 
@@ -80,6 +93,8 @@ class FindingOut(BaseModel):
     id: str
     check_id: str
     target: str
+    host_key: str
+    observer: Observer
     status: Status
     severity: Severity
     kind: str
@@ -105,6 +120,7 @@ class ReportMeta(BaseModel):
     received_at: datetime
     started_at: datetime
     finished_at: datetime
+    observed_at: datetime
     tool: str
     policy: str
     payload_sha256: str
@@ -132,55 +148,66 @@ class AgentOut(BaseModel):
     enrolled_at: datetime
     revoked_at: datetime | None
     last_report_at: datetime | None
+    host_id: str | None
+    hostname: str | None
+    targets: list[str]
+    signing_key: str
 
 
 # --- routes -------------------------------------------------------------------------------------------
 
 
-@router.get("/hosts", response_model=list[HostSummary], summary="Every scanned target with its latest scan")
+@router.get("/hosts", response_model=list[HostSummary], summary="Every host and endpoint, by stable identity, with its latest scan")
 def hosts(request: Request) -> list[HostSummary]:
-    r, tg = t.reports, t.targets
-    latest = (
-        select(tg.c.target, func.max(r.c.finished_at).label("fin"))
-        .join(r, r.c.id == tg.c.report_id)
-        .group_by(tg.c.target)
-        .subquery()
-    )
-    q = (
-        select(tg.c.target, tg.c.kind, tg.c.os, tg.c.state, r.c.id, r.c.agent_id, r.c.finished_at)
-        .join(r, r.c.id == tg.c.report_id)
-        .join(latest, and_(latest.c.target == tg.c.target, latest.c.fin == r.c.finished_at))
-        .order_by(tg.c.target, r.c.id)
-    )
-    out: dict[str, HostSummary] = {}
+    h, f = t.hosts, t.findings
+    out: list[HostSummary] = []
     with _engine(request).connect() as conn:
-        for row in conn.execute(q):
-            if row.target in out:
-                continue
-            counts = dict(
-                conn.execute(
-                    select(t.findings.c.status, func.count()).where(t.findings.c.report_id == row.id, t.findings.c.target == row.target).group_by(t.findings.c.status)
-                ).all()
+        rows = conn.execute(select(h).order_by(h.c.name, h.c.key)).mappings().all()
+        counts: dict[tuple[str, str], dict[str, int]] = {}
+        if rows:
+            q = (
+                select(f.c.report_id, f.c.host_key, f.c.status, func.count().label("n"))
+                .join(h, and_(h.c.last_report_id == f.c.report_id, h.c.key == f.c.host_key))
+                .group_by(f.c.report_id, f.c.host_key, f.c.status)
             )
-            out[row.target] = HostSummary(
-                target=row.target, kind=row.kind, os=row.os, state=row.state, last_report_id=row.id, last_agent_id=row.agent_id,
-                last_finished_at=as_utc(row.finished_at), summary={s.value: int(counts.get(s.value, 0)) for s in Status},
-            )
-    return list(out.values())
+            for r in conn.execute(q):
+                counts.setdefault((r.report_id, r.host_key), {})[r.status] = int(r.n)
+    for r in rows:
+        c = counts.get((r["last_report_id"], r["key"]), {})
+        out.append(HostSummary(
+            host_key=r["key"], host_id=r["host_id"], target=r["name"], fqdn=r["fqdn"], kind=r["kind"], os=r["os"], state=r["state"],
+            first_seen=as_utc(r["first_seen"]), last_report_id=r["last_report_id"], last_agent_id=r["last_agent_id"],
+            last_finished_at=as_utc(r["last_seen"]), observer=Observer(agent_id=r["last_agent_id"], transport=r["kind"]),
+            summary={s.value: c.get(s.value, 0) for s in Status},
+        ))
+    return out
 
 
-@router.get("/hosts/{target}/status", response_model=HostStatus, summary="Latest status per clause for one host")
-def host_status(request: Request, target: Annotated[str, Path(max_length=500, pattern=NO_NUL)]) -> HostStatus:
+def resolve_host(conn: Any, host: str) -> tuple[str, str] | None:
+    """(host key, latest name) for a host key, or for the name a host was last seen under."""
+    h = t.hosts
+    row = conn.execute(select(h.c.key, h.c.name).where(h.c.key == host)).first()
+    if row is None:
+        row = conn.execute(select(h.c.key, h.c.name).where(h.c.name == host).order_by(h.c.last_seen.desc()).limit(1)).first()
+    return (row.key, row.name) if row is not None else None
+
+
+@router.get("/hosts/{host}/status", response_model=HostStatus, summary="Latest status per clause for one host (host key or name)")
+def host_status(request: Request, host: Annotated[str, Path(max_length=520, pattern=NO_NUL)]) -> HostStatus:
     """For each clause, the most recent report that judged it on this host, and the worst status in it."""
     fc, f = t.finding_clauses, t.findings
-    q = (
-        select(fc.c.clause, fc.c.status, fc.c.report_id, fc.c.finished_at, f.c.finding_id)
-        .join(f, and_(f.c.report_id == fc.c.report_id, f.c.seq == fc.c.seq))
-        .where(fc.c.target == target)
-        .order_by(fc.c.clause, fc.c.finished_at.desc(), fc.c.report_id)
-    )
     per: dict[str, dict[str, Any]] = {}
     with _engine(request).connect() as conn:
+        found = resolve_host(conn, host)
+        if found is None:
+            raise HTTPException(404, f"no host {host!r}")
+        key, name = found
+        q = (
+            select(fc.c.clause, fc.c.status, fc.c.report_id, fc.c.finished_at, f.c.finding_id)
+            .join(f, and_(f.c.report_id == fc.c.report_id, f.c.seq == fc.c.seq))
+            .where(fc.c.host_key == key)
+            .order_by(fc.c.clause, fc.c.finished_at.desc(), fc.c.report_id)
+        )
         for row in conn.execute(q):
             cur = per.get(row.clause)
             if cur is None:
@@ -189,14 +216,14 @@ def host_status(request: Request, target: Annotated[str, Path(max_length=500, pa
                 cur["statuses"].append(Status(row.status))
                 cur["ids"].append(row.finding_id)
     if not per:
-        raise HTTPException(404, f"no findings for target {target!r}")
+        raise HTTPException(404, f"no findings for host {host!r}")
     clauses = []
     for clause in sorted(per, key=_clause_key):
         cur = per[clause]
         status = worst(cur["statuses"])
         assert status is not None
         clauses.append(ClauseStatus(clause=clause, status=status, report_id=cur["report_id"], finished_at=as_utc(cur["finished_at"]), finding_ids=sorted(set(cur["ids"]))))
-    return HostStatus(target=target, clauses=clauses)
+    return HostStatus(host_key=key, target=name, clauses=clauses)
 
 
 def _clause_key(clause: str) -> tuple[int, int]:
@@ -210,6 +237,7 @@ def findings(
     clause: Annotated[str | None, Query(pattern=CLAUSE_ID.pattern, description="e.g. SO-14-2")] = None,
     status: Status | None = None,
     target: Annotated[str | None, Query(max_length=500, pattern=NO_NUL)] = None,
+    host: Annotated[str | None, Query(max_length=520, pattern=NO_NUL, description="host key (e.g. machine-id:...)")] = None,
     since: Annotated[datetime | None, Query(description="report finished_at >= since (UTC if no offset)")] = None,
     until: Annotated[datetime | None, Query(description="report finished_at < until")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -221,6 +249,8 @@ def findings(
         conds.append(f.c.status == status.value)
     if target is not None:
         conds.append(f.c.target == target)
+    if host is not None:
+        conds.append(f.c.host_key == host)
     if (s := _utc_bound(since, "since")) is not None:
         conds.append(f.c.finished_at >= s)
     if (u := _utc_bound(until, "until")) is not None:
@@ -239,7 +269,7 @@ def findings(
     items = [
         FindingOut(
             report_id=r["report_id"], agent_id=r["agent_id"], finished_at=as_utc(r["finished_at"]), id=r["finding_id"], check_id=r["check_id"],
-            target=r["target"], status=r["status"], severity=r["severity"], kind=r["kind"], subject=r["subject"], clauses=r["clauses"],
+            target=r["target"], host_key=r["host_key"], observer=Observer(agent_id=r["agent_id"], transport=r["transport"]), status=r["status"], severity=r["severity"], kind=r["kind"], subject=r["subject"], clauses=r["clauses"],
             title=r["text"]["title"], detail=r["text"]["detail"], remediation=r["text"]["remediation"], evidence=r["evidence"], waiver=r["waiver"],
         )
         for r in rows
@@ -258,7 +288,7 @@ def _report_row(request: Request, report_id: str) -> Any:
 def _meta(row: Any) -> dict[str, Any]:
     return {
         "report_id": row["id"], "agent_id": row["agent_id"], "received_at": as_utc(row["received_at"]), "started_at": as_utc(row["started_at"]),
-        "finished_at": as_utc(row["finished_at"]), "tool": f"{row['tool_name']} {row['tool_version']}", "policy": row["policy"],
+        "finished_at": as_utc(row["finished_at"]), "observed_at": as_utc(row["observed_at"]), "tool": f"{row['tool_name']} {row['tool_version']}", "policy": row["policy"],
         "payload_sha256": row["payload_sha256"], "summary": row["summary"],
     }
 
@@ -274,7 +304,7 @@ def list_reports(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[ReportMeta]:
     cols = [c for c in t.reports.c if c.name != "envelope"]
-    q = select(*cols).order_by(t.reports.c.finished_at.desc(), t.reports.c.id).limit(limit).offset(offset)
+    q = select(*cols).order_by(t.reports.c.observed_at.desc(), t.reports.c.id).limit(limit).offset(offset)
     if agent is not None:
         q = q.where(t.reports.c.agent_id == agent)
     with _engine(request).connect() as conn:

@@ -15,9 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from tenken.hub import api
+from starlette.requests import ClientDisconnect
+from tenken.hub import api, docs
 from tenken.hub.auth import require_peer
-from tenken.hub.db import open_db
+from tenken.hub.db import open_db, utcnow
 from tenken.hub.ingest import (
     ENVELOPE_MEDIA_TYPE,
     Accepted,
@@ -27,6 +28,7 @@ from tenken.hub.ingest import (
     store,
     verify_and_parse,
 )
+from tenken.hub.limits import ByteBudget, RateLimiter
 from tenken.hub.settings import HubSettings
 from tenken.hub.tls import PeerCert
 
@@ -43,7 +45,8 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
         "signatures": {
             "type": "array",
             "minItems": 1,
-            "items": {"type": "object", "required": ["sig"], "properties": {"keyid": {"type": "string"}, "sig": {"type": "string"}}},
+            "maxItems": 4,
+            "items": {"type": "object", "required": ["keyid", "sig"], "properties": {"keyid": {"type": "string", "minLength": 1}, "sig": {"type": "string"}}},
         },
     },
 }
@@ -73,6 +76,9 @@ def create_app(settings: HubSettings, engine: Engine | None = None) -> FastAPI:
             db.dispose()
 
     app = FastAPI(
+        docs_url=None,  # served below, behind operator auth, with nothing loaded from outside
+        redoc_url=None,
+        openapi_url=None,
         title="tenken hub",
         version=__version__,
         description=(
@@ -84,6 +90,14 @@ def create_app(settings: HubSettings, engine: Engine | None = None) -> FastAPI:
     app.state.engine = db
     app.state.settings = settings
     app.include_router(api.router)
+    app.include_router(docs.router)
+    limiter = RateLimiter(settings.agent_rate, settings.agent_burst)
+    budget_holder: dict[str, ByteBudget] = {}
+
+    def budget() -> ByteBudget:  # made inside the server's event loop, on first use
+        if "b" not in budget_holder:
+            budget_holder["b"] = ByteBudget(settings.ingest_budget)
+        return budget_holder["b"]
 
     responses: dict[int | str, dict[str, Any]] = {
         code: {"model": Problem, "description": why}
@@ -91,9 +105,11 @@ def create_app(settings: HubSettings, engine: Engine | None = None) -> FastAPI:
             (400, "Malformed envelope (not JSON, bad base64, missing fields)"),
             (403, "Client certificate not an enrolled, unrevoked agent"),
             (409, "Report id already stored with different content"),
+            (403, "A target in the report this agent may not report on (not its own host, or not authorised)"),
             (413, "Body larger than the hub's limit"),
             (415, "Content-Type is not application/vnd.dsse.envelope.v1+json"),
-            (422, "Signature, schema or freshness check failed"),
+            (422, "Signature, schema, time (future beyond the clock-skew tolerance, or stale) or consistency check failed"),
+            (429, "This agent sent too many uploads; retry after the Retry-After seconds"),
         )
     }
     responses[200] = {"model": IngestResult, "description": "Already stored (identical resend)"}
@@ -117,11 +133,30 @@ def create_app(settings: HubSettings, engine: Engine | None = None) -> FastAPI:
             return _problem(415, f"Content-Type must be {ENVELOPE_MEDIA_TYPE}")
         try:
             agent = await run_in_threadpool(_authorise, db, peer)
-            body = await _read_limited(request, settings.max_body_bytes)
+        except IngestError as exc:
+            log.info("rejected upload from %s: %s %s", peer.common_name, exc.status, exc.detail)
+            return _problem(exc.status, exc.detail)
+        wait = limiter.take(agent.agent_id)
+        if wait > 0:
+            log.warning("agent %s is over its upload rate (%.1f/s, burst %d): 429", agent.agent_id, settings.agent_rate, settings.agent_burst)
+            return JSONResponse({"detail": f"too many uploads from {agent.agent_id}; retry in {wait:.0f} s"}, status_code=429,
+                                headers={"Retry-After": str(max(1, round(wait)))})
+        try:
+            declared = _declared_length(request, settings.max_body_bytes)
+        except IngestError as exc:
+            return _problem(exc.status, exc.detail)
+        held = await budget().acquire(declared or settings.max_body_bytes)
+        try:
+            body = await _read_limited(request, settings.max_body_bytes, declared)
             result = await run_in_threadpool(_verify_and_store, db, settings, agent, body)
+        except ClientDisconnect:
+            log.warning("agent %s disconnected during its upload; nothing stored", agent.agent_id)
+            return _problem(400, "client disconnected before the upload was complete")
         except IngestError as exc:
             log.info("rejected report from %s: %s %s", peer.common_name, exc.status, exc.detail)
             return _problem(exc.status, exc.detail)
+        finally:
+            await budget().release(held)
         log.info("report %s from %s: %s", result.report_id, agent.agent_id, result.status)
         return JSONResponse({"report_id": result.report_id, "status": result.status}, status_code=result.http_status)
 
@@ -134,25 +169,33 @@ def _authorise(engine: Engine, peer: PeerCert) -> EnrolledAgent:
 
 
 def _verify_and_store(engine: Engine, settings: HubSettings, agent: EnrolledAgent, body: bytes) -> Accepted:
-    report, payload = verify_and_parse(body, agent, window=settings.window)
-    return store(engine, report, agent_id=agent.agent_id, envelope=body, payload=payload)
+    now = utcnow()
+    report, payload = verify_and_parse(body, agent, window=settings.window, skew=settings.skew, now=now)
+    return store(engine, report, agent_id=agent.agent_id, envelope=body, payload=payload, now=now)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The body, or 413 as soon as it is known to be too large (declared length first, then counted)."""
+def _declared_length(request: Request, limit: int) -> int | None:
     declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            n = int(declared)
-        except ValueError as exc:
-            raise IngestError(400, "Content-Length is not a number") from exc
-        if n > limit:
-            raise IngestError(413, f"report envelope of {n} bytes exceeds the hub's limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
+    if declared is None:
+        return None
+    try:
+        n = int(declared)
+    except ValueError as exc:
+        raise IngestError(400, "Content-Length is not a number") from exc
+    if n < 0:
+        raise IngestError(400, "Content-Length is negative")
+    if n > limit:
+        raise IngestError(413, f"report envelope of {n} bytes exceeds the hub's limit of {limit} bytes")
+    return n
+
+
+async def _read_limited(request: Request, limit: int, declared: int | None) -> bytes:
+    """The body into one buffer (no list of chunks plus a joined copy), or 413 as soon as it is too large."""
+    buf = bytearray()
     async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
+        if len(buf) + len(chunk) > limit:
             raise IngestError(413, f"report envelope exceeds the hub's limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        buf += chunk
+    if declared is not None and len(buf) != declared:
+        raise IngestError(400, "body is shorter than its Content-Length")
+    return bytes(buf)

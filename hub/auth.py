@@ -5,8 +5,9 @@ The hub's access rule, in one place:
 - every connection needs a client certificate from the hub's CA (TLS 1.3, enforced in the handshake);
 - a certificate that is not in the hub's registry, or is revoked, is refused on every route (403);
 - agent certificates may only POST reports; their signing key is the one enrolled for that agent;
-- the read API needs an operator certificate (`tenken-hub token create` issues one) AND a bearer token.
-So a leaked token is useless without an operator certificate and key, and an agent can read nothing.
+- the read API (and its OpenAPI description) needs an operator certificate (`tenken-hub token create` issues
+  one) AND a bearer token issued for THAT certificate.
+So a leaked token is useless without its operator certificate and key, and an agent can read nothing.
 """
 
 from __future__ import annotations
@@ -54,4 +55,6 @@ def require_operator(request: Request, credentials: HTTPAuthorizationCredentials
         owner = check_token(conn, credentials.credentials)
     if owner is None:
         raise HTTPException(401, "invalid or revoked API token", headers={"WWW-Authenticate": "Bearer"})
-    return owner
+    if not owner.allows(rec):
+        raise HTTPException(403, "this API token was issued for another operator certificate")
+    return owner.name

@@ -49,15 +49,18 @@ def hub_sans(settings: HubSettings) -> list[str]:
     return hubca.default_sans(extra)
 
 
-def issue_operator(settings: HubSettings, engine: Engine, authority: hubca.CA, name: str, out_dir: Path | None = None) -> tuple[Path, Path]:
-    """An operator's client certificate + key (files), registered so the hub accepts and can revoke it."""
+def issue_operator(settings: HubSettings, engine: Engine, authority: hubca.CA, name: str, out_dir: Path | None = None) -> tuple[Path, Path, str]:
+    """An operator's client certificate + key (files), registered so the hub accepts and can revoke it.
+
+    Returns (certificate file, key file, serial): tokens are bound to the serial."""
     key, cert = hubca.issue_user_cert(authority, name)
     out = out_dir or (settings.clients_dir / name)
     cert_path, key_path = out / "client.pem", out / "client.key"
     hubca.write_private(key_path, hubca.key_pem(key))
     hubca.write_public(cert_path, hubca.pem(cert))
-    register_user_cert(engine, name=name, serial=hubca.serial_hex(cert), not_after=cert.not_valid_after_utc)
-    return cert_path, key_path
+    serial = hubca.serial_hex(cert)
+    register_user_cert(engine, name=name, serial=serial, not_after=cert.not_valid_after_utc)
+    return cert_path, key_path, serial
 
 
 def ensure_initialised(settings: HubSettings) -> tuple[InitResult, Engine]:
@@ -72,8 +75,8 @@ def ensure_initialised(settings: HubSettings) -> tuple[InitResult, Engine]:
     with engine.connect() as conn:
         have_tokens = conn.execute(select(func.count()).select_from(t.tokens)).scalar_one() > 0
     if not have_tokens:
-        res.admin_token = create_token(engine, "admin")
-        res.admin_cert, res.admin_key = issue_operator(settings, engine, authority, "admin")
+        res.admin_cert, res.admin_key, serial = issue_operator(settings, engine, authority, "admin")
+        res.admin_token = create_token(engine, "admin", cert_serial=serial)
     return res, engine
 
 
@@ -124,17 +127,48 @@ def first_run_text(settings: HubSettings, res: InitResult) -> str:
         f"  try: curl --cacert {settings.ca_cert} --cert {res.admin_cert} --key {res.admin_key} -H 'Authorization: Bearer <token>' {url}/api/v1/hosts",
         "",
         "Enroll an agent / エージェントの登録:",
-        "  1. on the machine to audit:   tenken agent init --dir /etc/tenken/agent",
-        "  2. copy /etc/tenken/agent/tls.csr and agent.pub to this hub, then here:",
-        f"        tenken-hub agent enroll tls.csr --pub agent.pub --data {d} --out tls.crt",
-        f"  3. copy tls.crt and {settings.ca_cert} (as hub-ca.pem) to /etc/tenken/agent/ on the agent, and in its agent.yaml:",
-        "        signing_key: agent.key",
-        "        hub:",
-        f"          url: {url}",
-        "          ca_file: hub-ca.pem",
-        "          client_cert: tls.crt",
-        "          client_key: tls.key",
+        "  1. on the machine to audit:   tenken agent init --dir /var/lib/tenken",
+        "  2. copy /var/lib/tenken/tls.csr and agent.pub to this hub, then here:",
+        f"        tenken-hub agent enroll tls.csr --pub agent.pub --data {d} --out tls.crt [--targets 'PATTERN' for remote scans]",
+        f"  3. copy tls.crt to /var/lib/tenken/ and {settings.ca_cert} to /etc/tenken/hub-ca.pem on the agent, and write",
+        "     /etc/tenken/agent.yaml (complete; see config/examples/agent.yaml for more jobs):",
+        "",
+        *("        " + line for line in agent_yaml_snippet(url).splitlines()),
+        "",
+        "  4. tenken agent once --config /etc/tenken/agent.yaml   (then enable tenken-agent.service)",
+        "  Agents on other machines reach this hub only if it listens on their network: serve with --host 0.0.0.0",
+        f"  (or this machine's address) and open TCP port {settings.port} to them in the firewall.",
         "  revoke later: tenken-hub agent revoke <agent-id> --data " + str(d),
         "",
     ]
     return "\n".join(lines)
+
+
+def secure_db_files(settings: HubSettings) -> None:
+    """A database made by an older hub (or under umask 022) is tightened to 0600 with its WAL and SHM files."""
+    if settings.db_url:
+        return
+    base = settings.data_dir / "hub.db"
+    for p in (base, base.with_name("hub.db-wal"), base.with_name("hub.db-shm"), settings.data_dir / "hub.json"):
+        if p.exists():
+            os.chmod(p, 0o600)
+
+
+def agent_yaml_snippet(url: str) -> str:
+    """A complete agent.yaml for the paths the README and deploy/ use (keys and spool in /var/lib/tenken)."""
+    return "\n".join([
+        "signing_key: /var/lib/tenken/agent.key",
+        "hub:",
+        f"  url: {url}",
+        "  ca_file: /etc/tenken/hub-ca.pem",
+        "  client_cert: /var/lib/tenken/tls.crt",
+        "  client_key: /var/lib/tenken/tls.key",
+        "spool:",
+        "  dir: /var/lib/tenken/spool",
+        "jobs:",
+        "  - name: this-host",
+        "    kind: local",
+        "    schedule:",
+        '      daily_at: "02:30"',
+        "      jitter: 30m",
+    ]) + "\n"

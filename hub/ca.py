@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,9 @@ USER_PREFIX = "user:"
 # The agent's CSR names its agent id and signing key id in SAN URIs (tenken.agent.identity); checked if present.
 AGENT_URI_PREFIX = "urn:tenken:agent:"
 KEYID_URI_PREFIX = "urn:tenken:signing-key:sha256:"
+# The machine the agent was initialised on (tenken.agent.identity): what its local scans must be about.
+HOST_URI_PREFIX = "urn:tenken:host:"
+HOSTNAME_URI_PREFIX = "urn:tenken:hostname:"
 
 
 class CAError(Exception):
@@ -236,7 +240,33 @@ def issue_agent_cert(ca: CA, csr_pem: bytes, signing_key: Ed25519PublicKey, days
         x509.UniformResourceIdentifier(AGENT_URI_PREFIX + aid),
         x509.UniformResourceIdentifier(KEYID_URI_PREFIX + kid),
     ]
+    host_id, _ = csr_host(csr_pem)
+    if host_id:
+        uris.append(x509.UniformResourceIdentifier(HOST_URI_PREFIX + host_id))
     return aid, _leaf(ca, subject, csr.public_key(), days, ExtendedKeyUsageOID.CLIENT_AUTH, uris)
+
+
+_HOST_ID = re.compile(r"^(machine-id|machine-guid):[0-9A-Za-z-]{8,64}$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$")
+
+
+def csr_host(csr_pem: bytes) -> tuple[str | None, str | None]:
+    """(host id, host name) an agent CSR names, or (None, None). CAError for a malformed value."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as exc:
+        raise CAError(f"the CSR is not a PEM certificate signing request: {exc}") from exc
+    host_id = hostname = None
+    for uri in _csr_uris(csr):
+        if uri.startswith(HOST_URI_PREFIX):
+            host_id = uri[len(HOST_URI_PREFIX) :]
+            if not _HOST_ID.fullmatch(host_id):
+                raise CAError(f"the CSR names a malformed host id {host_id[:80]!r}")
+        elif uri.startswith(HOSTNAME_URI_PREFIX):
+            hostname = uri[len(HOSTNAME_URI_PREFIX) :]
+            if not _HOSTNAME.fullmatch(hostname):
+                raise CAError(f"the CSR names a malformed host name {hostname[:80]!r}")
+    return host_id, hostname
 
 
 def _csr_uris(csr: x509.CertificateSigningRequest) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -59,19 +60,30 @@ def serve(
     db: DbOpt = None,
     san: Annotated[list[str] | None, typer.Option("--san", help="Extra name or IP for the hub's TLS certificate (repeatable).")] = None,
     max_body: Annotated[int | None, typer.Option("--max-body", help="Largest accepted report envelope in bytes (default 16 MiB).")] = None,
-    window_days: Annotated[float | None, typer.Option("--window-days", help="Accept reports whose finished_at is within ± this many days.")] = None,
+    window_days: Annotated[float | None, typer.Option("--window-days", help="Refuse reports that finished longer ago than this many days.")] = None,
+    max_clock_skew: Annotated[float | None, typer.Option("--max-clock-skew", help="Seconds a report may finish ahead of the hub's clock (default 300).")] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
-    """Start the hub (HTTPS, TLS 1.3, client certificates required). On an empty DIR, initialise it first."""
+    """Start the hub (HTTPS, TLS 1.3, client certificates required). On an empty DIR, initialise it first.
+
+    Listens on 127.0.0.1 unless --host says otherwise: agents on other machines need `--host 0.0.0.0` (or the
+    hub's address) and TCP port 8443 open to them in the firewall.
+    """
     from tenken.hub.app import create_app
-    from tenken.hub.bootstrap import ensure_initialised, first_run_text, write_token_file
+    from tenken.hub.bootstrap import ensure_initialised, first_run_text, secure_db_files, write_token_file
+    from tenken.hub.server import raise_nofile_limit
     from tenken.hub.server import serve as run_server
     from tenken.hub.tls import server_context
 
     if not isinstance(getattr(logging, log_level.upper(), None), int):
         raise _fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
+    # Everything the hub writes (database, WAL, logs, keys) is for its own user only, whatever umask it got.
+    os.umask(0o077)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(data, db, host=host, port=port, extra_sans=san or [], max_body_bytes=max_body, window_days=window_days)
+    limits = raise_nofile_limit()
+    settings = _settings(
+        data, db, host=host, port=port, extra_sans=san or [], max_body_bytes=max_body, window_days=window_days, max_clock_skew=max_clock_skew
+    )
     try:
         res, engine = ensure_initialised(settings)
     except hubca.CAError as exc:
@@ -84,9 +96,16 @@ def serve(
         typer.echo(first_run_text(settings, res))
     elif res.renewed_server_cert:
         typer.echo(f"hub TLS certificate (re)issued: {settings.tls_cert}", err=True)
+    secure_db_files(settings)
+    if limits is not None and limits[0] < settings.limit_concurrency * 2:
+        logging.getLogger("tenken.hub").warning(
+            "only %d open files allowed (hard limit %d): raise LimitNOFILE= for the hub", limits[0], limits[1])
     sys.stdout.flush()
     ctx = server_context(settings.tls_cert, settings.tls_key, settings.ca_cert)
-    run_server(create_app(settings, engine=engine), host=settings.host, port=settings.port, context=ctx, log_level=log_level)
+    run_server(
+        create_app(settings, engine=engine), host=settings.host, port=settings.port, context=ctx, log_level=log_level,
+        handshake_timeout=settings.handshake_timeout, limit_concurrency=settings.limit_concurrency,
+    )
 
 
 @ca_app.command("init")
@@ -111,9 +130,16 @@ def agent_enroll(
     data: DataOpt = DEFAULT_DATA_DIR,
     out: Annotated[Path | None, typer.Option("--out", help="Write the certificate here (default: print it).")] = None,
     days: Annotated[int, typer.Option("--days", min=1, max=3650)] = hubca.CLIENT_DAYS,
+    targets: Annotated[list[str] | None, typer.Option("--targets", help="Remote targets it may report on (shell pattern; repeatable).")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Issue the agent's client certificate (CN = agent id of --pub) and register its signing key."""
+    """Issue the agent's client certificate (CN = agent id of --pub) and register its signing key.
+
+    The agent is bound to the host named in its CSR (recorded by `tenken agent init`): its local scans are
+    accepted for that host only. Remote targets (SSH/WinRM hosts, TLS endpoints, offline roots) need
+    --targets here or `tenken-hub agent authorize` later.
+    """
+    from tenken.hub.authz import validate_patterns
     from tenken.hub.db import RegistryError, enroll_agent, open_db
 
     settings = _settings(data, db)
@@ -126,13 +152,21 @@ def agent_enroll(
     except ValueError as exc:
         raise _fail(f"{pub}: {exc}") from exc
     try:
+        patterns = validate_patterns(targets or [])
+    except ValueError as exc:
+        raise _fail(f"--targets: {exc}") from exc
+    try:
         authority = hubca.load_ca(settings.ca_key, settings.ca_cert)
         aid, cert = hubca.issue_agent_cert(authority, csr_pem, key, days)
+        host_id, hostname = hubca.csr_host(csr_pem)
     except hubca.CAError as exc:
         raise _fail(str(exc)) from exc
     engine = open_db(settings.database_url)
     try:
-        enroll_agent(engine, agent_id=aid, signing_key_pem=_pub_pem(key), key_id=dsse.key_id(key), serial=hubca.serial_hex(cert), not_after=cert.not_valid_after_utc)
+        enroll_agent(
+            engine, agent_id=aid, signing_key_pem=_pub_pem(key), key_id=dsse.key_id(key), serial=hubca.serial_hex(cert),
+            not_after=cert.not_valid_after_utc, host_id=host_id, hostname=hostname, targets=patterns,
+        )
     except RegistryError as exc:
         raise _fail(str(exc)) from exc
     finally:
@@ -145,7 +179,44 @@ def agent_enroll(
     else:
         typer.echo(f"enrolled {aid} (serial {hubca.serial_hex(cert)}); certificate follows:", err=True)
         typer.echo(pem.decode(), nl=False)
+    if host_id:
+        typer.echo(f"bound to host {hostname or '?'} ({host_id}): its local scans are accepted for that host only", err=True)
+    else:
+        typer.echo("the CSR names no host: this agent may report only on remote targets it is authorised for", err=True)
+    if patterns:
+        typer.echo(f"authorised remote targets: {', '.join(patterns)}", err=True)
     typer.echo(f"give the agent this certificate (as tls.crt) and the hub CA {settings.ca_cert}", err=True)
+
+
+@agent_app.command("authorize")
+def agent_authorize(
+    agent_id: Annotated[str, typer.Argument()],
+    targets: Annotated[list[str], typer.Option("--targets", help="Shell pattern of target names or host ids (repeatable).")],
+    remove: Annotated[bool, typer.Option("--remove", help="Withdraw these patterns instead of granting them.")] = False,
+    data: DataOpt = DEFAULT_DATA_DIR,
+    db: DbOpt = None,
+) -> None:
+    """Allow an agent to report on remote targets (SSH/WinRM hosts, TLS endpoints, offline roots).
+
+    例: tenken-hub agent authorize ag-0123 --targets 'ehr-*' --targets '*.hospital.local:443'
+    """
+    from tenken.hub.authz import validate_patterns
+    from tenken.hub.db import RegistryError, authorize_agent, open_db
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    try:
+        patterns = validate_patterns(targets)
+    except ValueError as exc:
+        raise _fail(f"--targets: {exc}") from exc
+    engine = open_db(settings.database_url)
+    try:
+        now = authorize_agent(engine, agent_id, patterns, remove=remove)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"{agent_id} may report on: {', '.join(now) if now else '(no remote targets)'}")
 
 
 def _pub_pem(key: Ed25519PublicKey) -> str:
@@ -184,12 +255,14 @@ def agent_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None, as_json: Anno
     finally:
         engine.dispose()
     if as_json:
-        typer.echo(json.dumps(rows, default=str, indent=2))
+        typer.echo(json.dumps([{k: v for k, v in r.items() if k != "signing_key"} for r in rows], default=str, indent=2))
         return
     for r in rows:
         state = f"REVOKED {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "active"
         last = f"{r['last_report_at']:%Y-%m-%d %H:%M}" if r["last_report_at"] else "never"
-        typer.echo(f"{r['agent_id']}  {state:<24} enrolled {r['enrolled_at']:%Y-%m-%d %H:%M}  last report {last}")
+        host = f"host {r['hostname']} ({r['host_id']})" if r["host_id"] else "no host"
+        grants = f"  targets {','.join(r['targets'])}" if r["targets"] else ""
+        typer.echo(f"{r['agent_id']}  {state:<24} enrolled {r['enrolled_at']:%Y-%m-%d %H:%M}  last report {last}  {host}{grants}")
     if not rows:
         typer.echo("no agents enrolled", err=True)
 
@@ -212,11 +285,12 @@ def token_create(
         raise _fail("--name may contain letters, digits, '-', '_' and '.' only")
     engine = open_db(settings.database_url)
     try:
-        token = create_token(engine, name)
+        serial = None
         if cert:
             authority = hubca.load_ca(settings.ca_key, settings.ca_cert)
-            crt, key = issue_operator(settings, engine, authority, name, out)
-            typer.echo(f"operator certificate: {crt}  key: {key}", err=True)
+            crt, key, serial = issue_operator(settings, engine, authority, name, out)
+            typer.echo(f"operator certificate: {crt}  key: {key} (the token works only with this certificate)", err=True)
+        token = create_token(engine, name, cert_serial=serial)
     finally:
         engine.dispose()
     typer.echo("API token (shown only now) / APIトークン（この一度だけ表示）:", err=True)

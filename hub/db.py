@@ -159,6 +159,31 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     conn.exec_driver_sql(sql, params)
 
 
+def upsert_hosts(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert or refresh host rows; an observation older than the row's latest never overwrites it."""
+    if not rows:
+        return
+    if is_sqlite(conn):
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    h = t.hosts
+    for row in rows:
+        stmt = insert(h).values(**row)
+        ex = stmt.excluded
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[h.c.key],
+                set_={
+                    "name": ex.name, "fqdn": func.coalesce(ex.fqdn, h.c.fqdn), "host_id": func.coalesce(ex.host_id, h.c.host_id),
+                    "kind": ex.kind, "os": func.coalesce(ex.os, h.c.os), "state": ex.state, "last_seen": ex.last_seen,
+                    "last_report_id": ex.last_report_id, "last_agent_id": ex.last_agent_id,
+                },
+                where=h.c.last_seen <= ex.last_seen,
+            )
+        )
+
+
 # --- agents and certificates -------------------------------------------------------------------------
 
 
@@ -171,8 +196,14 @@ class CertRecord:
     revoked: bool
 
 
-def enroll_agent(engine: Engine, *, agent_id: str, signing_key_pem: str, key_id: str, serial: str, not_after: datetime) -> None:
-    """Register (or re-certify) an agent. A revoked agent stays revoked: it must make a new key."""
+def enroll_agent(
+    engine: Engine, *, agent_id: str, signing_key_pem: str, key_id: str, serial: str, not_after: datetime,
+    host_id: str | None = None, hostname: str | None = None, targets: list[str] | None = None,
+) -> None:
+    """Register (or re-certify) an agent, bound to the host it runs on and granted `targets` for remote scans.
+
+    A revoked agent stays revoked: it must make a new key.
+    """
     now = utcnow()
     with write_tx(engine) as conn:
         row = conn.execute(select(t.agents.c.revoked_at, t.agents.c.signing_key).where(t.agents.c.id == agent_id)).first()
@@ -180,13 +211,39 @@ def enroll_agent(engine: Engine, *, agent_id: str, signing_key_pem: str, key_id:
             raise RegistryError(f"agent {agent_id} was revoked; it must create a new key (`tenken agent init`) to enroll again")
         if row is None:
             conn.execute(
-                t.agents.insert().values(id=agent_id, signing_key=signing_key_pem, key_id=key_id, cert_serial=serial, enrolled_at=now)
+                t.agents.insert().values(
+                    id=agent_id, signing_key=signing_key_pem, key_id=key_id, cert_serial=serial, enrolled_at=now, host_id=host_id, hostname=hostname
+                )
             )
         else:
             conn.execute(update(t.agents).where(t.agents.c.id == agent_id).values(cert_serial=serial))
         conn.execute(
             t.certs.insert().values(serial=serial, kind="agent", subject=agent_id, agent_id=agent_id, issued_at=now, not_after=not_after)
         )
+        _grant(conn, agent_id, targets or [], now)
+
+
+def _grant(conn: Connection, agent_id: str, patterns: list[str], now: datetime) -> int:
+    have = set(conn.execute(select(t.agent_targets.c.pattern).where(t.agent_targets.c.agent_id == agent_id)).scalars())
+    new = [p for p in dict.fromkeys(patterns) if p not in have]
+    if new:
+        conn.execute(t.agent_targets.insert(), [{"agent_id": agent_id, "pattern": p, "granted_at": now} for p in new])
+    return len(new)
+
+
+def authorize_agent(engine: Engine, agent_id: str, patterns: list[str], *, remove: bool = False) -> list[str]:
+    """Grant (or withdraw) remote targets; returns the agent's patterns afterwards."""
+    with write_tx(engine) as conn:
+        row = conn.execute(select(t.agents.c.revoked_at).where(t.agents.c.id == agent_id)).first()
+        if row is None:
+            raise RegistryError(f"no agent {agent_id} is enrolled")
+        if row.revoked_at is not None and not remove:
+            raise RegistryError(f"agent {agent_id} is revoked")
+        if remove:
+            conn.execute(t.agent_targets.delete().where(t.agent_targets.c.agent_id == agent_id, t.agent_targets.c.pattern.in_(patterns)))
+        else:
+            _grant(conn, agent_id, patterns, utcnow())
+        return sorted(conn.execute(select(t.agent_targets.c.pattern).where(t.agent_targets.c.agent_id == agent_id)).scalars())
 
 
 def revoke_agent(engine: Engine, agent_id: str) -> None:
@@ -204,6 +261,9 @@ def list_agents(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(t.agents).order_by(t.agents.c.enrolled_at)).mappings().all()
         last = dict(conn.execute(select(t.reports.c.agent_id, func.max(t.reports.c.received_at)).group_by(t.reports.c.agent_id)).all()) if rows else {}
+        grants: dict[str, list[str]] = {}
+        for aid, pat in conn.execute(select(t.agent_targets.c.agent_id, t.agent_targets.c.pattern).order_by(t.agent_targets.c.pattern)):
+            grants.setdefault(aid, []).append(pat)
     out = []
     for r in rows:
         out.append({
@@ -213,6 +273,10 @@ def list_agents(engine: Engine) -> list[dict[str, Any]]:
             "enrolled_at": as_utc(r["enrolled_at"]),
             "revoked_at": as_utc(r["revoked_at"]),
             "last_report_at": as_utc(last.get(r["id"])),
+            "host_id": r["host_id"],
+            "hostname": r["hostname"],
+            "targets": grants.get(r["id"], []),
+            "signing_key": r["signing_key"],
         })
     return out
 
@@ -239,21 +303,37 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(engine: Engine, name: str) -> str:
+def create_token(engine: Engine, name: str, cert_serial: str | None = None) -> str:
+    """A new token for `name`, bound to the operator certificate `cert_serial` when given (else to any
+    unrevoked operator certificate issued to `name`)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with write_tx(engine) as conn:
-        conn.execute(t.tokens.insert().values(name=name, token_sha256=_digest(token), created_at=utcnow()))
+        conn.execute(t.tokens.insert().values(name=name, token_sha256=_digest(token), created_at=utcnow(), cert_serial=cert_serial))
     return token
 
 
-def check_token(conn: Connection, token: str) -> str | None:
-    """Name of the token's owner, or None. Compares against every live hash in constant time each."""
+@dataclass(frozen=True)
+class TokenOwner:
+    name: str
+    cert_serial: str | None
+
+    def allows(self, cert: CertRecord) -> bool:
+        """A token works only with the operator certificate it was issued for (or, unbound, its owner's)."""
+        if cert.kind != "user" or cert.subject != self.name:
+            return False
+        return self.cert_serial is None or self.cert_serial == cert.serial
+
+
+def check_token(conn: Connection, token: str) -> TokenOwner | None:
+    """The token's owner, or None. Looked up by its digest (an index hit; the digest of a 256-bit random
+    token reveals nothing to a timing observer), then compared in constant time."""
     want = _digest(token)
-    owner = None
-    for name, digest in conn.execute(select(t.tokens.c.name, t.tokens.c.token_sha256).where(t.tokens.c.revoked_at.is_(None))):
-        if hmac.compare_digest(want, digest):
-            owner = name
-    return owner
+    row = conn.execute(
+        select(t.tokens.c.name, t.tokens.c.token_sha256, t.tokens.c.cert_serial).where(t.tokens.c.token_sha256 == want, t.tokens.c.revoked_at.is_(None))
+    ).first()
+    if row is None or not hmac.compare_digest(want, row.token_sha256):
+        return None
+    return TokenOwner(row.name, row.cert_serial)
 
 
 def revoke_user(engine: Engine, name: str) -> tuple[int, int]:

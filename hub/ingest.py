@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -20,9 +20,11 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 from tenken.agent import dsse
-from tenken.agent.report import Report
+from tenken.agent.report import Report, TargetInfo, TargetKind
+from tenken.checks.catalogue import SITE_TARGET
 from tenken.hub import tables as t
-from tenken.hub.db import as_utc, bulk_insert, utcnow, write_tx
+from tenken.hub.authz import AgentGrant, Inconsistent, NotAuthorised, authorise_targets, check_consistency
+from tenken.hub.db import as_utc, bulk_insert, upsert_hosts, utcnow, write_tx
 
 ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 
@@ -50,6 +52,12 @@ class Accepted:
 class EnrolledAgent:
     agent_id: str
     key: Ed25519PublicKey
+    host_id: str | None = None
+    patterns: tuple[str, ...] = ()
+
+    @property
+    def grant(self) -> AgentGrant:
+        return AgentGrant(agent_id=self.agent_id, host_id=self.host_id, patterns=self.patterns)
 
 
 @lru_cache(maxsize=1024)
@@ -59,7 +67,7 @@ def _load_key(pem: str) -> Ed25519PublicKey:
 
 def enrolled_agent(conn: Connection, agent_id: str, cert_serial: str) -> EnrolledAgent:
     """The agent behind a client certificate, or 403: unknown, revoked, or a certificate not issued to it."""
-    row = conn.execute(select(t.agents.c.signing_key, t.agents.c.revoked_at).where(t.agents.c.id == agent_id)).first()
+    row = conn.execute(select(t.agents.c.signing_key, t.agents.c.revoked_at, t.agents.c.host_id).where(t.agents.c.id == agent_id)).first()
     if row is None:
         raise IngestError(403, f"agent {agent_id} is not enrolled at this hub: "
                                 "enroll it with `tenken-hub agent enroll tls.csr --pub agent.pub`")
@@ -69,7 +77,8 @@ def enrolled_agent(conn: Connection, agent_id: str, cert_serial: str) -> Enrolle
     cert = conn.execute(select(t.certs.c.agent_id, t.certs.c.revoked_at).where(t.certs.c.serial == cert_serial)).first()
     if cert is None or cert.agent_id != agent_id or cert.revoked_at is not None:
         raise IngestError(403, f"client certificate {cert_serial} is not a valid certificate of agent {agent_id}")
-    return EnrolledAgent(agent_id, _load_key(row.signing_key))
+    patterns = tuple(conn.execute(select(t.agent_targets.c.pattern).where(t.agent_targets.c.agent_id == agent_id)).scalars())
+    return EnrolledAgent(agent_id, _load_key(row.signing_key), host_id=row.host_id, patterns=patterns)
 
 
 def _validation_reason(exc: ValidationError, limit: int = 5) -> str:
@@ -81,28 +90,59 @@ def _validation_reason(exc: ValidationError, limit: int = 5) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def verify_and_parse(envelope: bytes, agent: EnrolledAgent, *, window: timedelta, now: datetime | None = None) -> tuple[Report, bytes]:
-    """Signature (with THIS agent's key only), schema and freshness. Raises IngestError; no I/O."""
+DEFAULT_SKEW = timedelta(minutes=5)
+
+
+def verify_and_parse(
+    envelope: bytes, agent: EnrolledAgent, *, window: timedelta, skew: timedelta = DEFAULT_SKEW, now: datetime | None = None
+) -> tuple[Report, bytes]:
+    """Signature (with THIS agent's key only), schema, time, and what the agent may report on. No I/O.
+
+    Raises IngestError: 400 malformed, 422 signature/schema/time/inconsistency, 403 a target the agent may
+    not speak for.
+    """
     try:
-        payload = dsse.verify_envelope(envelope, [agent.key])
+        payload = dsse.verify_with_key(envelope, agent.key)
     except dsse.EnvelopeError as exc:
         raise IngestError(400, f"malformed envelope: {exc}") from exc
     except dsse.SignatureError as exc:
         raise IngestError(422, f"signature does not verify with the enrolled key of {agent.agent_id}: {exc}") from exc
     try:
+        dsse.loads_strict(payload, "payload")  # duplicate keys: two parsers must not see two reports
         report = Report.model_validate_json(payload)
+    except dsse.EnvelopeError as exc:
+        raise IngestError(422, f"payload is not a valid tenken.report/v1 report: {exc}") from exc
     except ValidationError as exc:
         raise IngestError(422, f"payload is not a valid tenken.report/v1 report: {_validation_reason(exc)}") from exc
     _check_limits(report)
-    now = now or utcnow()
+    check_time(report, now=now or utcnow(), window=window, skew=skew)
+    try:
+        check_consistency(report)
+    except Inconsistent as exc:
+        raise IngestError(422, str(exc)) from exc
+    try:
+        authorise_targets(report, agent.grant)
+    except NotAuthorised as exc:
+        raise IngestError(403, str(exc)) from exc
+    return report, payload
+
+
+def check_time(report: Report, *, now: datetime, window: timedelta, skew: timedelta) -> None:
+    """A report from the future beyond the clock-skew tolerance is refused, naming the skew; so is a stale one."""
     finished = as_utc(report.finished_at)
     started = as_utc(report.started_at)
     assert finished is not None and started is not None
-    if abs(finished - now) > window:
-        raise IngestError(422, f"stale report: finished_at {finished.isoformat()} is outside ±{window.days} days of the hub's clock ({now.isoformat()})")
+    ahead = (finished - now).total_seconds()
+    if ahead > skew.total_seconds():
+        raise IngestError(
+            422,
+            f"report finished_at {finished.isoformat()} is {ahead:.0f} s ahead of the hub's clock ({now.isoformat()}); "
+            f"the tolerance is {skew.total_seconds():.0f} s: check the agent's time synchronisation (NTP)",
+        )
+    if now - finished > window:
+        raise IngestError(422, f"stale report: finished_at {finished.isoformat()} is older than {window.days} days by the hub's clock ({now.isoformat()})")
     if started > finished:
         raise IngestError(422, "started_at is after finished_at")
-    return report, payload
 
 
 # Indexed columns have bounded length (a PostgreSQL btree entry must fit in a page); the schema allows
@@ -135,14 +175,43 @@ def _s(v: str | None) -> str | None:
     return v.replace("\x00", "\ufffd") if v and "\x00" in v else v
 
 
-def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, now: datetime) -> dict[str, Any]:
+def host_key_of(ti: TargetInfo) -> str:
+    """The stable key of a target's host row: its identity when the scan read one, else `<kind>:<name>`."""
+    if ti.identity is not None:
+        return ti.identity.host_id
+    name = ti.target
+    return name if name.startswith(f"{ti.kind.value}:") else f"{ti.kind.value}:{name}"
+
+
+def _resolve_keys(conn: Connection, report: Report) -> dict[str, str]:
+    """Target name -> host key. A target the scan could not identify (unreachable, no machine-id) joins the
+    row of the host last seen under that name over a host transport, so its errors stay in that host's history."""
+    keys: dict[str, str] = {}
+    for ti in report.targets:
+        key = host_key_of(ti)
+        if ti.identity is None and ti.kind in (TargetKind.SSH, TargetKind.WINRM):
+            row = conn.execute(
+                select(t.hosts.c.key).where(t.hosts.c.name == ti.target, t.hosts.c.kind.in_(["ssh", "winrm"]), t.hosts.c.host_id.is_not(None))
+                .order_by(t.hosts.c.last_seen.desc()).limit(1)
+            ).first()
+            if row is not None:
+                key = row.key
+        keys[ti.target] = key
+    keys.setdefault(SITE_TARGET, SITE_TARGET)
+    return keys
+
+
+def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, now: datetime, keys: dict[str, str]) -> dict[str, Any]:
     finished = as_utc(report.finished_at)
+    assert finished is not None
+    observed = min(finished, now)
     report_row = {
         "id": report.id,
         "agent_id": agent_id,
         "received_at": now,
         "started_at": as_utc(report.started_at),
         "finished_at": finished,
+        "observed_at": observed,
         "tool_name": _s(report.tool.name),
         "tool_version": _s(report.tool.version),
         "policy": _s(report.policy),
@@ -150,19 +219,31 @@ def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, n
         "envelope": envelope,
         "summary": {"findings": len(report.findings), "evidence": len(report.evidence), "targets": len(report.targets), **report.summary()},
     }
+    kinds = {ti.target: ti.kind.value for ti in report.targets}
     target_rows = [
         {
-            "report_id": report.id, "seq": i, "target": _s(ti.target), "kind": ti.kind.value, "os": _s(ti.os), "state": ti.state.value,
-            "error": _s(ti.error), "started_at": as_utc(ti.started_at), "finished_at": as_utc(ti.finished_at),
+            "report_id": report.id, "seq": i, "target": _s(ti.target), "host_key": keys[ti.target], "kind": ti.kind.value, "os": _s(ti.os),
+            "state": ti.state.value, "error": _s(ti.error), "started_at": as_utc(ti.started_at), "finished_at": as_utc(ti.finished_at),
+            "identity": ti.identity.model_dump(mode="json") if ti.identity else None, "groups": [_s(g) for g in ti.groups],
         }
         for i, ti in enumerate(report.targets)
+    ]
+    host_rows = [
+        {
+            "key": keys[ti.target], "host_id": ti.identity.host_id if ti.identity else None, "name": _s(ti.target),
+            "fqdn": _s(ti.identity.fqdn) if ti.identity else None, "kind": ti.kind.value, "os": _s(ti.os), "state": ti.state.value,
+            "first_seen": observed, "last_seen": observed, "last_report_id": report.id, "last_agent_id": agent_id,
+        }
+        for ti in report.targets
     ]
     finding_rows = []
     clause_rows = []
     for i, f in enumerate(report.findings):
         status = f.status.value
+        key = keys[f.target]
         finding_rows.append({
             "report_id": report.id, "seq": i, "finding_id": _s(f.id), "check_id": _s(f.check_id), "target": _s(f.target),
+            "host_key": key, "transport": kinds.get(f.target, TargetKind.SITE.value),
             "status": status, "severity": f.severity.value, "kind": f.kind.value, "subject": _s(f.subject),
             "clauses": list(f.clauses),
             "text": {
@@ -172,7 +253,9 @@ def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, n
             "evidence": list(f.evidence), "waiver": f.waiver.model_dump(mode="json") if f.waiver else None, "finished_at": finished,
         })
         for clause in dict.fromkeys(f.clauses):  # a clause listed twice is indexed once
-            clause_rows.append({"report_id": report.id, "seq": i, "clause": clause, "target": _s(f.target), "status": status, "finished_at": finished})
+            clause_rows.append({
+                "report_id": report.id, "seq": i, "clause": clause, "target": _s(f.target), "host_key": key, "status": status, "finished_at": observed,
+            })
     evidence_rows = [
         {
             "report_id": report.id, "seq": i, "evidence_id": _s(e.id), "collector": _s(e.collector), "target": _s(e.target),
@@ -181,7 +264,7 @@ def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, n
         }
         for i, e in enumerate(report.evidence)
     ]
-    return {"report": report_row, "targets": target_rows, "findings": finding_rows, "clauses": clause_rows, "evidence": evidence_rows}
+    return {"report": report_row, "targets": target_rows, "hosts": host_rows, "findings": finding_rows, "clauses": clause_rows, "evidence": evidence_rows}
 
 
 def _existing(conn: Connection, report_id: str, agent_id: str, payload_sha: str) -> Accepted | None:
@@ -193,17 +276,19 @@ def _existing(conn: Connection, report_id: str, agent_id: str, payload_sha: str)
     raise IngestError(409, f"report id {report_id} was already stored with different content (replayed or reused id)")
 
 
-def store(engine: Engine, report: Report, *, agent_id: str, envelope: bytes, payload: bytes) -> Accepted:
+def store(engine: Engine, report: Report, *, agent_id: str, envelope: bytes, payload: bytes, now: datetime | None = None) -> Accepted:
     """Store the verified report in one transaction, or answer duplicate/409 if its id is taken."""
     payload_sha = hashlib.sha256(payload).hexdigest()
     with engine.connect() as conn:
         seen = _existing(conn, report.id, agent_id, payload_sha)
     if seen is not None:
         return seen
-    rows = _rows(report, agent_id=agent_id, envelope=envelope, payload_sha=payload_sha, now=datetime.now(UTC))
     try:
         with write_tx(engine) as conn:
+            keys = _resolve_keys(conn, report)
+            rows = _rows(report, agent_id=agent_id, envelope=envelope, payload_sha=payload_sha, now=now or utcnow(), keys=keys)
             conn.execute(t.reports.insert(), [rows["report"]])
+            upsert_hosts(conn, rows["hosts"])
             for table, key in ((t.targets, "targets"), (t.findings, "findings"), (t.finding_clauses, "clauses"), (t.evidence, "evidence")):
                 bulk_insert(conn, table, rows[key])
     except IntegrityError:

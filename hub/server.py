@@ -11,6 +11,7 @@ from the TLS layer, never from a header, so a client cannot claim somebody else'
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -63,20 +64,81 @@ class PeerCertH11Protocol(H11Protocol):
         self.app = with_tls(self.app, tls_extension(transport.get_extra_info("ssl_object")))
 
 
-def make_config(app: ASGIApp, *, host: str, port: int, context: ssl.SSLContext, log_level: str = "info") -> uvicorn.Config:
+def make_config(
+    app: ASGIApp, *, host: str, port: int, context: ssl.SSLContext, log_level: str = "info", limit_concurrency: int | None = 512
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         http=PeerCertH11Protocol,
+        loop="asyncio",  # HubServer sets the handshake timeout on asyncio's create_server
         ssl_context_factory=lambda _config, _default: context,
         log_level=log_level,
         proxy_headers=False,  # a forwarded header must never stand in for the TLS peer
         server_header=False,
         timeout_keep_alive=30,
+        limit_concurrency=limit_concurrency,  # beyond this, new requests get 503 instead of queueing without bound
+        backlog=2048,
         lifespan="on",
     )
 
 
-def serve(app: ASGIApp, *, host: str, port: int, context: ssl.SSLContext, log_level: str = "info") -> None:
-    uvicorn.Server(make_config(app, host=host, port=port, context=context, log_level=log_level)).run()
+class HubServer(uvicorn.Server):
+    """uvicorn's server with a short TLS handshake timeout.
+
+    asyncio waits 60 s by default for a TLS handshake, so ~1,000 idle TCP connections (no certificate
+    needed to open one) held every file handle of the hub; uvicorn does not expose the setting, so the
+    listening socket is created with it here.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, handshake_timeout: float) -> None:
+        super().__init__(config)
+        self.handshake_timeout = handshake_timeout
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        original = loop.create_server
+        timeout = self.handshake_timeout
+
+        async def create_server(*args: Any, **kwargs: Any) -> asyncio.Server:
+            if kwargs.get("ssl") is not None:
+                kwargs.setdefault("ssl_handshake_timeout", timeout)
+            return await original(*args, **kwargs)
+
+        loop.create_server = create_server  # type: ignore[method-assign]
+        try:
+            await super().startup(sockets)
+        finally:
+            del loop.create_server  # back to the class's method
+
+
+def raise_nofile_limit(want: int = 65536) -> tuple[int, int] | None:
+    """Raise the soft open-files limit towards the hard one (systemd's default soft limit is 1024).
+
+    Returns (soft, hard) after the change, or None where the platform has no such limit.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft, hard
+
+
+def serve(
+    app: ASGIApp, *, host: str, port: int, context: ssl.SSLContext, log_level: str = "info",
+    handshake_timeout: float = 5.0, limit_concurrency: int | None = 512,
+) -> None:
+    from tenken.hub.limits import install_repeat_filter
+
+    config = make_config(app, host=host, port=port, context=context, log_level=log_level, limit_concurrency=limit_concurrency)
+    install_repeat_filter()  # after uvicorn configured its loggers
+    HubServer(config, handshake_timeout=handshake_timeout).run()

@@ -19,6 +19,7 @@ DEFAULT_DATA_DIR = Path(os.environ.get("TENKEN_HUB_DATA", "/var/lib/tenken-hub")
 DEFAULT_PORT = 8443
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_WINDOW_DAYS = 7.0
+DEFAULT_SKEW_SECONDS = 300.0
 CONFIG_FILE = "hub.json"
 
 
@@ -32,8 +33,23 @@ class HubSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, gt=0)
-    window_days: float = Field(default=DEFAULT_WINDOW_DAYS, gt=0, description="Accept finished_at within ±this")
+    window_days: float = Field(default=DEFAULT_WINDOW_DAYS, gt=0, description="Refuse reports that finished longer ago than this")
+    max_clock_skew: float = Field(default=DEFAULT_SKEW_SECONDS, ge=0, description="Seconds a report may finish ahead of the hub's clock")
     extra_sans: list[str] = Field(default_factory=list)
+    # Resource bounds (see tenken.hub.limits and tenken.hub.server).
+    handshake_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds a client has to complete the TLS handshake")
+    limit_concurrency: int = Field(default=512, ge=8, description="Connections + in-flight requests before the hub answers 503")
+    agent_rate: float = Field(default=5.0, gt=0, description="Uploads per second per agent, after the burst")
+    agent_burst: int = Field(default=300, ge=1, description="Uploads an agent may make at once (a spool backlog)")
+    ingest_memory: int = Field(default=0, ge=0, description="Bytes of upload bodies held at once (0: twice max_body_bytes)")
+
+    @property
+    def ingest_budget(self) -> int:
+        return self.ingest_memory or 2 * self.max_body_bytes
+
+    @property
+    def skew(self) -> timedelta:
+        return timedelta(seconds=self.max_clock_skew)
 
     @property
     def database_url(self) -> str:
@@ -85,7 +101,8 @@ def load_settings(data_dir: Path, **overrides: object) -> HubSettings:
 
 def save_settings(settings: HubSettings) -> None:
     """Persist what later commands must agree on (database, limits). Mode 0600: a URL may hold a password."""
-    keep = settings.model_dump(mode="json", include={"db_url", "max_body_bytes", "window_days", "extra_sans"})
+    keep = settings.model_dump(mode="json", include={"db_url", "max_body_bytes", "window_days", "max_clock_skew", "extra_sans", "handshake_timeout", "limit_concurrency",
+                                                     "agent_rate", "agent_burst", "ingest_memory"})
     path = settings.data_dir / CONFIG_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

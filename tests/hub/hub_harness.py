@@ -7,6 +7,7 @@ Used by the hub tests and by bench/hub_ingest.py. Agents get their identity from
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import ssl
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 from tenken.agent import dsse
-from tenken.agent.report import Report, TargetInfo
+from tenken.agent.report import HostIdentity, Report, TargetInfo
 from tenken.checks.finding import Finding, Text, finding_id
 from tenken.collectors.evidence import build_evidence
 from tenken.hub.db import make_engine, row_counts
@@ -142,6 +143,7 @@ class Agent:
     cert: Path
     tls_key: Path
     enrolled: bool = True
+    host: HostIdentity | None = None
     _clients: list[httpx.Client] = field(default_factory=list)
 
     def sign(self, report: Report | dict[str, Any] | bytes, key: Ed25519PrivateKey | None = None) -> bytes:
@@ -163,16 +165,24 @@ class Agent:
             return c.post("/api/v1/reports", content=body, headers={"Content-Type": content_type})
 
 
-def make_agent(hub: Hub, where: Path, *, enroll: bool = True) -> Agent:
+def fake_host(name: str) -> HostIdentity:
+    """A distinct machine identity per name, so that several test agents on this one machine are several hosts."""
+    return HostIdentity(host_id="machine-id:" + hashlib.md5(name.encode()).hexdigest(), hostname=name, fqdn=f"{name}.hospital.test")
+
+
+def make_agent(hub: Hub, where: Path, *, enroll: bool = True, host: HostIdentity | None = None, targets: tuple[str, ...] = ("*",)) -> Agent:
+    """An agent made by the agent's own code and enrolled with the real CLI; by default authorised for every
+    remote target (tests of authorisation pass `targets=()`) and bound to a made-up host of its own."""
     from tenken.agent.identity import init_identity
 
-    ident = init_identity(where)
+    ident = init_identity(where, host=host or fake_host(where.name))
     key = serialization.load_pem_private_key((where / "agent.key").read_bytes(), None)
     assert isinstance(key, Ed25519PrivateKey)
     cert = where / "tls.crt"
     if enroll:
-        hub.cli("agent", "enroll", str(where / "tls.csr"), "--pub", str(where / "agent.pub"), "--out", str(cert))
-    return Agent(dir=where, agent_id=ident.agent_id, key=key, cert=cert, tls_key=where / "tls.key", enrolled=enroll)
+        grants = [a for p in targets for a in ("--targets", p)]
+        hub.cli("agent", "enroll", str(where / "tls.csr"), "--pub", str(where / "agent.pub"), "--out", str(cert), *grants)
+    return Agent(dir=where, agent_id=ident.agent_id, key=key, cert=cert, tls_key=where / "tls.key", enrolled=enroll, host=ident.host)
 
 
 STATUSES = ["pass", "fail", "warn", "error", "not_applicable", "manual"]
@@ -181,9 +191,12 @@ STATUSES = ["pass", "fail", "warn", "error", "not_applicable", "manual"]
 def make_report(
     *, target: str = "host1", n_findings: int = 3, finished_at: datetime | None = None, report_id: str | None = None,
     clauses: tuple[str, ...] = ("SO-14-2", "SO-7-1"), statuses: list[str] | None = None, raw: str = "PASS_MAX_DAYS 90\n",
-    n_evidence: int = 1,
+    n_evidence: int = 1, kind: str = "ssh", identity: HostIdentity | None = None,
 ) -> Report:
-    """A valid tenken.report/v1 report: one target, evidence, and n findings cycling through the statuses."""
+    """A valid tenken.report/v1 report: one target, evidence, and n findings cycling through the statuses.
+
+    By default a remote (SSH) scan, which a test agent is authorised for; pass kind="local" and the agent's
+    `host` for a local scan."""
     fin = finished_at or datetime.now(UTC)
     evs = [
         build_evidence(collector=f"linux.c{j}" if j else "linux.accounts", target=target, sources=[], raw=raw, facts=None, collected_at=fin)
@@ -204,6 +217,6 @@ def make_report(
         )
     return Report(
         id=report_id or str(uuid.uuid4()), started_at=fin - timedelta(seconds=5), finished_at=fin,
-        targets=[TargetInfo(target=target, kind="local", os="Debian 12", state="scanned", started_at=fin - timedelta(seconds=5), finished_at=fin)],
+        targets=[TargetInfo(target=target, kind=kind, identity=identity, os="Debian 12", state="scanned", started_at=fin - timedelta(seconds=5), finished_at=fin)],
         findings=findings, evidence=evs,
     )

@@ -50,7 +50,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory):
     pub = dsse.load_public_key((base / "agent" / "agent.pub").read_bytes())
     aid, cert = hubca.issue_agent_cert(authority, (base / "agent" / "tls.csr").read_bytes(), pub)
     assert aid == ident.agent_id
-    enroll_agent(engine, agent_id=aid, signing_key_pem=(base / "agent" / "agent.pub").read_text(), key_id=dsse.key_id(pub), serial=hubca.serial_hex(cert), not_after=cert.not_valid_after_utc)
+    enroll_agent(engine, agent_id=aid, signing_key_pem=(base / "agent" / "agent.pub").read_text(), key_id=dsse.key_id(pub), serial=hubca.serial_hex(cert), not_after=cert.not_valid_after_utc, targets=["*"])
     app = create_app(settings_, engine=engine)
 
     # One real report so the read routes have rows to return.
@@ -60,7 +60,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory):
     from tenken.hub.ingest import EnrolledAgent, store, verify_and_parse
 
     body = json.dumps(dsse.sign_payload(dsse.canonical(make_report(target="fuzz-host").model_dump(mode="json", by_alias=True)), key)).encode()
-    report, payload = verify_and_parse(body, EnrolledAgent(aid, pub), window=settings_.window)
+    report, payload = verify_and_parse(body, EnrolledAgent(aid, pub, patterns=("*",)), window=settings_.window)
     store(engine, report, agent_id=aid, envelope=body, payload=payload)
 
     agent_tls = {"client_cert_chain": [hubca.pem(cert).decode()]}
@@ -73,7 +73,8 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory):
 
     ENV.token = res.admin_token or ""
     ENV.engine = engine
-    return schemathesis.openapi.from_asgi("/openapi.json", by_role)
+    # the description itself needs operator auth (certificate + token), like the read API
+    return schemathesis.openapi.from_asgi("/openapi.json", by_role, headers={"Authorization": f"Bearer {ENV.token}"})
 
 
 def _operations(schema):  # type: ignore[no-untyped-def]
@@ -84,7 +85,7 @@ def _operations(schema):  # type: ignore[no-untyped-def]
 def test_api_fuzz(fuzz_app, mode: GenerationMode) -> None:  # type: ignore[no-untyped-def]
     operations = _operations(fuzz_app)
     assert {f"{op.method.upper()} {op.path}" for op in operations} >= {
-        "POST /api/v1/reports", "GET /api/v1/hosts", "GET /api/v1/hosts/{target}/status", "GET /api/v1/findings",
+        "POST /api/v1/reports", "GET /api/v1/hosts", "GET /api/v1/hosts/{host}/status", "GET /api/v1/findings",
         "GET /api/v1/reports/{report_id}", "GET /api/v1/reports/{report_id}/envelope", "GET /api/v1/reports/{report_id}/verify",
     }
     seen: dict[str, set[int]] = {}
