@@ -92,6 +92,16 @@ class Schedule(_M):
             )
         return self
 
+    def interval_seconds(self) -> float:
+        """How often the job runs (a day for `daily_at`), jitter not included."""
+        if self.daily_at:
+            return 86400.0
+        if self.every_hours:
+            return self.every_hours * 3600.0
+        if self.every_minutes:
+            return self.every_minutes * 60.0
+        return float(self.every_seconds or 0)
+
     def describe(self) -> str:
         if self.daily_at:
             base = f"daily at {self.daily_at}"
@@ -181,6 +191,11 @@ class AgentConfig(_M):
     waivers: str | None = None
     shutdown_grace: Duration = Field(30.0, description="On SIGTERM, wait this long for a running scan")
     jobs: list[Job] = Field(min_length=1)
+
+    def overdue_after(self) -> float:
+        """Seconds after which an undelivered report means delivery is broken: two runs of the most frequent
+        job (plus its jitter) should have replaced it by then."""
+        return min(2 * j.schedule.interval_seconds() + j.schedule.jitter for j in self.jobs)
 
     @model_validator(mode="after")
     def _unique_names(self) -> AgentConfig:

@@ -210,8 +210,19 @@ def agent_status(
         problems.append(f"{len(st.rejected)} report(s) rejected by the hub in {sp.rejected_dir} (see reasons; move them away once handled)")
     if st.free_bytes is not None and st.free_bytes < cfg.spool.min_free_bytes:
         problems.append(f"only {st.free_bytes} bytes free on the spool file system: new reports cannot be written")
+    overdue = cfg.overdue_after()
+    if st.oldest_age_seconds is not None and st.oldest_age_seconds > overdue:
+        problems.append(f"the oldest undelivered report is {st.oldest_age_seconds / 3600:.1f} h old (more than two scan "
+                        f"intervals, {overdue / 3600:.1f} h): reports are not reaching the hub")
+    state = sp.read_state()
+    if state and state.get("outcome") == "refused":
+        problems.append(f"the hub refused this agent at the last attempt (HTTP {state.get('status') or '-'}: {state.get('reason')}); "
+                        "enroll it again or fix hub.url / the certificates")
+    skew = state.get("clock_skew") if state else None
+    if isinstance(skew, int | float) and abs(skew) > 60:
+        problems.append(f"this machine's clock differs from the hub's by {-skew:+.0f} s: fix time synchronisation")
     if as_json:
-        typer.echo(json.dumps({**st.to_dict(), "problems": problems}, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({**st.to_dict(), "last_delivery": state, "problems": problems}, ensure_ascii=False, indent=2))
     else:
         typer.echo(f"spool:    {st.directory}")
         typer.echo(f"pending:  {st.pending} report(s), {st.bytes} bytes (limits {st.max_reports} / {st.max_bytes})")
@@ -219,6 +230,9 @@ def agent_status(
             typer.echo(f"oldest:   {st.oldest} ({st.oldest_age_seconds:.0f} s ago)")
         if st.temp_files:
             typer.echo(f"temp:     {st.temp_files} incomplete file(s) (writes in progress or left by a crash; never sent)")
+        if state:
+            typer.echo(f"delivery: {state.get('outcome')} (acked {state.get('acked')}, remaining {state.get('remaining')})"
+                       + (f": HTTP {state.get('status') or '-'}: {state.get('reason')}" if state.get("reason") else ""))
         for r in st.rejected:
             typer.echo(f"rejected: {r.name}: HTTP {r.status if r.status is not None else '-'}: {r.reason} ({r.rejected_at})")
         for p in problems:

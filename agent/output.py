@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from tenken.agent.report import Report
+from tenken.checks.configfile import ConfigError
 from tenken.checks.finding import Status
 
 
@@ -56,8 +57,34 @@ def render(report: Report, fmt: Format, lang: Lang) -> str | bytes:
     raise ValueError(fmt)
 
 
+#: Reports hold evidence (account names, configuration excerpts): readable by their owner only unless the
+#: user asks otherwise with TENKEN_REPORT_MODE (octal, e.g. 0640).
+DEFAULT_REPORT_MODE = 0o600
+
+
+def report_mode() -> int:
+    raw = os.environ.get("TENKEN_REPORT_MODE", "").strip()
+    if not raw:
+        return DEFAULT_REPORT_MODE
+    try:
+        mode = int(raw, 8)
+    except ValueError as exc:
+        raise ConfigError(f"TENKEN_REPORT_MODE={raw!r} is not an octal file mode such as 0600 or 0640") from exc
+    if not 0 <= mode <= 0o777:
+        raise ConfigError(f"TENKEN_REPORT_MODE={raw!r} is not a file mode between 0000 and 0777")
+    return mode
+
+
+def _create(path: Path, mode: int) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), mode)
+    if os.name != "nt":
+        os.fchmod(fd, mode)  # the creation mode is masked by the umask; the asked-for mode is what counts
+    return fd
+
+
 def write_report(report: Report, *, fmt: Format, lang: Lang, output: Path | None, sign: Path | None = None) -> None:
-    """Render (or sign) and write. The table goes to the terminal; files are written atomically."""
+    """Render (or sign) and write. The table goes to the terminal; files are written atomically, mode 0600."""
+    mode = report_mode() if output is not None else DEFAULT_REPORT_MODE
     if sign is not None:
         from tenken.agent.signing import load_signing_key, sign_report
 
@@ -68,7 +95,8 @@ def write_report(report: Report, *, fmt: Format, lang: Lang, output: Path | None
         if output is not None:
             from rich.console import Console
 
-            with output.open("w", encoding="utf-8") as fh:
+            with os.fdopen(_create(output, mode) if not output.exists() or output.is_file() else os.open(output, os.O_WRONLY),
+                           "w", encoding="utf-8") as fh:
                 print_table(report, lang.value, Console(file=fh, width=140, no_color=True))
         else:
             print_table(report, lang.value)
@@ -89,7 +117,7 @@ def write_report(report: Report, *, fmt: Format, lang: Lang, output: Path | None
             fh.write(raw)
         return
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
+    with os.fdopen(_create(tmp, mode), "wb") as fh:
         fh.write(raw)
         fh.flush()
         os.fsync(fh.fileno())

@@ -97,8 +97,9 @@ class OnceResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every report was delivered or is safely spooled; 1 when one was not made or was rejected."""
-        return 1 if self.failed or self.drain.rejected else 0
+        """0 when every report was delivered or is safely spooled while the hub is unreachable; 1 when one was
+        not made or was rejected, or when the hub refused this agent (401/403, certificate, CA or TLS failure)."""
+        return 1 if self.failed or self.drain.rejected or self.drain.refused else 0
 
 
 class Agent:
@@ -160,6 +161,8 @@ class Agent:
                 log.error("job %s: report could not be spooled: %s", job.name, exc)
                 failed += 1
         drain = self.sender.drain()
+        if drain.refused and drain.stopped_by is not None:
+            log.error("the hub refused this agent: %s", drain.stopped_by.reason)
         log.info("once: %d report(s) made, %d delivered (%d already on the hub), %d rejected, %d still spooled",
                  produced, drain.acked, drain.duplicates, drain.rejected, drain.remaining)
         return OnceResult(produced, failed, drain)

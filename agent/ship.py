@@ -62,6 +62,49 @@ class SendResult:
     reason: str
     retry_after: float | None = None
     duplicate: bool = False
+    clock_skew: float | None = None  # hub's Date minus our clock, seconds (None without a Date header)
+
+
+#: Beyond this the agent says loudly that its clock and the hub's disagree (the hub refuses reports more
+#: than 5 minutes ahead of its clock by default; a late clock makes "latest" wrong for an auditor).
+CLOCK_WARN_SECONDS = 60.0
+
+_TLS_HINTS = (
+    "certificate", "alert", "handshake", "wrong version number", "unknown ca", "bad certificate", "ssl", "tls",
+)
+
+
+def tls_failure(exc: BaseException) -> str | None:
+    """The TLS reason behind a transport error, or None for an ordinary network failure (refused, timeout).
+
+    A hub that does not accept our certificate (revoked, another CA after the hub was re-initialised) or a
+    hub certificate we cannot verify shows up as an SSL error or a TLS alert, never as an HTTP status: it
+    is the agent's problem and must be loud, not retried quietly forever.
+    """
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLError):
+            return f"{type(cur).__name__}: {cur.reason or cur}"
+        text = str(cur).lower()
+        if any(h in text for h in _TLS_HINTS) and "timed out" not in text:
+            return str(cur)
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def clock_skew(date_header: str | None, sent_at: float, received_at: float) -> float | None:
+    """Hub clock minus ours, from the response's Date header (1 s resolution; midpoint of the request)."""
+    if not date_header:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(date_header)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return when.timestamp() - (sent_at + received_at) / 2
 
 
 def make_ssl_context(hub: HubConfig) -> ssl.SSLContext:
@@ -120,10 +163,23 @@ class HubClient:
         self._client.close()
 
     def send(self, body: bytes, report_id: str) -> SendResult:
+        sent = time.time()
         try:
             resp = self._client.post(self.url, content=body, headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"})
         except httpx.HTTPError as exc:
+            tls = tls_failure(exc)
+            if tls is not None:
+                return SendResult(Outcome.REFUSED, None, f"TLS failure with the hub: {tls} (is this agent's certificate revoked, "
+                                  "or was the hub re-initialised with a new CA? check hub.ca_file/client_cert)")
             return SendResult(Outcome.RETRY, None, f"{type(exc).__name__}: {exc or 'connection failed'}")
+        skew = clock_skew(resp.headers.get("date"), sent, time.time())
+        if skew is not None and abs(skew) > CLOCK_WARN_SECONDS:
+            log.error("this machine's clock differs from the hub's by %+.0f s: fix time synchronisation (NTP); the hub "
+                      "refuses reports that finish more than 5 minutes ahead of its clock", -skew)
+        result = self._classify(resp, report_id)
+        return SendResult(result.outcome, result.status, result.reason, result.retry_after, result.duplicate, skew)
+
+    def _classify(self, resp: httpx.Response, report_id: str) -> SendResult:
         code = resp.status_code
         if code in (200, 201):
             try:
@@ -173,6 +229,23 @@ class DrainResult:
     remaining: int = 0
     stopped_by: SendResult | None = None
     retry_in: float | None = None
+    clock_skew: float | None = None
+
+    @property
+    def refused(self) -> bool:
+        """The hub refused the agent itself (401/403, certificate or TLS failure): a person must act."""
+        return self.stopped_by is not None and self.stopped_by.outcome is Outcome.REFUSED
+
+
+def delivery_state(res: DrainResult) -> dict[str, object]:
+    """What the last delivery attempt found, for `agent status` (written to the spool as JSON)."""
+    now = time.time()
+    state: dict[str, object] = {"at": now, "acked": res.acked, "rejected": res.rejected, "remaining": res.remaining, "clock_skew": res.clock_skew}
+    if res.stopped_by is None:
+        state.update(outcome="ok", status=None, reason=None)
+    else:
+        state.update(outcome=res.stopped_by.outcome.value, status=res.stopped_by.status, reason=res.stopped_by.reason)
+    return state
 
 
 class Sender:
@@ -186,7 +259,15 @@ class Sender:
         return self.clock() >= self.next_attempt
 
     def drain(self, stop: threading.Event | None = None) -> DrainResult:
-        """Send every complete entry oldest first; on the first transient failure schedule a retry and stop."""
+        """Send every complete entry oldest first; on the first failure schedule a retry and stop.
+
+        What happened is written to the spool's delivery state, which `tenken agent status` reads.
+        """
+        res = self._drain(stop)
+        self.spool.write_state(delivery_state(res))
+        return res
+
+    def _drain(self, stop: threading.Event | None) -> DrainResult:
         res = DrainResult()
         entries = self.spool.entries()
         for i, entry in enumerate(entries):
@@ -205,6 +286,8 @@ class Sender:
                 res.rejected += 1
                 continue
             result = self.client.send(body, rid)
+            if result.clock_skew is not None:
+                res.clock_skew = result.clock_skew
             if result.outcome is Outcome.ACKED:
                 self.spool.ack(entry)
                 res.acked += 1

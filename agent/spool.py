@@ -269,6 +269,22 @@ class Spool:
                 log.warning("removed incomplete spool file %s left by an interrupted write", p.name)
         return removed
 
+    STATE_FILE = "delivery-state.json"
+
+    def write_state(self, state: dict[str, object]) -> None:
+        """Record the last delivery attempt (atomically; never a spool entry: it lacks the entry suffix)."""
+        try:
+            atomic_write(self.dir, self.STATE_FILE, json.dumps(state, ensure_ascii=False).encode())
+        except OSError as exc:
+            log.warning("could not record the delivery state in %s: %s", self.dir, exc)
+
+    def read_state(self) -> dict[str, object] | None:
+        try:
+            data = json.loads((self.dir / self.STATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
     def status(self) -> SpoolStatus:
         entries = self.entries()
         count, size = self.usage()

@@ -70,7 +70,7 @@ class CheckContext:
 
     def unavailable(self, what: Unavailable, *, title: Text, subject: str | None = None) -> Finding:
         """Turn a missing fact into `not_applicable` (not installed / absent) or `error` (could not look)."""
-        status = Status.NOT_APPLICABLE if what.reason is Reason.ABSENT else Status.ERROR
+        status = Status.NOT_APPLICABLE if what.reason in (Reason.ABSENT, Reason.NEEDS_CLIENT_CERT) else Status.ERROR
         return self.finding(
             status,
             title=title,
@@ -91,6 +91,7 @@ REASON_JA = {
     Reason.FAILED: "取得に失敗しました",
     Reason.UNREACHABLE: "対象に接続できません",
     Reason.UNSUPPORTED: "この接続方式では取得できません",
+    Reason.NEEDS_CLIENT_CERT: "未検査（サーバがクライアント証明書を必須としています。必須化自体は適合です）",
 }
 REASON_EN = {
     Reason.ABSENT: "Not applicable (not installed or file absent)",
@@ -100,11 +101,14 @@ REASON_EN = {
     Reason.FAILED: "Could not check: collection failed",
     Reason.UNREACHABLE: "Could not check: target unreachable",
     Reason.UNSUPPORTED: "Could not check: not available over this transport",
+    Reason.NEEDS_CLIENT_CERT: "Not probed: the server requires a client certificate (which is itself compliant)",
 }
 REMEDY = {
     Reason.DENIED: Text(ja="root 権限（sudo -n が使える設定）で再実行してください。", en="Re-run with root privileges (or passwordless sudo -n)."),
     Reason.OFFLINE: Text(ja="稼働中のホストに対して（ローカルまたは SSH で）再実行してください。", en="Re-run against the running host (locally or over SSH)."),
     Reason.TIMEOUT: Text(ja="対象の負荷を確認し、タイムアウトを延ばして再実行してください。", en="Check the target's load and re-run with a longer timeout."),
+    Reason.NEEDS_CLIENT_CERT: Text(ja="この項目を確認するには --client-cert と --client-key を指定して再スキャンしてください。",
+                                   en="To probe this, scan again with a client certificate (--client-cert and --client-key)."),
 }
 
 CheckFunc = Callable[[CheckContext], list[Finding]]

@@ -61,6 +61,7 @@ class Reason(StrEnum):
     FAILED = "failed"  # command ran and failed, or output unparseable
     UNREACHABLE = "unreachable"
     UNSUPPORTED = "unsupported"
+    NEEDS_CLIENT_CERT = "needs_client_certificate"  # a TLS server (rightly) refuses to go on without one: not_applicable
 
 
 class Unavailable(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext
 from tenken.collectors.evidence import OsFamily
+from tenken.collectors.tls.facts import NEEDS_CLIENT_CERT_DETAIL
 
 #: The one collector a TLS scan runs; its facts are `TlsFacts`.
 TLS = "tls.endpoint"
@@ -23,7 +24,11 @@ CLIENT_CERT_FIX = Text(
 
 
 def incomplete(ctx: CheckContext, probe: str, detail: str, *, subject: str | None = None) -> Finding:
-    """A probe that errored or timed out: `error` (scan incomplete), never read as 'not offered'."""
+    """A probe that errored or timed out: `error` (scan incomplete), never read as 'not offered'.
+
+    A probe skipped because the server requires a client certificate is `not_applicable` instead."""
+    if detail.startswith(NEEDS_CLIENT_CERT_DETAIL):
+        return needs_client_cert(ctx, probe, subject=subject)
     return ctx.finding(
         Status.ERROR, subject=subject or probe, severity=Severity.MEDIUM,
         title=Text(ja=f"確認できませんでした（スキャン不完全）: {probe}", en=f"Could not be checked (scan incomplete): {probe}"),

@@ -11,7 +11,7 @@ from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
 from tenken.checks.tls.common import TLS, TLS_OS, incomplete
 from tenken.checks.tls.rules import REASON_TEXT, suite_rule_violations
-from tenken.collectors.tls.facts import CURVES, LEGACY_VERSIONS, TlsFacts, TlsVersion
+from tenken.collectors.tls.facts import CURVES, LEGACY_VERSIONS, TlsFacts, TlsVersion, suites_probe
 
 
 @check(
@@ -98,7 +98,7 @@ def cipher_suites(ctx: CheckContext) -> list[Finding]:
     pol = ctx.policy.tls
     out: list[Finding] = []
     for version, allowed in ((TlsVersion.TLS13, pol.tls13_suites), (TlsVersion.TLS12, pol.tls12_suites)):
-        if (u := facts.missing(version.probe)) is not None:
+        if (u := facts.missing(version.probe) or facts.missing(suites_probe(version.value))) is not None:
             out.append(incomplete(ctx, f"{version.value} suites", u.detail, subject=version.value))
             continue
         support = facts.versions[version]

@@ -17,6 +17,13 @@ from tenken.collectors.evidence import Facts
 CERTIFICATE = "certificate"
 CURVES = "curves"
 CLIENT_AUTH_HTTP = "client_auth.http"
+#: The detail of every probe skipped because the server requires a client certificate none was given for.
+NEEDS_CLIENT_CERT_DETAIL = "the server requires a client certificate (it closes certificate-less connections); scan with --client-cert/--client-key"
+
+
+def suites_probe(version_value: str) -> str:
+    """Probe name of the full suite enumeration of one version (apart from 'is the version offered')."""
+    return f"suites.{version_value}"
 
 
 class TlsVersion(StrEnum):

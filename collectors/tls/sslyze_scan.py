@@ -42,6 +42,7 @@ from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraA
 from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
 from sslyze.plugins.robot.implementation import RobotScanResultEnum
 from tenken.collectors.evidence import Reason, Source, SourceKind, Unavailable
+from tenken.collectors.tls.cert_required import probe_closes_without_cert, required_facts
 from tenken.collectors.tls.certs import certificate_facts
 from tenken.collectors.tls.facts import (
     CERTIFICATE,
@@ -391,6 +392,13 @@ def _assemble(p: _Pending, deadline: float, budget: float, t0: float) -> Endpoin
     closed_without_cert = False
     if main.scan_status is ServerScanStatusEnum.ERROR_NO_CONNECTIVITY or main.scan_result is None:
         if p.full_creds is None or p.full_creds.scan_result is None or p.full_creds.connectivity_result is None:
+            if _peer_closed(main) and p.creds_uuid is None and ep.starttls is None:
+                seen = probe_closes_without_cert(p.ip, ep.port, ep.server_name or ep.host, float(network_timeout(ep)))
+                if seen is not None:  # the compliant case: a client certificate is required (see cert_required)
+                    scan.facts, scan.raw = required_facts(ep, seen, dict(p.single), SCANNER)
+                    scan.sources = _sources(ep, main, False)
+                    scan.finished = time.monotonic()
+                    return scan
             scan.error = _connectivity_error(main) + (_CLOSED_HINT if _peer_closed(main) else "")
             return scan
         main, closed_without_cert = p.full_creds, True  # see _rescan_with_cert

@@ -234,8 +234,12 @@ def test_tls12_only_hub_is_not_accepted(tmp_path, pki, agent_files) -> None:
         sender = _sender(tmp_path, old, pki, agent_files)
         _put(sender, load_signing_key(agent_files.key), 1)
         res = sender.drain()
-    assert res.stopped_by.outcome is Outcome.RETRY and res.stopped_by.status is None
+    # a TLS failure is the agent's problem (loud, agent once exits 1), not a transient outage
+    assert res.stopped_by.outcome is Outcome.REFUSED and res.stopped_by.status is None and res.refused
+    assert "protocol version" in res.stopped_by.reason.lower() and "TLS failure" in res.stopped_by.reason
     assert old.state.posts == {} and len(sender.spool.entries()) == 1
+    state = sender.spool.read_state()
+    assert state is not None and state["outcome"] == "refused" and state["remaining"] == 1
 
 
 def test_hub_with_a_certificate_from_another_ca_is_not_trusted(tmp_path, pki, agent_files) -> None:
@@ -247,7 +251,7 @@ def test_hub_with_a_certificate_from_another_ca_is_not_trusted(tmp_path, pki, ag
         sender = _sender(tmp_path, imposter, pki, agent_files)  # agent trusts only the real hub CA
         _put(sender, load_signing_key(agent_files.key), 1)
         res = sender.drain()
-    assert res.stopped_by.outcome is Outcome.RETRY and "CERTIFICATE_VERIFY_FAILED" in res.stopped_by.reason
+    assert res.stopped_by.outcome is Outcome.REFUSED and "CERTIFICATE_VERIFY_FAILED" in res.stopped_by.reason and res.refused
     assert imposter.state.posts == {}
 
 

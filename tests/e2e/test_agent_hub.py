@@ -34,10 +34,13 @@ def tiny_root(where: Path) -> Path:
     return where
 
 
-def enrolled_agent(hub: Hub, tmp: Path) -> Path:
+def enrolled_agent(hub: Hub, tmp: Path, *targets: str) -> Path:
+    """`tenken agent init` + `tenken-hub agent enroll`; the jobs below scan offline roots, which an operator
+    must authorise (`--targets 'root:*'`) like any target that is not the agent's own machine."""
     ident = tmp / "agent-id"
     subprocess.run([TENKEN, "agent", "init", "--dir", str(ident)], check=True, capture_output=True, timeout=60)
-    hub.cli("agent", "enroll", str(ident / "tls.csr"), "--pub", str(ident / "agent.pub"), "--out", str(ident / "tls.crt"))
+    grants = [a for p in (targets or ("root:*",)) for a in ("--targets", p)]
+    hub.cli("agent", "enroll", str(ident / "tls.csr"), "--pub", str(ident / "agent.pub"), "--out", str(ident / "tls.crt"), *grants)
     return ident
 
 
