@@ -142,6 +142,12 @@ class Agent:
             log.exception("job %s: scanner failed", job.name)
             results = [target_error(t, k, f"scanner failed: {type(exc).__name__}: {exc}", identity=h) for t, k, h in _job_targets(job, self.host)]
             kinds = SCANNED_KINDS[job.kind]
+        if job.kind is JobKind.LOCAL and not job.root and self.host is not None:
+            seen = results[0].info.identity if results else None
+            if seen is not None and seen.host_id != self.host.host_id:
+                log.error("job %s: this machine is %s, but the agent was initialised on %s (a cloned disk image?): the hub "
+                          "will refuse this report; run `tenken agent init` on this machine and enroll it", job.name,
+                          seen.host_id, self.host.host_id)
         report = assemble_report(results, policy=self.policy, waivers=self.waivers, scanned_kinds=kinds)
         log.info("job %s: scan finished in %.1f s: report %s %s", job.name, time.time() - started, report.id, report.summary())
         return report

@@ -167,7 +167,7 @@ class HubClient:
         try:
             resp = self._client.post(self.url, content=body, headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"})
         except httpx.HTTPError as exc:
-            tls = tls_failure(exc)
+            tls = tls_failure(exc) or self._closed_after_handshake(exc)
             if tls is not None:
                 return SendResult(Outcome.REFUSED, None, f"TLS failure with the hub: {tls} (is this agent's certificate revoked, "
                                   "or was the hub re-initialised with a new CA? check hub.ca_file/client_cert)")
@@ -178,6 +178,21 @@ class HubClient:
                       "refuses reports that finish more than 5 minutes ahead of its clock", -skew)
         result = self._classify(resp, report_id)
         return SendResult(result.outcome, result.status, result.reason, result.retry_after, result.duplicate, skew)
+
+    def _closed_after_handshake(self, exc: httpx.HTTPError) -> str | None:
+        """A TLS 1.3 server that rejects our certificate may just close the connection once the handshake is
+        done (asyncio does: no alert). Tell that from a hub restarting mid-request by asking once more with a
+        trivial request: a hub that accepts us answers it (any status); one that rejects us closes again."""
+        if not isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+            return None
+        try:
+            self._client.get(self.url.removesuffix(REPORTS_PATH) + "/", headers={"Accept": "application/json"})
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            return ("the hub closes every connection right after the TLS handshake: it does not accept this agent's "
+                    "client certificate")
+        except httpx.HTTPError:
+            return None
+        return None
 
     def _classify(self, resp: httpx.Response, report_id: str) -> SendResult:
         code = resp.status_code

@@ -144,3 +144,70 @@ def test_hub_outage_200_reports_arrive_exactly_once(tmp_path: Path) -> None:
     finally:
         client.close()
         hub.stop()
+
+
+def test_local_job_reports_this_machine_by_identity_and_a_revoked_agent_fails_loudly(hub: Hub, tmp_path: Path) -> None:
+    """A real `agent once` of this machine (kind local): stored under this machine's id, named after it, never
+    `local`. Once the agent is revoked, `agent once` and `agent status` exit 1 with the reason."""
+    from tenken.agent.identity import load_host
+
+    ident = enrolled_agent(hub, tmp_path)
+    host = load_host(ident)
+    assert host is not None, "agent init records this machine's identity"
+    cfg = write_config(tmp_path, hub, ident, jobs='  - {name: me, kind: local, schedule: {daily_at: "02:30"}}\n')
+    once = subprocess.run([TENKEN, "agent", "once", "--config", str(cfg)], capture_output=True, text=True, timeout=300)
+    assert once.returncode == 0, once.stderr[-2000:]
+    with hub.operator() as op:
+        hosts = {h["host_key"]: h for h in op.get("/api/v1/hosts").json()}
+    assert host.host_id in hosts and hosts[host.host_id]["target"] in (host.fqdn, host.hostname)
+    assert all(h["target"] != "local" for h in hosts.values())
+    status = subprocess.run([TENKEN, "agent", "status", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0 and "state:    OK" in status.stdout, status.stdout + status.stderr
+
+    agent_id = json.loads(hub.cli("agent", "list", "--json").stdout)[0]["agent_id"]
+    hub.cli("agent", "revoke", agent_id)
+    once = subprocess.run([TENKEN, "agent", "once", "--config", str(cfg)], capture_output=True, text=True, timeout=300)
+    assert once.returncode == 1, once.stderr[-2000:]
+    assert "refused this agent" in once.stderr
+    status = subprocess.run([TENKEN, "agent", "status", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert status.returncode == 1 and "refused this agent" in status.stderr, status.stdout + status.stderr
+
+
+def test_agent_with_a_certificate_from_another_ca_fails_loudly(tmp_path: Path) -> None:
+    """The hub was re-initialised (new CA): the agent's certificate is refused in the TLS handshake."""
+    first = start_hub(tmp_path / "old")
+    ident = enrolled_agent(first, tmp_path)
+    first.stop()
+    second = start_hub(tmp_path / "new")
+    try:
+        cfg = write_config(tmp_path, second, ident, jobs='  - {name: me, kind: local, schedule: {daily_at: "02:30"}}\n')
+        once = subprocess.run([TENKEN, "agent", "once", "--config", str(cfg)], capture_output=True, text=True, timeout=300)
+        assert once.returncode == 1 and "TLS failure" in once.stderr, once.stderr[-2000:]
+        status = subprocess.run([TENKEN, "agent", "status", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+        assert status.returncode == 1 and "TLS failure" in status.stderr
+        assert second.counts()["reports"] == 0
+    finally:
+        second.stop()
+
+
+def test_first_start_snippet_is_a_complete_agent_config(tmp_path: Path) -> None:
+    from tenken.agent.agent_config import load_agent_config
+    from tenken.hub.bootstrap import agent_yaml_snippet
+
+    hub = start_hub(tmp_path / "hubdata")
+    hub.stop()
+    text = hub.log.read_text()
+    assert "spool:" in text and "jobs:" in text and "--host 0.0.0.0" in text
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text(agent_yaml_snippet(hub.url))
+    loaded = load_agent_config(cfg)
+    assert loaded.spool.dir == "/var/lib/tenken/spool" and loaded.jobs[0].kind.value == "local"
+
+
+def test_verify_of_a_deeply_nested_file_is_a_clean_failure(tmp_path: Path) -> None:
+    ident = tmp_path / "k"
+    subprocess.run([TENKEN, "agent", "init", "--dir", str(ident)], check=True, capture_output=True, timeout=60)
+    bad = tmp_path / "nested.json"
+    bad.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    res = subprocess.run([TENKEN, "verify", str(bad), "--key", str(ident / "agent.pub")], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "Traceback" not in res.stderr and "FAILED" in res.stderr
