@@ -74,7 +74,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def loads_strict(data: bytes | str, what: str = "envelope") -> Any:
+def loads_strict(data: bytes | bytearray | str, what: str = "envelope") -> Any:
     """JSON with a nesting limit and no duplicate object keys, or EnvelopeError.
 
     Two parsers that disagree on `{"payload": A, "payload": B}` would disagree on what was signed, and a
@@ -95,7 +95,7 @@ def loads_strict(data: bytes | str, what: str = "envelope") -> Any:
 
 def parse_envelope(data: bytes | str | dict[str, Any], *, max_signatures: int = MAX_SIGNATURES) -> tuple[str, bytes, list[tuple[str, bytes]]]:
     """Return (payloadType, payload, [(keyid, sig)]) or raise EnvelopeError with the exact problem."""
-    env = loads_strict(data) if isinstance(data, bytes | str) else data
+    env = loads_strict(data) if isinstance(data, bytes | bytearray | str) else data
     if not isinstance(env, dict):
         raise EnvelopeError("envelope is not a JSON object")
     for field, typ in (("payloadType", str), ("payload", str), ("signatures", list)):

@@ -93,6 +93,51 @@ def run(backend: str, clients: int, n_reports: int, n_findings: int, n_evidence:
     }
 
 
+def large_uploads(n: int = 4, target_mib: float = 15.0) -> dict[str, float]:
+    """Peak RSS of the hub while `n` agents each upload one near-maximum (16 MiB limit) report at once."""
+    with tempfile.TemporaryDirectory(prefix="tenken-bench-large-") as tmp:
+        base = Path(tmp)
+        hub: Hub = start_hub(base / "data")
+        try:
+            agents = [make_agent(hub, base / f"big{i}") for i in range(n)]
+            probe = len(agents[0].sign(make_report(target="big", n_findings=1000, n_evidence=50)))
+            n_findings = int(1000 * target_mib * 2**20 / probe)
+            bodies = [a.sign(make_report(target=f"big-{i}", n_findings=n_findings, n_evidence=50)) for i, a in enumerate(agents)]
+            proc = psutil.Process(hub.proc.pid)
+            idle = proc.memory_info().rss
+            peak = [idle]
+            done = threading.Event()
+
+            def watch() -> None:
+                while not done.is_set():
+                    peak[0] = max(peak[0], proc.memory_info().rss)
+                    time.sleep(0.01)
+
+            codes: list[int] = []
+
+            def upload(i: int) -> None:
+                ag = agents[i]
+                with httpx.Client(base_url=hub.url, verify=hub.ssl_context(ag.cert, ag.tls_key), timeout=300) as c:
+                    codes.append(c.post("/api/v1/reports", content=bodies[i], headers={"Content-Type": CT}).status_code)
+
+            w = threading.Thread(target=watch, daemon=True)
+            w.start()
+            t0 = time.perf_counter()
+            ths = [threading.Thread(target=upload, args=(i,)) for i in range(n)]
+            for th in ths:
+                th.start()
+            for th in ths:
+                th.join()
+            wall = time.perf_counter() - t0
+            done.set()
+            w.join()
+        finally:
+            hub.stop()
+    if codes != [201] * n:
+        raise SystemExit(f"large uploads answered {codes}")
+    return {"n": n, "mib": max(len(b) for b in bodies) / 2**20, "findings": n_findings, "idle_mb": idle / 1e6, "peak_mb": peak[0] / 1e6, "wall_s": wall}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
@@ -100,6 +145,7 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=120)
     ap.add_argument("--findings", type=int, default=200)
     ap.add_argument("--evidence", type=int, default=20, help="evidence items per report")
+    ap.add_argument("--no-large", action="store_true", help="skip the peak-memory case (4 concurrent near-maximum uploads)")
     args = ap.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"{args.clients} concurrent mTLS clients, {args.reports} signed reports x {args.findings} findings, {args.evidence} evidence each")
@@ -110,6 +156,10 @@ def main() -> None:
             f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  ({r['envelope_kb']:.0f} KiB/envelope, {r['wall_s']:.1f} s; "
             f"hub CPU {r['hub_cpu_ms_per_report']:.1f} ms/report = {r['findings_per_hub_cpu_s']:.0f} findings per hub CPU-second)"
         )
+    if not args.no_large:
+        big = large_uploads()
+        print(f"large      {big['n']} concurrent uploads of {big['mib']:.1f} MiB ({big['findings']} findings each): hub RSS "
+              f"{big['idle_mb']:.0f} MB idle -> {big['peak_mb']:.0f} MB peak ({big['wall_s']:.1f} s; target <= 250 MB)")
 
 
 if __name__ == "__main__":
