@@ -296,5 +296,15 @@ def scan_inventory(
     results = run_fleet(hosts, policy_for=lambda h: policies.get(h.policy or "", policy), concurrency=concurrency,
                         known_hosts=known_hosts, **kw)  # type: ignore[arg-type]
     tls_thread.join()
+    # inventory groups travel with each target, so the hub can show and filter by them
+    for spec, res in zip(hosts, results, strict=True):
+        _with_groups(res, [spec.group] if getattr(spec, "group", None) else [])
+    for target, res in zip(tls, tls_results, strict=False):
+        _with_groups(res, [target.group] if target.group else [])
     return results + tls_results, ({"host"} if hosts else set()) | ({"network"} if tls else set())
+
+
+def _with_groups(res: TargetResult, groups: list[str]) -> None:
+    if groups and not res.info.groups:
+        res.info = res.info.model_copy(update={"groups": groups})
 
