@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from tenken.agent.output import EXIT_USAGE, Format, Lang, exit_code, write_report
-from tenken.agent.report import Report
 from tenken.checks.configfile import ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the report models (pydantic) load only when a command needs them
+    from tenken.agent.report import Report
     from tenken.checks.policy import Policy
     from tenken.checks.waivers import Waiver
 

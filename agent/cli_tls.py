@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from tenken.collectors.tls.spec import StartTls, TlsEndpoint, Zone
+from tenken.collectors.tls.kinds import StartTls, Zone
 
 #: Default ports when HOST has none: 443 for plain TLS, the protocol's usual STARTTLS port otherwise.
 DEFAULT_PORTS: dict[StartTls | None, int] = {
@@ -73,6 +73,8 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
             if path is not None and not path.is_file():
                 raise fail_usage(f"{name}: no such file: {path}")
         pol, wv = load_site_config(policy, waivers)
+        from tenken.collectors.tls.spec import TlsEndpoint
+
         endpoints: list[TlsEndpoint] = []
         for t in targets:
             try:

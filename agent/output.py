@@ -6,10 +6,10 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tenken.agent.report import Report
-from tenken.checks.configfile import ConfigError
-from tenken.checks.finding import Status
+if TYPE_CHECKING:  # imported lazily: `tenken --help` must not pay for pydantic and the report models
+    from tenken.agent.report import Report
 
 
 class Format(StrEnum):
@@ -38,6 +38,8 @@ def exit_code(report: Report) -> int:
     """
     if any(t.state.value == "error" for t in report.targets):
         return EXIT_UNSCANNED
+    from tenken.checks.finding import Status
+
     if any(f.status is Status.FAIL and f.waiver is None for f in report.findings):
         return EXIT_FAIL
     return EXIT_OK
@@ -66,6 +68,8 @@ def report_mode() -> int:
     raw = os.environ.get("TENKEN_REPORT_MODE", "").strip()
     if not raw:
         return DEFAULT_REPORT_MODE
+    from tenken.checks.configfile import ConfigError
+
     try:
         mode = int(raw, 8)
     except ValueError as exc:

@@ -23,3 +23,6 @@ class CollectSettings(BaseModel):
     backup_locations: list[BackupLocation] = Field(default_factory=list)
     #: Extra files to search for plaintext passwords (path globs are not expanded remotely).
     secret_scan_paths: list[str] = Field(default_factory=list)
+    #: Also run `apt-get -s dist-upgrade` on a remote Debian host and record where it disagrees with the
+    #: file-based computation (off by default: it costs the target 2-3 CPU-seconds).
+    apt_crosscheck: bool = False

@@ -798,7 +798,6 @@ def collect_apt_lists(p: Probe) -> ListsResult:
     if not installed:
         return ListsResult(fallback=f"{DPKG_STATUS} lists no installed package")
     wanted = {p_.name.encode("utf-8") for p_ in installed}
-    native = native_arch(installed)
     releases: dict[str, ReleaseInfo | None] = {}
     offers: list[tuple[Archive, list[tuple[str, str, str]]]] = []
     states: list[ListState] = []
@@ -826,6 +825,15 @@ def collect_apt_lists(p: Probe) -> ListsResult:
             published=rel.date if rel else None,
             downloaded=datetime.fromtimestamp(st.mtime, UTC) if st is not None else None,
         ))
+    return finish_computation(p, installed, offers, states)
+
+
+def finish_computation(
+    p: Probe, installed: list[Installed], offers: list[tuple[Archive, list[tuple[str, str, str]]]], states: list[ListState],
+    *, how: str = "file-based pending computation",
+) -> ListsResult:
+    """Pins, apt's candidate choice and the auditor's excerpt: shared by the local and the remote reading."""
+    native = native_arch(installed)
     pins, pref_files = _preferences(p)
     comp = compute_pending(installed, offers, pins, native)
     lines = [f"{len(installed)} installed packages ({DPKG_STATUS}, native architecture {native}); "
@@ -837,5 +845,5 @@ def collect_apt_lists(p: Probe) -> ListsResult:
     for u in comp.held:
         lines.append(f"held by dpkg (not counted, as apt-get does not upgrade it): {u.name} {u.current} -> {u.candidate}"
                      f"{' [security]' if u.security else ''}")
-    p.excerpt("apt lists (file-based pending computation)", "\n".join(lines))
+    p.excerpt(f"apt lists ({how})", "\n".join(lines))
     return ListsResult(computation=comp, lists=states)

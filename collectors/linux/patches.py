@@ -10,7 +10,8 @@ against the installed ones, and /run/reboot-required.
 On Debian/Ubuntu, when tenken runs on the host itself or reads an offline root, pending updates are
 computed from the files apt would read (dpkg status, apt lists, Release files, pins: see apt_lists.py)
 instead of running apt-get, which on hosts without a kept pkgcache.bin spends seconds rebuilding it.
-Over SSH `apt-get -s` stays: reading ~50 MB of lists remotely costs more than apt's own run. An offline
+Over SSH the same computation runs on lines the target filters out of those files (apt_remote.py: one
+command, a few tens of KB back); `apt-get -s` is the fallback and an optional cross-check. An offline
 root without apt lists records pending updates as `offline`; the other file-based facts are collected.
 
 Pending lists are only as fresh as the host's package index, so the index age is collected too.
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts, Reason
 from tenken.collectors.linux.apt_lists import Upgrade, collect_apt_lists
+from tenken.collectors.linux.apt_remote import collect_apt_lists_remote
 from tenken.collectors.linux.osrelease import OsRelease, read_os_release
 from tenken.collectors.linux.pkgdb import query_packages
 from tenken.collectors.probe import Probe
@@ -503,24 +505,47 @@ def _from_upgrade(u: Upgrade) -> PendingUpdate:
 
 
 def _pending_apt(p: Probe, facts: PatchFacts) -> None:
-    """Local host or offline root: from the files (fast, no apt cache rebuild). SSH, or files unusable: apt-get."""
-    if p.t.is_local or not p.t.can_run:
-        got = collect_apt_lists(p)
-        comp = got.computation
-        if comp is not None:
-            facts.pending = [_from_upgrade(u) for u in comp.upgrades]
-            facts.held = [_from_upgrade(u) for u in comp.held]
-            facts.apt_lists = [AptListState(**asdict(s)) for s in got.lists]
-            facts.pending_source = f"apt lists ({len(got.lists)} lists in /var/lib/apt/lists, dpkg status)"
-            facts.pending_method = "apt-lists"
-            facts.security_known = True
-            return
-        if not p.t.can_run:
-            p.note("pending", Reason.OFFLINE, f"offline root: apt-get cannot run, and pending updates cannot be computed "
-                                              f"from the files: {got.fallback}")
-            return
-        p.excerpt("apt lists", f"file-based computation not possible: {got.fallback}; falling back to apt-get -s")
+    """From apt's files (no apt cache rebuild): read in-process on the host or an offline root, filtered on
+    the target over a remote transport (apt_remote). Files unusable, or live host: apt-get -s as fallback."""
+    local = p.t.is_local or not p.t.can_run
+    got = collect_apt_lists(p) if local else collect_apt_lists_remote(p)
+    comp = got.computation
+    if comp is not None:
+        facts.pending = [_from_upgrade(u) for u in comp.upgrades]
+        facts.held = [_from_upgrade(u) for u in comp.held]
+        facts.apt_lists = [AptListState(**asdict(s)) for s in got.lists]
+        where = "read on this host" if local else "filtered on the target, computed on the scanner"
+        facts.pending_source = f"apt lists ({len(got.lists)} lists in /var/lib/apt/lists, dpkg status; {where})"
+        facts.pending_method = "apt-lists" if local else "apt-lists-remote"
+        facts.security_known = True
+        if not local and p.settings.apt_crosscheck:
+            _crosscheck(p, facts)
+        return
+    if not p.t.can_run:
+        p.note("pending", Reason.OFFLINE, f"offline root: apt-get cannot run, and pending updates cannot be computed "
+                                          f"from the files: {got.fallback}")
+        return
+    p.excerpt("apt lists", f"file-based computation not possible: {got.fallback}; falling back to apt-get -s")
     _pending_apt_command(p, facts)
+
+
+def _crosscheck(p: Probe, facts: PatchFacts) -> None:
+    """Record (as evidence, not a judgement) where `apt-get -s` disagrees with the file-based list."""
+    res = p.command(["apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"], timeout=PKG_TIMEOUT, keep_raw=False)
+    if res is None or not res.ok:
+        p.excerpt("apt-get -s cross-check", "apt-get -s could not run: no cross-check")
+        return
+    apt = {u.name: u.candidate for u in parse_apt_simulate(res.text())}
+    ours = {u.name: u.candidate for u in facts.pending or []}
+    only_apt = sorted(set(apt) - set(ours))
+    only_ours = sorted(set(ours) - set(apt))
+    other = sorted(n for n in set(apt) & set(ours) if apt[n] != ours[n])
+    p.excerpt("apt-get -s cross-check", (
+        f"apt-get -s: {len(apt)} upgrades, file-based: {len(ours)}; "
+        f"only apt-get (new dependencies or phased): {', '.join(only_apt) or 'none'}; "
+        f"only file-based (kept back by apt): {', '.join(only_ours) or 'none'}; "
+        f"different candidate: {', '.join(other) or 'none'}"
+    ))
 
 
 def _pending_apt_command(p: Probe, facts: PatchFacts) -> None:

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import BaseModel, ConfigDict, Field
+from tenken.collectors.tls.kinds import StartTls, Zone
 
-
-class Zone(StrEnum):
-    OPEN = "open"  # open network (the conservative default): SO-13-6 requires client certificates
-    CLOSED = "closed"  # closed network / IPsec VPN: client-certificate use is reported, not required
-
-
-class StartTls(StrEnum):
-    SMTP = "smtp"
-    IMAP = "imap"
-    POP3 = "pop3"
-    LDAP = "ldap"
-    FTP = "ftp"
-    XMPP = "xmpp"
-    XMPP_SERVER = "xmpp_server"
-    RDP = "rdp"
-    POSTGRES = "postgres"
+__all__ = ["StartTls", "TlsEndpoint", "Zone"]
 
 
 class TlsEndpoint(BaseModel):

@@ -66,6 +66,8 @@ _SUDO_REFUSED = re.compile(
 )
 _SUDO_CMD_REFUSED = re.compile(r"sudo: .*(not allowed to execute|Sorry, user)", re.I)
 
+#: Largest file kept in the per-scan cache once read (bigger ones are fetched again if asked for twice).
+HOLD_MAX = 1024 * 1024
 #: Files most audits read, fetched in the connect batch (a missing one costs nothing later either).
 PREFETCH_FILES: tuple[str, ...] = (
     "/etc/os-release", "/usr/lib/os-release", "/etc/redhat-release", "/etc/debian_version", "/etc/hostname",
@@ -705,8 +707,9 @@ class SSHTransport(Transport):
         if ent.status == "denied" and privileged and self._need_root():
             return self._read_privileged(key, path, max_bytes)
         self._raise_for(path, ent)
-        if len(ent.data) > ssh_batch.EXPAND_MAX:
-            # big files (logs, lastlog, package databases) are read once: do not hold them for the scan
+        if len(ent.data) > HOLD_MAX:
+            # big files (logs, lastlog) are read once: do not hold them for the scan. Up to HOLD_MAX they
+            # stay: dpkg's status (~0.7 MB) is read by several collectors and was fetched three times.
             self._files[key] = _Entry("ok", b"", 0)
         return ent.data[:max_bytes]
 

@@ -583,15 +583,17 @@ class RemoteLike(RootFilesLocalCommands):
 
 
 @pytest.mark.skipif(not Path("/usr/bin/apt-get").exists(), reason="needs apt-get")
-def test_remote_and_undecodable_local_use_apt_get(tmp_path: Path) -> None:
-    """Over SSH apt-get -s stays (reading 50 MB of lists remotely costs more); a local host whose lists
-    cannot be decoded falls back to it and the evidence says why. (apt-get here plans for this machine.)"""
+def test_unfilterable_remote_and_undecodable_local_use_apt_get(tmp_path: Path) -> None:
+    """A remote host whose lists the target-side filter cannot read (here: the image's list names do not
+    exist where the commands run), and a local host whose lists cannot be decoded, fall back to apt-get -s
+    and the evidence says why. (apt-get here plans for this machine.)"""
     root = apt_image(tmp_path / "img")
     zst = apt_image(tmp_path / "zst", ext={"main": ".gz"})
     for p in (zst / "var/lib/apt/lists").glob("*_Packages.gz"):
         p.rename(p.with_name(p.name.removesuffix(".gz") + ".zst"))
     expected = {u.name for u in parse_apt_simulate(_apt_get_simulation())}
-    for transport, why in ((RemoteLike(root), None), (RootFilesLocalCommands(zst), ".zst cannot be read in-process")):
+    for transport, why in ((RemoteLike(root), "the target could not read or decode"),
+                           (RootFilesLocalCommands(zst), ".zst cannot be read in-process")):
         with transport as t:
             res = scan_host(t, load_policy(), kind=TargetKind.LOCAL, only_collectors={"linux.patches"})
         ev = next(e for e in res.evidence if e.collector == "linux.patches")
