@@ -1,0 +1,88 @@
+"""Windows evidence that must hold on real (Japanese, domain-joined, hardened) hosts: output encodings,
+Constrained Language Mode, the effective/domain password policy and UNC shares behind the double hop.
+
+Console outputs below are copied from public captures of real Windows hosts; each names its source."""
+
+from __future__ import annotations
+
+from tenken.collectors.evidence import Reason
+from tenken.collectors.settings import BackupLocation
+from tenken.collectors.transport.base import CommandResult
+from tenken.collectors.transport.winrm import PS_PRELUDE
+from tenken.collectors.windows._ps import constrained_detail, decode_text, failure_reason, is_constrained
+from tenken.collectors.windows.backups import BackupFacts, parse_locations
+from tenken.collectors.windows.time import parse_w32tm_status
+
+# Real `w32tm /query /status` from a Japanese Windows Server 2019 (public Hugo memo "Windows Server 2019
+# Install", 2022-01-10, in the search index's code corpus, file id 62231477300).
+W32TM_JA_REAL = (
+    "閏インジケーター: 0 (警告なし)\r\n階層: 3 (二次参照 - (S)NTP で同期)\r\n精度: -23 (ティックごとに 119.209ns)\r\n"
+    "ルート遅延: 0.0216253s\r\nルート分散: 7.7938950s\r\n参照 ID: 0x0A000003 (ソース IP:  10.30.0.3)\r\n"
+    "最終正常同期時刻: 2022/01/10 1:45:54\r\nソース: 10.30.0.3,8\r\nポーリング間隔: 10 (1024s)\r\n\r\n"
+)
+
+
+def test_real_japanese_w32tm_status_in_every_encoding() -> None:
+    for raw in (W32TM_JA_REAL.encode("utf-8"), W32TM_JA_REAL.encode("cp932"),
+                W32TM_JA_REAL.encode("utf-16-le"), b"\xff\xfe" + W32TM_JA_REAL.encode("utf-16-le")):
+        text = decode_text(raw)
+        assert text == W32TM_JA_REAL
+        st = parse_w32tm_status(text)
+        assert st["stratum"] == 3 and st["leap"] == 0 and st["poll"] == 1024
+        assert st["source"] == "10.30.0.3,8"
+
+
+def test_utf16_detection_leaves_utf8_and_cp932_alone() -> None:
+    assert decode_text("成功および失敗".encode("cp932")) == "成功および失敗"
+    assert decode_text(b"abc") == "abc"
+    assert decode_text(b"") == ""
+
+
+def test_prelude_guards_encoding_and_detects_constrained_language() -> None:
+    assert "try { [Console]::OutputEncoding" in PS_PRELUDE
+    # the language-mode test comes before anything CLM forbids, and before Stop makes errors terminating
+    assert PS_PRELUDE.index("LanguageMode") < PS_PRELUDE.index("[Console]::OutputEncoding") < PS_PRELUDE.index("'Stop'")
+    res = CommandResult(argv=("powershell", "x"), exit_code=126, stdout=b"TENKEN-LANGUAGE-MODE:ConstrainedLanguage\r\n", stderr=b"")
+    assert is_constrained(res)
+    assert failure_reason(res) is Reason.UNSUPPORTED
+    assert "ConstrainedLanguage" in constrained_detail(res, "Get-HotFix")
+    other = CommandResult(argv=("powershell", "x"), exit_code=126, stdout=b"", stderr=b"boom")
+    assert not is_constrained(other) and failure_reason(other) is Reason.FAILED
+
+
+def test_no_native_tool_redirected_under_stop() -> None:
+    from tenken.collectors.windows import password_policy
+
+    assert "2>&1" not in password_policy.SECEDIT_SCRIPT
+    assert "/mergedpolicy" in password_policy.SECEDIT_SCRIPT
+
+
+def test_unc_share_behind_double_hop_is_unverifiable_not_missing() -> None:
+    cfg = [BackupLocation(path="\\\\nas01\\emr\\daily"), BackupLocation(path="D:\\Backup")]
+    locs = parse_locations([
+        {"Path": "\\\\nas01\\emr\\daily", "Exists": False, "Count": 0, "Newest": None, "Oldest": None,
+         "Error": "UnauthorizedAccessException", "ShareReachable": False},
+        {"Path": "D:\\Backup", "Exists": False, "Count": 0, "Newest": None, "Oldest": None,
+         "Error": "ItemNotFoundException", "ShareReachable": None},
+    ], cfg)
+    assert locs[0].unc and locs[0].unverifiable
+    assert not locs[1].unc and not locs[1].unverifiable
+    reachable = parse_locations([{"Path": "\\\\nas01\\emr\\daily", "Exists": False, "Count": 0, "Error": "ItemNotFoundException",
+                                  "ShareReachable": True}], cfg)
+    assert not reachable[0].unverifiable  # the share answered and the folder is not there: a real absence
+
+
+def test_unc_double_hop_check_is_error_with_delegation_advice() -> None:
+    from tenken.checks.policy import Policy
+    from tenken.checks.registry import run_checks
+    from tenken.collectors.transport.base import OsFamily
+
+    cfg = [BackupLocation(path="\\\\nas01\\emr\\daily")]
+    facts = BackupFacts(locations=parse_locations([{"Path": "\\\\nas01\\emr\\daily", "Exists": False, "Count": 0,
+                                                    "Error": "UnauthorizedAccessException", "ShareReachable": False}], cfg))
+    findings = run_checks(os=OsFamily.WINDOWS, target="h:5986", facts={"windows.backups": facts},
+                          evidence_ids={"windows.backups": "e-1"}, evidence_errors={}, policy=Policy())
+    found = [f for f in findings if f.check_id == "windows.backup.found" and f.subject == "\\\\nas01\\emr\\daily"]
+    assert [f.status.value for f in found] == ["error"]
+    assert "CredSSP or Kerberos delegation" in found[0].remediation.en
+    assert "does not exist" not in found[0].detail.en
