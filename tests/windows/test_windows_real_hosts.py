@@ -86,3 +86,50 @@ def test_unc_double_hop_check_is_error_with_delegation_advice() -> None:
     assert [f.status.value for f in found] == ["error"]
     assert "CredSSP or Kerberos delegation" in found[0].remediation.en
     assert "does not exist" not in found[0].detail.en
+
+
+def test_third_party_products_found_by_service_on_server() -> None:
+    from tenken.collectors.windows.antimalware import build_script, load_catalogue, parse_antimalware
+
+    cat = load_catalogue()
+    names = {p.name for p in cat.products}
+    assert {"Trend Micro Apex One / OfficeScan", "Trend Micro Deep Security Agent", "CrowdStrike Falcon"} <= names
+    assert "'ds_agent'" in build_script(cat) and "'CSFalconService'" in build_script(cat)
+    # Windows Server: no SecurityCenter2, Defender removed, Deep Security Agent running; a lone process is a bare string
+    data = {"Defender": None, "DefenderError": "absent", "Products": None, "ProductsError": "Invalid namespace ",
+            "Services": {"Name": "ds_agent", "Status": "Running"}, "Processes": "ds_agent"}
+    f = parse_antimalware(data, cat)
+    assert [d.name for d in f.third_party_running] == ["Trend Micro Deep Security Agent"]
+    assert f.third_party_running[0].processes == ["ds_agent"] and f.catalogue_as_of
+    # installed but stopped is not protection
+    stopped = parse_antimalware({**data, "Services": [{"Name": "ntrtscan", "Status": "Stopped"}], "Processes": None}, cat)
+    assert stopped.third_party_running == [] and stopped.detected[0].services_stopped == ["ntrtscan"]
+    # Defender's own services are recognised but are not "third party"
+    ms = parse_antimalware({**data, "Services": [{"Name": "WinDefend", "Status": "Running"}]}, cat)
+    assert ms.detected and ms.third_party_running == []
+
+
+def test_bad_product_catalogue_names_file_and_field(tmp_path) -> None:
+    import pytest
+    from tenken.collectors.windows.antimalware import load_catalogue
+
+    bad = tmp_path / "p.yaml"
+    bad.write_text("data_as_of: x\nproducts:\n  - name: A\n    vendor: B\n    services: []\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"p\.yaml: products\.0\.services"):
+        load_catalogue(bad)
+
+
+def test_server_with_third_party_product_is_protected() -> None:
+    from tenken.checks.policy import Policy
+    from tenken.checks.registry import run_checks
+    from tenken.collectors.transport.base import OsFamily
+    from tenken.collectors.windows.antimalware import load_catalogue, parse_antimalware
+
+    data = {"Defender": None, "DefenderError": "absent", "Products": None, "ProductsError": "Invalid namespace ",
+            "Services": [{"Name": "ntrtscan", "Status": "Running"}, {"Name": "TmListen", "Status": "Running"}], "Processes": ["PccNTMon"]}
+    facts = parse_antimalware(data, load_catalogue())
+    res = {f.check_id: f.status.value for f in run_checks(
+        os=OsFamily.WINDOWS, target="h:5986", facts={"windows.antimalware": facts},
+        evidence_ids={"windows.antimalware": "e"}, evidence_errors={}, policy=Policy())}
+    assert res["windows.antimalware.enabled"] == "pass"
+    assert res["windows.antimalware.signatures"] == "warn"  # age not exposed: never a silent pass
