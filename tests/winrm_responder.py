@@ -184,6 +184,21 @@ def auditpol(host: str, lang: str, settings: dict[str, str]) -> str:
     return "".join(rows)
 
 
+AUDIT_BACKUP_HEADER = "Machine Name,Policy Target,Subcategory,Subcategory GUID,Inclusion Setting,Exclusion Setting,Setting Value\r\n"
+AUDIT_NUMBERS = {"sf": 3, "s": 1, "f": 2, "n": 0}
+
+
+def auditpol_backup(host: str, lang: str, settings: dict[str, str]) -> str:
+    """`auditpol /backup` CSV: the header stays English on every edition, names and inclusion text are
+    localised, Setting Value is the number (shape as in Microsoft's AuditPolicyDsc unit tests)."""
+    rows = [AUDIT_BACKUP_HEADER]
+    for en, ja, guid in AUDIT_ROWS:
+        k = settings.get(en, "s")
+        rows.append(f"{host},System,{ja if lang == 'ja' else en},{guid},{AUDIT_VALUES[lang][k]},,{AUDIT_NUMBERS[k]}\r\n")
+    rows.append(",,Option:CrashOnAuditFail,,Disabled,,0\r\n,,RegistryGlobalSacl,,,,\r\n")
+    return "".join(rows)
+
+
 def wbadmin_versions(lang: str, times: list[datetime]) -> str:
     head = ("wbadmin 1.0 - バックアップ コマンドライン ツール\r\n" if lang == "ja" else "wbadmin 1.0 - Backup command-line tool\r\n")
     out = [head, "(C) Copyright Microsoft Corporation. All rights reserved.\r\n\r\n"]
@@ -264,6 +279,8 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
             "updates": updates,
             "antimalware": defender,
             "w32time": {"Status": "Running", "StartType": "Automatic"},
+            "auditpol_backup": Output(auditpol_backup(host, lang, {"Logon": "sf", "Logoff": "s", "Account Lockout": "f",
+                                                                   "Credential Validation": "sf", "Special Logon": "s"})),
             # one volume: ConvertTo-Json emits an object, not a one-element array
             "bitlocker": {"BitLockerAvailable": True, "Volumes": {
                 "MountPoint": "C:", "VolumeType": "OperatingSystem", "ProtectionStatus": "On", "VolumeStatus": "FullyEncrypted",
@@ -384,6 +401,7 @@ PS_TOPICS = (  # first match wins
     ("Get-BitLockerVolume", "bitlocker"),
     ("Get-NetFirewallProfile", "firewall"),
     ("Get-SmbServerConfiguration", "smb"),
+    ("auditpol.exe /backup", "auditpol_backup"),
 )
 
 

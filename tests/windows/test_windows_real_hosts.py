@@ -133,3 +133,24 @@ def test_server_with_third_party_product_is_protected() -> None:
         evidence_ids={"windows.antimalware": "e"}, evidence_errors={}, policy=Policy())}
     assert res["windows.antimalware.enabled"] == "pass"
     assert res["windows.antimalware.signatures"] == "warn"  # age not exposed: never a silent pass
+
+
+def test_audit_policy_from_setting_value_not_display_text() -> None:
+    from tenken.collectors.windows.auditpol import parse_auditpol_backup
+
+    # header and option rows as in Microsoft's AuditPolicyDsc unit tests (auditpol /backup output);
+    # the inclusion text is Japanese and deliberately contradicts nothing the parser reads
+    text = ("\ufeffMachine Name,Policy Target,Subcategory,Subcategory GUID,Inclusion Setting,Exclusion Setting,Setting Value\r\n"
+            "SRV,System,ログオン,{0cce9215-69ae-11d9-bed3-505054503030},成功および失敗,,3\r\n"
+            "SRV,System,ログオフ,{0CCE9216-69AE-11D9-BED3-505054503030},成功,,1\r\n"
+            "SRV,System,アカウント ロックアウト,{0CCE9217-69AE-11D9-BED3-505054503030},失敗,,2\r\n"
+            "SRV,System,特殊なログオン,{0CCE921B-69AE-11D9-BED3-505054503030},監査なし,,0\r\n"
+            "SRV,System,謎,{0CCE9299-69AE-11D9-BED3-505054503030},成功,,7\r\n"
+            ",,Option:CrashOnAuditFail,,Disabled,,0\r\n,,RegistryGlobalSacl,,,,\r\n")
+    got = {g: (a.success, a.failure) for g, a in parse_auditpol_backup(text).items()}
+    assert got == {"{0CCE9215-69AE-11D9-BED3-505054503030}": (True, True), "{0CCE9216-69AE-11D9-BED3-505054503030}": (True, False),
+                   "{0CCE9217-69AE-11D9-BED3-505054503030}": (False, True), "{0CCE921B-69AE-11D9-BED3-505054503030}": (False, False)}
+    # an unknown translation of the display text changes nothing: the number decides
+    assert parse_auditpol_backup(text.replace("成功および失敗", "成功と失敗の両方"))["{0CCE9215-69AE-11D9-BED3-505054503030}"].failure
+    # UTF-16 as auditpol writes the file, decoded by the shared decoder
+    assert len(parse_auditpol_backup(decode_text(text.encode("utf-16-le")))) == 4
