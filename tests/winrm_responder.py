@@ -278,7 +278,8 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
                         "Message": "タスクは正常に完了しました。" if ja else "The task has completed successfully."},
             "updates": updates,
             "antimalware": defender,
-            "w32time": {"Status": "Running", "StartType": "Automatic"},
+            # a Japanese host runs on JST: w32tm prints local wall time, the offset says how far from UTC
+            "w32time": {"Status": "Running", "StartType": "Automatic", "UtcOffsetMinutes": 540 if ja else 0},
             "auditpol_backup": Output(auditpol_backup(host, lang, {"Logon": "sf", "Logoff": "s", "Account Lockout": "f",
                                                                    "Credential Validation": "sf", "Special Logon": "s"})),
             # one volume: ConvertTo-Json emits an object, not a one-element array
@@ -298,7 +299,7 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
             "w32tm /query /status": Output((W32TM_STATUS_JA if ja else W32TM_STATUS_EN).format(
                 leap="0(警告なし)" if ja else "0(no warning)",
                 stratum="2 (二次参照 - (S)NTP で同期)" if ja else "2 (secondary reference - syncd by (S)NTP)",
-                last=ja_jp(last_sync) if ja else en_us(last_sync), source="ntp.nict.jp,0x8")),
+                last=ja_jp(last_sync + timedelta(hours=9)) if ja else en_us(last_sync), source="ntp.nict.jp,0x8")),
             "w32tm /query /configuration": Output(W32TM_CONFIG.format(type="NTP", servers="ntp.nict.jp,0x8", where="ローカル" if ja else "Local")),
             "w32tm /stripchart /computer:ntp.nict.jp /dataonly /samples:1": Output(
                 ("ntp.nict.jp [133.243.238.243:123] を追跡しています。\r\n1 サンプルを収集しています。\r\n"

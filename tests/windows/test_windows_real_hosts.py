@@ -154,3 +154,13 @@ def test_audit_policy_from_setting_value_not_display_text() -> None:
     assert parse_auditpol_backup(text.replace("成功および失敗", "成功と失敗の両方"))["{0CCE9215-69AE-11D9-BED3-505054503030}"].failure
     # UTF-16 as auditpol writes the file, decoded by the shared decoder
     assert len(parse_auditpol_backup(decode_text(text.encode("utf-16-le")))) == 4
+
+
+def test_w32tm_last_sync_converted_with_the_hosts_offset() -> None:
+    from datetime import UTC, datetime
+
+    from tenken.collectors.windows.time import to_utc
+
+    wall = parse_w32tm_status(W32TM_JA_REAL)["last_sync"]  # 2022/01/10 1:45:54 on a JST host
+    assert to_utc(wall, 540) == datetime(2022, 1, 9, 16, 45, 54, tzinfo=UTC)
+    assert to_utc(wall, None) == wall and to_utc(None, 540) is None
