@@ -271,6 +271,8 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
         "LastInstallationSuccessDate": ms(now - timedelta(days=10)),
         "LastSearchSuccessDate": ms(now - timedelta(hours=5)),
         "AutoUpdateError": None,
+        "CurrentBuild": "20348", "UBR": 3091, "ProductName": "Windows Server 2022 Standard", "DisplayVersion": "21H2",
+        "InstallationType": "Server",
     }
     defender = {
         "Defender": {"AMServiceEnabled": True, "AntivirusEnabled": True, "RealTimeProtectionEnabled": True, "AntispywareEnabled": True,

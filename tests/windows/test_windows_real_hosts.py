@@ -164,3 +164,33 @@ def test_w32tm_last_sync_converted_with_the_hosts_offset() -> None:
     wall = parse_w32tm_status(W32TM_JA_REAL)["last_sync"]  # 2022/01/10 1:45:54 on a JST host
     assert to_utc(wall, 540) == datetime(2022, 1, 9, 16, 45, 54, tzinfo=UTC)
     assert to_utc(wall, None) == wall and to_utc(None, 540) is None
+
+
+def test_patch_level_from_build_revision_not_windows_update_log() -> None:
+    from datetime import UTC, date, datetime
+
+    from tenken.collectors.windows.updates import load_build_table, parse_updates, parse_wmi_install_date, patch_level
+
+    table = load_build_table()
+    assert {"14393", "17763", "19045", "20348", "22631", "26100"} <= set(table.builds)
+    # Server 2022 stuck on the October 2024 CU, while Defender definitions installed yesterday
+    data = {"HotFixes": [{"HotFixID": "KB5044281", "Description": "Security Update", "InstalledOn": None,
+                          "InstalledOnRaw": "10/9/2024"}],
+            "LastInstallationSuccessDate": "/Date(1796083200000)/",  # 2026-12-01: a definition update
+            "LastSearchSuccessDate": None, "AutoUpdateError": None,
+            "CurrentBuild": "20348", "UBR": 2762, "ProductName": "Windows Server 2022 Standard", "DisplayVersion": "21H2",
+            "InstallationType": "Server"}
+    f = parse_updates(data, table)
+    assert f.patch is not None and f.patch.kb == "KB5044281" and f.patch.release_date == date(2024, 10, 8)
+    assert f.patch_level_date == datetime(2024, 10, 8, tzinfo=UTC)
+    assert f.last_update is not None and f.last_update.year == 2026  # the misleading log, kept only as evidence
+    # InstalledOn empty (culture parse failed): the raw WMI string gives the date
+    assert f.hotfixes[0].installed_on == datetime(2024, 10, 9, tzinfo=UTC)
+    # between two rows: the older row's level; beyond the table: flagged, hotfix date used instead
+    mid = patch_level("20348", 2800, table)
+    assert mid is not None and mid.kb == "KB5044281" and not mid.newer_than_table
+    new = parse_updates({**data, "UBR": 99999}, table)
+    assert new.patch is not None and new.patch.newer_than_table and new.patch_level_date == datetime(2024, 10, 9, tzinfo=UTC)
+    assert patch_level("99999", 1, table) is None
+    assert parse_wmi_install_date("2023/10/12") == datetime(2023, 10, 12, tzinfo=UTC)
+    assert parse_wmi_install_date("01d9fd2b7e8c4000") is not None and parse_wmi_install_date("garbage") is None
