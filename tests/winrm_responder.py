@@ -271,7 +271,8 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
         "LastInstallationSuccessDate": ms(now - timedelta(days=10)),
         "LastSearchSuccessDate": ms(now - timedelta(hours=5)),
         "AutoUpdateError": None,
-        "CurrentBuild": "20348", "UBR": 3091, "ProductName": "Windows Server 2022 Standard", "DisplayVersion": "21H2",
+        # a UBR newer than config/windows_builds.yaml: the check falls back to the newest hotfix date
+        "CurrentBuild": "20348", "UBR": 9999, "ProductName": "Windows Server 2022 Standard", "DisplayVersion": "21H2",
         "InstallationType": "Server",
     }
     defender = {
