@@ -23,7 +23,9 @@ def patch_age(ctx: CheckContext) -> list[Finding]:
     if (u := f.missing("updates")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
     days = ctx.policy.patches.max_days_since_update
-    last = f.last_update
+    # the patch level the host runs (build.UBR's cumulative update, else the newest hotfix), never
+    # LastInstallationSuccessDate, which Defender definition installs also move
+    last = f.patch_level_date
     if last is None:
         return [ctx.finding(
             Status.ERROR, title=ctx.spec.title, severity=Severity.MEDIUM,
@@ -34,8 +36,12 @@ def patch_age(ctx: CheckContext) -> list[Finding]:
         )]
     age = (datetime.now(UTC) - last).days
     newest = max((h for h in f.hotfixes if h.installed_on), key=lambda h: h.installed_on or last, default=None)
-    kb = f"（最新: {newest.id}）" if newest else ""
-    kb_en = f" (latest: {newest.id})" if newest else ""
+    if f.patch is not None and f.patch.release_date is not None and not f.patch.newer_than_table:
+        kb = f"（OS ビルド {f.patch.build}.{f.patch.ubr} = {f.patch.kb} の公開日）"
+        kb_en = f" (OS build {f.patch.build}.{f.patch.ubr} = {f.patch.kb}, its release date)"
+    else:
+        kb = f"（最新: {newest.id}）" if newest else ""
+        kb_en = f" (latest: {newest.id})" if newest else ""
     if age <= days:
         return [ctx.finding(Status.PASS, title=ctx.spec.title,
                             detail=Text(ja=f"最後に更新が適用されたのは {last.date().isoformat()}、{age} 日前です{kb}（基準 {days} 日以内）。",

@@ -194,3 +194,19 @@ def test_patch_level_from_build_revision_not_windows_update_log() -> None:
     assert patch_level("99999", 1, table) is None
     assert parse_wmi_install_date("2023/10/12") == datetime(2023, 10, 12, tzinfo=UTC)
     assert parse_wmi_install_date("01d9fd2b7e8c4000") is not None and parse_wmi_install_date("garbage") is None
+
+
+def test_patch_check_reads_the_build_not_the_definition_install_log() -> None:
+    from tenken.checks.policy import Policy
+    from tenken.checks.registry import run_checks
+    from tenken.collectors.transport.base import OsFamily
+    from tenken.collectors.windows.updates import load_build_table, parse_updates
+
+    data = {"HotFixes": [{"HotFixID": "KB5044281", "Description": "Security Update", "InstalledOnRaw": "10/9/2024"}],
+            "LastInstallationSuccessDate": "/Date(1796083200000)/", "CurrentBuild": "20348", "UBR": 2762}
+    facts = parse_updates(data, load_build_table())
+    found = [f for f in run_checks(os=OsFamily.WINDOWS, target="h:5986", facts={"windows.updates": facts},
+                                   evidence_ids={"windows.updates": "e"}, evidence_errors={}, policy=Policy())
+             if f.check_id == "windows.patches.age"]
+    assert [f.status.value for f in found] == ["fail"]
+    assert "KB5044281" in found[0].detail.en and "2024-10-08" in found[0].detail.en
