@@ -23,3 +23,7 @@ class CollectSettings(BaseModel):
     backup_locations: list[BackupLocation] = Field(default_factory=list)
     #: Extra files to search for plaintext passwords (path globs are not expanded remotely).
     secret_scan_paths: list[str] = Field(default_factory=list)
+    #: Ask the Windows Update Agent (Windows Update or the host's WSUS) which updates are missing. Off by
+    #: default: a search can take minutes and loads the update server when a whole fleet asks at once.
+    windows_update_search: bool = False
+    windows_update_search_timeout: float = Field(default=300.0, gt=0)

@@ -210,3 +210,19 @@ def test_patch_check_reads_the_build_not_the_definition_install_log() -> None:
              if f.check_id == "windows.patches.age"]
     assert [f.status.value for f in found] == ["fail"]
     assert "KB5044281" in found[0].detail.en and "2024-10-08" in found[0].detail.en
+
+
+def test_windows_update_search_parse_and_failed_search_is_not_nothing_missing() -> None:
+    import pytest
+    from tenken.collectors.settings import CollectSettings
+    from tenken.collectors.windows._ps import ParseError
+    from tenken.collectors.windows.pending_updates import parse_pending
+
+    assert CollectSettings().windows_update_search is False  # off by default
+    f = parse_pending({"ResultCode": 2, "ServerSelection": 1, "Updates": {
+        "Title": "2024-11 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5046616)",
+        "KB": "5046616", "Severity": "Critical", "Security": True}})
+    assert f.searched and f.server == "wsus" and f.missing_updates[0].kbs == ["KB5046616"] and f.missing_updates[0].security
+    assert parse_pending({"ResultCode": 2, "ServerSelection": 0, "Updates": []}).missing_updates == []
+    with pytest.raises(ParseError):
+        parse_pending({"ResultCode": 4, "Updates": []})
