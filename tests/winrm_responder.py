@@ -64,6 +64,9 @@ class Output:
     stdout: str | bytes = ""
     stderr: str = ""
     exit_code: int = 0
+    #: a console tool that ignores the shell's code page: "cp932" (OEM code page of Japanese Windows) or
+    #: "utf-16" (tools writing Unicode to a pipe: `cmd /u`, wmic); None follows the shell's code page
+    encoding: str | None = None
 
 
 @dataclass
@@ -146,6 +149,13 @@ W32TM_STATUS_JA = (
     "ルート分散: 0.0413498s\r\n参照 ID: 0x85F3EEF3 (ソース IP:  133.243.238.243)\r\n"
     "最終正常同期時刻: {last}\r\nソース: {source}\r\nポーリング間隔: 10 (1024s)\r\n\r\n"
 )
+# Real `w32tm /query /status` from a Japanese Windows Server 2019 (public Hugo memo "Windows Server 2019
+# Install", 2022-01-10, search index code corpus file id 62231477300).
+W32TM_JA_REAL = (
+    "閏インジケーター: 0 (警告なし)\r\n階層: 3 (二次参照 - (S)NTP で同期)\r\n精度: -23 (ティックごとに 119.209ns)\r\n"
+    "ルート遅延: 0.0216253s\r\nルート分散: 7.7938950s\r\n参照 ID: 0x0A000003 (ソース IP:  10.30.0.3)\r\n"
+    "最終正常同期時刻: 2022/01/10 1:45:54\r\nソース: 10.30.0.3,8\r\nポーリング間隔: 10 (1024s)\r\n\r\n"
+)
 W32TM_CONFIG = (
     "[Configuration]\r\n\r\nEventLogFlags: 2 (Local)\r\nAnnounceFlags: 10 (Local)\r\nTimeJumpAuditOffset: 28800 (Local)\r\n"
     "MinPollInterval: 6 (Local)\r\nMaxPollInterval: 10 (Local)\r\nMaxNegPhaseCorrection: 172800 (Local)\r\n"
@@ -181,6 +191,21 @@ def auditpol(host: str, lang: str, settings: dict[str, str]) -> str:
     for en, ja, guid in AUDIT_ROWS:
         v = AUDIT_VALUES[lang][settings.get(en, "s")]
         rows.append(f"{host},System,{ja if lang == 'ja' else en},{guid},{v},\r\n")
+    return "".join(rows)
+
+
+AUDIT_BACKUP_HEADER = "Machine Name,Policy Target,Subcategory,Subcategory GUID,Inclusion Setting,Exclusion Setting,Setting Value\r\n"
+AUDIT_NUMBERS = {"sf": 3, "s": 1, "f": 2, "n": 0}
+
+
+def auditpol_backup(host: str, lang: str, settings: dict[str, str]) -> str:
+    """`auditpol /backup` CSV: the header stays English on every edition, names and inclusion text are
+    localised, Setting Value is the number (shape as in Microsoft's AuditPolicyDsc unit tests)."""
+    rows = [AUDIT_BACKUP_HEADER]
+    for en, ja, guid in AUDIT_ROWS:
+        k = settings.get(en, "s")
+        rows.append(f"{host},System,{ja if lang == 'ja' else en},{guid},{AUDIT_VALUES[lang][k]},,{AUDIT_NUMBERS[k]}\r\n")
+    rows.append(",,Option:CrashOnAuditFail,,Disabled,,0\r\n,,RegistryGlobalSacl,,,,\r\n")
     return "".join(rows)
 
 
@@ -246,6 +271,9 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
         "LastInstallationSuccessDate": ms(now - timedelta(days=10)),
         "LastSearchSuccessDate": ms(now - timedelta(hours=5)),
         "AutoUpdateError": None,
+        # a UBR newer than config/windows_builds.yaml: the check falls back to the newest hotfix date
+        "CurrentBuild": "20348", "UBR": 9999, "ProductName": "Windows Server 2022 Standard", "DisplayVersion": "21H2",
+        "InstallationType": "Server",
     }
     defender = {
         "Defender": {"AMServiceEnabled": True, "AntivirusEnabled": True, "RealTimeProtectionEnabled": True, "AntispywareEnabled": True,
@@ -263,7 +291,11 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
                         "Message": "タスクは正常に完了しました。" if ja else "The task has completed successfully."},
             "updates": updates,
             "antimalware": defender,
-            "w32time": {"Status": "Running", "StartType": "Automatic"},
+            # a Japanese host runs on JST: w32tm prints local wall time, the offset says how far from UTC
+            "w32time": {"Status": "Running", "StartType": "Automatic", "UtcOffsetMinutes": 540 if ja else 0},
+            "clixml_ja": Output(stderr=clixml_error("アクセスが拒否されました。\r\n発生場所 行:1 文字:1"), exit_code=1),
+            "auditpol_backup": Output(auditpol_backup(host, lang, {"Logon": "sf", "Logoff": "s", "Account Lockout": "f",
+                                                                   "Credential Validation": "sf", "Special Logon": "s"})),
             # one volume: ConvertTo-Json emits an object, not a one-element array
             "bitlocker": {"BitLockerAvailable": True, "Volumes": {
                 "MountPoint": "C:", "VolumeType": "OperatingSystem", "ProtectionStatus": "On", "VolumeStatus": "FullyEncrypted",
@@ -281,7 +313,7 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
             "w32tm /query /status": Output((W32TM_STATUS_JA if ja else W32TM_STATUS_EN).format(
                 leap="0(警告なし)" if ja else "0(no warning)",
                 stratum="2 (二次参照 - (S)NTP で同期)" if ja else "2 (secondary reference - syncd by (S)NTP)",
-                last=ja_jp(last_sync) if ja else en_us(last_sync), source="ntp.nict.jp,0x8")),
+                last=ja_jp(last_sync + timedelta(hours=9)) if ja else en_us(last_sync), source="ntp.nict.jp,0x8")),
             "w32tm /query /configuration": Output(W32TM_CONFIG.format(type="NTP", servers="ntp.nict.jp,0x8", where="ローカル" if ja else "Local")),
             "w32tm /stripchart /computer:ntp.nict.jp /dataonly /samples:1": Output(
                 ("ntp.nict.jp [133.243.238.243:123] を追跡しています。\r\n1 サンプルを収集しています。\r\n"
@@ -291,6 +323,9 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
             "auditpol /get /category:* /r": Output(auditpol(host, lang, {"Logon": "sf", "Logoff": "s", "Account Lockout": "f",
                                                                            "Credential Validation": "sf", "Special Logon": "s"})),
             "wbadmin get versions": Output(wbadmin_versions(lang, backup_times)),
+            # the same real Japanese w32tm capture, from tools that ignore the shell's code page
+            "w32tm-legacy /query /status": Output(W32TM_JA_REAL, encoding="cp932"),
+            "cmd /u /c w32tm /query /status": Output(W32TM_JA_REAL, encoding="utf-16"),
         },
         registry={
             **COMMON_REG,
@@ -384,6 +419,8 @@ PS_TOPICS = (  # first match wins
     ("Get-BitLockerVolume", "bitlocker"),
     ("Get-NetFirewallProfile", "firewall"),
     ("Get-SmbServerConfiguration", "smb"),
+    ("auditpol.exe /backup", "auditpol_backup"),
+    ("Write-Error", "clixml_ja"),
 )
 
 
@@ -672,6 +709,12 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.lower() != "/wsman":
             self._send(404)
             return
+        if self.server.behaviour == "hang_auth":
+            # the service takes the TCP connection and the request, then never answers authentication
+            self.server.record(event="auth_hang")
+            self.server.stopping.wait(600)
+            self.close_connection = True
+            return
         if not self._auth():
             return
         encrypted = "multipart/encrypted" in self.headers.get("Content-Type", "")
@@ -707,6 +750,11 @@ class Handler(BaseHTTPRequestHandler):
         shell_id = selector.text if selector is not None else None
         if resource != SHELL_URI:
             return 400, fault(msg_id, 2150858778, "w:DestinationUnreachable", "The WS-Management service cannot process the request. The resource URI is not supported.", srv.scenario.hostname)
+        if action == ACT["create"] and srv.behaviour == "hang_create":
+            srv.record(event="create_hang")  # authenticated, but the shell never comes (WinRM quota/hung WMI)
+            srv.stopping.wait(600)
+            self.close_connection = True
+            return 0, None
         if action == ACT["create"]:
             cp = 437
             for opt in root.findall("s:Header/w:OptionSet/w:Option", NS):
@@ -735,7 +783,7 @@ class Handler(BaseHTTPRequestHandler):
             cmd = root.findtext("s:Body/rsp:CommandLine/rsp:Command", namespaces=NS) or ""
             args_text = root.findtext("s:Body/rsp:CommandLine/rsp:Arguments", namespaces=NS) or ""
             topic, out, is_text = run_command_line(srv.scenario, cmd, args_text.split() if args_text else [])
-            enc = {65001: "utf-8", 932: "cp932"}.get(shell.codepage, "cp437")
+            enc = out.encoding.replace("utf-16", "utf-16-le") if out.encoding else {65001: "utf-8", 932: "cp932"}.get(shell.codepage, "cp437")
             raw = out.stdout if isinstance(out.stdout, bytes) else (
                 out.stdout.encode(enc, "replace") if is_text else out.stdout.encode("utf-8"))
             cid = str(uuid.uuid4()).upper()
@@ -758,7 +806,10 @@ class Handler(BaseHTTPRequestHandler):
                 c.timeouts_left -= 1
                 return 500, fault(msg_id, 2150858793, "w:TimedOut", "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.", srv.scenario.hostname)
             # deliver large output over two Receives, as Windows does for long streams
-            chunk = c.stdout[c.sent:] if len(c.stdout) <= 2048 or c.sent else c.stdout[: len(c.stdout) // 2]
+            if srv.behaviour == "split":  # a slow producer: every Receive carries only a few bytes
+                chunk = c.stdout[c.sent:c.sent + 61]
+            else:
+                chunk = c.stdout[c.sent:] if len(c.stdout) <= 2048 or c.sent else c.stdout[: len(c.stdout) // 2]
             c.sent += len(chunk)
             done = c.sent >= len(c.stdout)
             streams = "".join(f'<rsp:Stream Name="stdout" CommandId="{c.id}">{base64.b64encode(chunk[i:i + 1024]).decode()}</rsp:Stream>'
@@ -828,7 +879,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--password-env", default="RESPONDER_PASSWORD")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
-    ap.add_argument("--behaviour", choices=("normal", "hang"), default="normal")
+    ap.add_argument("--behaviour", choices=("normal", "hang", "hang_auth", "hang_create", "split"), default="normal")
     ap.add_argument("--log", type=Path)
     a = ap.parse_args(argv)
     password = os.environ.get(a.password_env, "")

@@ -39,6 +39,18 @@ def backup_found(ctx: CheckContext) -> list[Finding]:
         return [ctx.unavailable(u, title=ctx.spec.title)]
     out = []
     for loc in f.locations:
+        if loc.unverifiable:
+            out.append(ctx.finding(
+                Status.ERROR, subject=loc.path, severity=Severity.MEDIUM,
+                title=Text(ja="バックアップ保存先（共有フォルダー）に到達できない", en="Backup share not reachable from the audit session"),
+                detail=Text(ja=f"{loc.path} の共有に WinRM セッションから到達できませんでした（{loc.error or '不明'}）。リモート セッションは"
+                               "資格情報を別のサーバーへ渡せない（ダブルホップ）ため、保存先が存在しないとは判断できません。",
+                            en=f"The share of {loc.path} could not be reached from the WinRM session ({loc.error or 'unknown'}). A remote "
+                               "session cannot pass credentials on to a third server (the double hop), so this does not show the location is missing."),
+                remediation=Text(ja="CredSSP または Kerberos の委任を構成するか、共有に到達できるホストから確認してください。",
+                                 en="Needs CredSSP or Kerberos delegation, or check from a host that can reach it."),
+            ))
+            continue
         if not loc.offline and (not loc.exists or loc.count == 0):
             why_ja = "存在しません" if not loc.exists else "空です"
             why_en = "does not exist" if not loc.exists else "is empty"

@@ -23,7 +23,9 @@ def patch_age(ctx: CheckContext) -> list[Finding]:
     if (u := f.missing("updates")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
     days = ctx.policy.patches.max_days_since_update
-    last = f.last_update
+    # the patch level the host runs (build.UBR's cumulative update, else the newest hotfix), never
+    # LastInstallationSuccessDate, which Defender definition installs also move
+    last = f.patch_level_date
     if last is None:
         return [ctx.finding(
             Status.ERROR, title=ctx.spec.title, severity=Severity.MEDIUM,
@@ -34,8 +36,12 @@ def patch_age(ctx: CheckContext) -> list[Finding]:
         )]
     age = (datetime.now(UTC) - last).days
     newest = max((h for h in f.hotfixes if h.installed_on), key=lambda h: h.installed_on or last, default=None)
-    kb = f"（最新: {newest.id}）" if newest else ""
-    kb_en = f" (latest: {newest.id})" if newest else ""
+    if f.patch is not None and f.patch.release_date is not None and not f.patch.newer_than_table:
+        kb = f"（OS ビルド {f.patch.build}.{f.patch.ubr} = {f.patch.kb} の公開日）"
+        kb_en = f" (OS build {f.patch.build}.{f.patch.ubr} = {f.patch.kb}, its release date)"
+    else:
+        kb = f"（最新: {newest.id}）" if newest else ""
+        kb_en = f" (latest: {newest.id})" if newest else ""
     if age <= days:
         return [ctx.finding(Status.PASS, title=ctx.spec.title,
                             detail=Text(ja=f"最後に更新が適用されたのは {last.date().isoformat()}、{age} 日前です{kb}（基準 {days} 日以内）。",
@@ -53,7 +59,10 @@ def _protector(f: AntimalwareFacts) -> str | None:
     if f.defender is not None and f.defender.active:
         return "Microsoft Defender"
     on = [p for p in f.products if p.enabled and "defender" not in p.name.lower()]
-    return on[0].name if on else None
+    if on:
+        return on[0].name
+    # found by its running service (Windows Server has no Security Center)
+    return f.third_party_running[0].name if f.third_party_running else None
 
 
 @check("windows.antimalware.enabled", clauses=("SO-8-2",), needs=(AM,), os=W, severity=Severity.HIGH,
@@ -98,6 +107,17 @@ def av_signatures(ctx: CheckContext) -> list[Finding]:
     limit = ctx.policy.antimalware.max_signature_age_days
     d = f.defender
     third = [p for p in f.products if p.enabled and "defender" not in p.name.lower()]
+    by_service = f.third_party_running
+    if by_service and not third and not (d is not None and d.active):
+        # a product found only by its services exposes no signature date to Windows
+        names = ", ".join(x.name for x in by_service)
+        return [ctx.finding(
+            Status.WARN, subject=by_service[0].name, title=ctx.spec.title, severity=Severity.MEDIUM,
+            detail=Text(ja=f"{names} が稼働していますが、定義ファイルの更新日は製品の管理コンソールでしか確認できません。",
+                        en=f"{names} is running, but its signature date is only visible in the product's own console."),
+            remediation=Text(ja="管理コンソールで定義ファイルの更新日を確認し、証跡を残してください（例外 waiver に記録可）。",
+                             en="Confirm the signature date in the product's console and keep the evidence (or record a waiver)."),
+        )]
     # judge Defender when it protects the host, or when nothing else does (its stale signatures still matter)
     if d is not None and (d.active or not third):
         age = d.signature_age_days

@@ -51,11 +51,25 @@ EXIT_DENIED = 5
 EXIT_TOO_BIG = 27
 EXIT_NOT_FOUND = 127
 
+#: A script exits with this when PowerShell runs in Constrained Language Mode (AppLocker/WDAC/__PSLockdownPolicy).
+EXIT_CONSTRAINED = 126
+CONSTRAINED_MARKER = "TENKEN-LANGUAGE-MODE:"
+
 # Output as UTF-8 (not the OEM code page, which mangles Japanese), no progress records on stderr, and
-# every error terminating so a script's exit code reflects it.
+# every error terminating so a script's exit code reflects it. The encoding assignment is wrapped: some
+# hosts (no console attached, restricted runspaces) throw on it, and a failed cosmetic line must not fail
+# every collector. Constrained Language Mode (application control on hardened hospital hosts) blocks
+# .NET calls, COM and Add-Type that the scripts use, so it is detected first and reported as its own
+# reason instead of as dozens of unrelated script errors. No script pipes a native tool through `2>&1`:
+# under $ErrorActionPreference='Stop' Windows PowerShell 5.1 turns the first stderr line into a
+# terminating NativeCommandError.
 PS_PRELUDE = (
-    "$ProgressPreference='SilentlyContinue';$ErrorActionPreference='Stop';"
-    "[Console]::OutputEncoding=New-Object System.Text.UTF8Encoding $false;"
+    "$ProgressPreference='SilentlyContinue';"
+    "if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {"
+    # (to stdout with a plain expression: [Console] itself is off limits in that mode)
+    f" '{CONSTRAINED_MARKER}' + $ExecutionContext.SessionState.LanguageMode; exit {EXIT_CONSTRAINED} }};"
+    "try { [Console]::OutputEncoding=New-Object System.Text.UTF8Encoding $false } catch { };"
+    "$ErrorActionPreference='Stop';"
 )
 
 

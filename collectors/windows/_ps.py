@@ -20,6 +20,9 @@ from tenken.collectors.transport.base import CommandResult, TransportError
 
 #: A script exits with this when the cmdlet or feature it needs is not installed (see the scripts).
 EXIT_ABSENT = 127
+#: The WinRM transport's prelude exits with this in Constrained Language Mode (see transport/winrm.py).
+EXIT_CONSTRAINED = 126
+CONSTRAINED_MARKER = b"TENKEN-LANGUAGE-MODE:"
 
 # Windows' "never" is DateTime.MinValue (year 1) or FILETIME 0 (1601); both mean "no date".
 _NO_DATE_BEFORE = datetime(1970, 1, 2, tzinfo=UTC)
@@ -31,13 +34,29 @@ class ParseError(ValueError):
 
 # -- text ----------------------------------------------------------------------------------------
 def decode_text(data: bytes) -> str:
-    """Console output: UTF-8 (code page 65001, what the WinRM shell asks for), else Shift_JIS (cp932)."""
+    """Console output: UTF-16LE when it says so (a BOM, or the NUL every other byte that tools writing
+    Unicode to a pipe produce: secedit/auditpol files, `wmic`, `cmd /u`), else UTF-8 (code page 65001,
+    what the WinRM shell asks for), else Shift_JIS (cp932: tools that ignore the shell's code page)."""
+    if data.startswith(b"\xff\xfe") or _looks_utf16le(data):
+        try:
+            return data.decode("utf-16-le").lstrip("\ufeff")
+        except UnicodeDecodeError:
+            pass
     for enc in ("utf-8-sig", "cp932"):
         try:
             return data.decode(enc)
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")
+
+
+def _looks_utf16le(data: bytes) -> bool:
+    """ASCII-heavy UTF-16LE: most odd bytes are NUL (never true of UTF-8 or cp932 text)."""
+    sample = data[:512]
+    if len(sample) < 4 or len(sample) % 2:
+        return False
+    odd = sample[1::2]
+    return odd.count(0) >= 0.6 * len(odd)
 
 
 # -- JSON coercions --------------------------------------------------------------------------------
@@ -234,16 +253,33 @@ def failure_reason(res: CommandResult) -> Reason:
     """Why a script or console tool failed, from its exit code and (locale-tolerant) stderr."""
     if res.exit_code == EXIT_ABSENT:
         return Reason.ABSENT
+    if is_constrained(res):
+        return Reason.UNSUPPORTED
     blob = (decode_text(res.stdout) + decode_text(res.stderr)).lower()
     if any(d in blob for d in _DENIED) or "0x00000005" in blob or "0x80070005" in blob:
         return Reason.DENIED
     return Reason.FAILED
 
 
+def is_constrained(res: CommandResult) -> bool:
+    """PowerShell refused the script because the host enforces Constrained Language Mode."""
+    return res.exit_code == EXIT_CONSTRAINED and CONSTRAINED_MARKER in res.stdout
+
+
+def constrained_detail(res: CommandResult, ref: str) -> str:
+    mode = res.stdout.split(CONSTRAINED_MARKER, 1)[1].split(b"\n", 1)[0].decode("utf-8", "replace").strip() or "ConstrainedLanguage"
+    return (f"{ref}: PowerShell runs in {mode} mode on this host (application control such as AppLocker or WDAC); "
+            "the collection scripts need FullLanguage. Allow the audit account's remote sessions FullLanguage "
+            "(a JEA endpoint or a signed-script rule), or collect locally")
+
+
 def ps_json(p: Probe, script: str, *, fact: str, ref: str, timeout: float | None = None) -> tuple[bool, Any]:
     """Run a script that ends in ConvertTo-Json; (True, value) or (False, None) with the reason noted."""
     res = powershell(p, script, fact=fact, ref=ref, timeout=timeout)
     if res is None:
+        return False, None
+    if is_constrained(res):
+        p.note(fact, Reason.UNSUPPORTED, constrained_detail(res, ref))
         return False, None
     if res.exit_code != 0:
         msg = decode_text(res.stderr).strip() or f"exit code {res.exit_code}"

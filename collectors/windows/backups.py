@@ -49,6 +49,16 @@ class LocationState(BaseModel):
     newest: datetime | None = None
     oldest: datetime | None = None
     error: str | None = None
+    #: a \\server\share path, and whether the share root itself answered from this WinRM session.
+    #: A remote session cannot pass the auditor's credentials on to a third machine (the Kerberos/NTLM
+    #: "double hop"), so an unreachable share proves nothing about the backups on it.
+    unc: bool = False
+    share_reachable: bool | None = None
+
+    @property
+    def unverifiable(self) -> bool:
+        """True when the location could not be judged from here (UNC share unreachable from the session)."""
+        return self.unc and not self.exists and self.share_reachable is not True
 
 
 class BackupFacts(Facts):
@@ -102,7 +112,8 @@ def locations_script(paths: list[str]) -> str:
         "$r = foreach ($p in $paths) { try { $i=@(Get-ChildItem -LiteralPath $p -Force -ErrorAction Stop | Sort-Object LastWriteTimeUtc)\n"
         "  [pscustomobject]@{Path=$p;Exists=$true;Count=$i.Count;Newest=$(if ($i.Count) {$i[-1].LastWriteTimeUtc.ToString('o')});"
         "Oldest=$(if ($i.Count) {$i[0].LastWriteTimeUtc.ToString('o')});Error=$null} }\n"
-        "  catch { [pscustomobject]@{Path=$p;Exists=[bool](Test-Path -LiteralPath $p);Count=0;Newest=$null;Oldest=$null;Error=$_.Exception.GetType().Name} } }\n"
+        "  catch { $share=$null; if ($p -like '\\\\*') { $share=[bool](Test-Path -LiteralPath (($p -split '\\\\')[0..3] -join '\\')) }\n"
+        "  [pscustomobject]@{Path=$p;Exists=[bool](Test-Path -LiteralPath $p);Count=0;Newest=$null;Oldest=$null;Error=$_.Exception.GetType().Name;ShareReachable=$share} } }\n"
         "ConvertTo-Json -InputObject @($r) -Compress\n"
     )
 
@@ -122,6 +133,7 @@ def parse_locations(data: Any, configured: list[BackupLocation]) -> list[Locatio
             expected_generations=cfg.expected_generations if cfg else None,
             exists=bool(as_bool(r.get("Exists"))), count=max(0, count),
             newest=parse_ps_date(r.get("Newest")), oldest=parse_ps_date(r.get("Oldest")), error=as_str(r.get("Error")),
+            unc=path.startswith("\\\\"), share_reachable=as_bool(r.get("ShareReachable")),
         ))
     return out
 

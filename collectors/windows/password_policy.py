@@ -1,4 +1,6 @@
-"""Password and lockout policy: `secedit /export` (locale-independent keys) and `net accounts` (localised).
+"""Password and lockout policy: `secedit /export /mergedpolicy` (locale-independent keys, the effective
+policy including domain GPO) and `net accounts` (localised); on a domain member also
+`net accounts /domain` (the domain's default policy, as the DC answers it).
 
 secedit needs administrator rights and is the only source of PasswordComplexity and ClearTextPassword;
 `net accounts` works for any user but prints labels in the host's language, so its parser knows the
@@ -18,12 +20,18 @@ from tenken.collectors.windows._ps import ParseError, as_dict, as_int, as_str, c
 
 SECEDIT_SCRIPT = r"""
 $f = [System.IO.Path]::GetTempFileName()
+$log = [System.IO.Path]::GetTempFileName()
 try {
-  $o = & secedit.exe /export /cfg $f /areas SECURITYPOLICY /quiet 2>&1
+  # /mergedpolicy: the effective policy (local merged with domain GPO), not only the local database.
+  # No stderr-to-stdout redirection: under ErrorActionPreference=Stop a native tool's stderr would become a terminating error.
+  $ErrorActionPreference = 'Continue'
+  $o = & secedit.exe /export /mergedpolicy /cfg $f /areas SECURITYPOLICY /quiet /log $log
   $rc = $LASTEXITCODE
+  $ErrorActionPreference = 'Stop'
+  $dom = $null; try { $cs = Get-CimInstance -ClassName Win32_ComputerSystem -ErrorAction Stop; if ($cs.PartOfDomain) { $dom = [string]$cs.Domain } } catch { }
   $t = if ((Test-Path -LiteralPath $f) -and (Get-Item -LiteralPath $f).Length -gt 0) { Get-Content -LiteralPath $f -Raw -Encoding Unicode } else { '' }
-} finally { Remove-Item -LiteralPath $f -Force -ErrorAction SilentlyContinue }
-[pscustomobject]@{ExitCode=$rc;Inf=$t;Message=[string]($o -join ' ')} | ConvertTo-Json -Compress
+} finally { Remove-Item -LiteralPath $f,$log -Force -ErrorAction SilentlyContinue }
+[pscustomobject]@{ExitCode=$rc;Inf=$t;Message=[string]($o -join ' ');Domain=$dom} | ConvertTo-Json -Compress
 """
 
 # INF keys in [System Access] we keep (they are the same on every language edition)
@@ -44,6 +52,11 @@ class PasswordPolicyFacts(Facts):
     lockout_window_minutes: int | None = None
     reversible_encryption: bool | None = None  # "store passwords using reversible encryption"
     source: str | None = None  # secedit | net accounts | secedit+net accounts
+    #: the AD domain the host is a member of (None: workgroup, or not known)
+    domain: str | None = None
+    #: `net accounts /domain` on a domain member: the domain's default password policy as the DC reports it
+    #: (same keys as parse_net_accounts); the effective policy above comes from `secedit /mergedpolicy`.
+    domain_policy: dict[str, int | None] | None = None
 
 
 def parse_secedit_inf(text: str) -> dict[str, int]:
@@ -143,10 +156,12 @@ def merge_policy(secedit: dict[str, int] | None, net: dict[str, int | None] | No
 def collect_password_policy(p: Probe) -> PasswordPolicyFacts:
     """Password length, complexity, age and lockout from secedit, with net accounts as a fallback."""
     secedit: dict[str, int] | None = None
-    ok, data = ps_json(p, SECEDIT_SCRIPT, fact="secedit", ref="secedit /export /areas SECURITYPOLICY")
+    domain: str | None = None
+    ok, data = ps_json(p, SECEDIT_SCRIPT, fact="secedit", ref="secedit /export /mergedpolicy /areas SECURITYPOLICY")
     if ok:
         try:
             d = as_dict(data)
+            domain = as_str(d.get("Domain")) or None
             inf = as_str(d.get("Inf")) or ""
             rc = as_int(d.get("ExitCode"))
             secedit = parse_secedit_inf(inf)
@@ -162,6 +177,13 @@ def collect_password_policy(p: Probe) -> PasswordPolicyFacts:
     if net_text is not None and not net:
         p.note("net_accounts", Reason.FAILED, "net accounts printed no recognised setting")
     facts = merge_policy(secedit, net)
+    facts.domain = domain
+    if domain:
+        dom_text = command_text(p, ["net", "accounts", "/domain"], fact="domain_policy")
+        if dom_text is not None:
+            facts.domain_policy = parse_net_accounts(dom_text) or None
+            if facts.domain_policy is None:
+                p.note("domain_policy", Reason.FAILED, "net accounts /domain printed no recognised setting")
     if facts.min_length is None:
         p.note("policy", Reason.FAILED, "neither secedit nor net accounts gave the password policy")
     if facts.complexity is None:

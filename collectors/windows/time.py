@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field
 from tenken.collectors.evidence import Facts, Reason
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
 from tenken.collectors.transport.base import OsFamily
-from tenken.collectors.windows._ps import ParseError, as_dict, as_str, command_text, parse_local_datetime, ps_json
+from tenken.collectors.windows._ps import (
+    ParseError,
+    as_dict,
+    as_int,
+    as_str,
+    command_text,
+    parse_local_datetime,
+    ps_json,
+)
 
 SERVICE_SCRIPT = r"""
 $s = Get-Service -Name W32Time -ErrorAction SilentlyContinue
 if ($null -eq $s) { [Console]::Error.WriteLine('W32Time service not installed'); exit 127 }
-[pscustomobject]@{Status=[string]$s.Status;StartType=[string]$s.StartType} | ConvertTo-Json -Compress
+$off = $null; try { $off = [System.TimeZoneInfo]::Local.GetUtcOffset([DateTime]::Now).TotalMinutes } catch { }
+[pscustomobject]@{Status=[string]$s.Status;StartType=[string]$s.StartType;UtcOffsetMinutes=$off} | ConvertTo-Json -Compress
 """
 
 LOCAL_CLOCK_SOURCES = ("local cmos clock", "free-running system clock")
@@ -40,6 +49,10 @@ class TimeFacts(Facts):
     config_type: str | None = None  # NTP | NT5DS | AllSync | NoSync
     ntp_servers: list[str] = Field(default_factory=list)
     offset_seconds: float | None = None
+    #: the host's UTC offset now (JST: 540). w32tm prints local wall time; last_sync is converted with it
+    utc_offset_minutes: int | None = None
+    #: False when last_sync is wall time whose zone was unknown (then it may be hours off)
+    last_sync_is_utc: bool = False
 
 
 _STATUS_LABELS = (
@@ -116,6 +129,14 @@ def parse_stripchart(text: str) -> float | None:
     return None
 
 
+def to_utc(wall: datetime | None, offset_minutes: int | None) -> datetime | None:
+    """w32tm's local wall time (parsed as if UTC) to real UTC with the host's offset: a JST host's
+    `2022/01/10 1:45:54` is 2022-01-09 16:45:54 UTC. Without the offset the wall time is kept (flagged)."""
+    if wall is None or offset_minutes is None:
+        return wall
+    return wall - timedelta(minutes=offset_minutes)
+
+
 def source_kind(source: str | None) -> str:
     s = (source or "").strip().lower()
     if not s:
@@ -139,6 +160,8 @@ def collect_time(p: Probe) -> TimeFacts:
         try:
             d = as_dict(data)
             facts.service_status, facts.start_type = as_str(d.get("Status")), as_str(d.get("StartType"))
+            off = as_int(d.get("UtcOffsetMinutes"))
+            facts.utc_offset_minutes = off if off is not None and -14 * 60 <= off <= 14 * 60 else None
         except ParseError as exc:
             p.note("service", Reason.FAILED, str(exc))
     status = command_text(p, ["w32tm", "/query", "/status"], fact="status")
@@ -149,7 +172,8 @@ def collect_time(p: Probe) -> TimeFacts:
         facts.leap_indicator = st.get("leap")  # type: ignore[assignment]
         facts.stratum = st.get("stratum")  # type: ignore[assignment]
         facts.source = st.get("source")  # type: ignore[assignment]
-        facts.last_sync = st.get("last_sync")  # type: ignore[assignment]
+        facts.last_sync = to_utc(st.get("last_sync"), facts.utc_offset_minutes)  # type: ignore[arg-type]
+        facts.last_sync_is_utc = facts.last_sync is not None and facts.utc_offset_minutes is not None
         facts.poll_seconds = st.get("poll")  # type: ignore[assignment]
         facts.source_kind = source_kind(facts.source)
     conf = command_text(p, ["w32tm", "/query", "/configuration"], fact="configuration")

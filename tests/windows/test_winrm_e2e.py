@@ -140,6 +140,12 @@ def test_japanese_host_over_https_ntlm(responder, pki, tmp_path: Path) -> None:
     assert facts["windows.password_policy"]["min_length"] == 14
     assert len(facts["windows.backups"]["wbadmin_versions"]) == 7
     assert facts["windows.auditpol"]["subcategories"]["{0CCE9215-69AE-11D9-BED3-505054503030}"]["failure"] is True
+    assert facts["windows.auditpol"]["source"] == "auditpol /backup (Setting Value)"
+    # JST wall time from w32tm converted with the host's +540 min offset: the sync was ~20 min ago, not 9 h ahead
+    from datetime import UTC, datetime
+    last = datetime.fromisoformat(facts["windows.time"]["last_sync"])
+    assert facts["windows.time"]["utc_offset_minutes"] == 540 and facts["windows.time"]["last_sync_is_utc"] is True
+    assert 0 < (datetime.now(UTC) - last).total_seconds() < 3600
     events = r.events()
     assert any(e["event"] == "auth" and e["ok"] and e["scheme"].lower() in ("negotiate", "ntlm") for e in events)
     assert_no_password(run.stdout, run.stderr)

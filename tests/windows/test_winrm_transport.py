@@ -97,3 +97,54 @@ def test_configuration_errors_are_unsupported() -> None:
         WinRMTransport("h", port=5985, username="u", password="p", auth="basic", use_https=False)
     with pytest.raises(Unsupported, match="requests-credssp"):
         WinRMTransport("h", username="u", password="p", auth="credssp")
+
+
+# -- what real hosts send: code pages, UTF-16, slow producers, CLIXML, hangs before any command ----------
+def test_cp932_utf16_and_clixml_are_decoded(responder, pki) -> None:
+    from tenken.collectors.windows._ps import decode_text
+    from tenken.collectors.windows.time import parse_w32tm_status
+
+    r = responder("compliant_ja", auth="basic")
+    with WinRMTransport("127.0.0.1", port=r.port, username=USER, password=PASSWORD, auth="basic", ca_file=str(pki["ca"]),
+                        command_timeout=15) as t:
+        legacy = t.run(["w32tm-legacy", "/query", "/status"])
+        assert "最終正常同期時刻".encode("cp932") in legacy.stdout  # really cp932 on the wire
+        wide = t.run(["cmd", "/u", "/c", "w32tm", "/query", "/status"])
+        from winrm_responder import W32TM_JA_REAL
+
+        assert wide.stdout == W32TM_JA_REAL.encode("utf-16-le")  # really UTF-16LE (no BOM) on the wire
+        for res in (legacy, wide):
+            st = parse_w32tm_status(decode_text(res.stdout))
+            assert st["stratum"] == 3 and st["source"] == "10.30.0.3,8"
+        err = t.run_powershell("Write-Error 'x'")
+        assert err.exit_code == 1
+        assert decode_text(err.stderr) == "アクセスが拒否されました。\r\n発生場所 行:1 文字:1\r\n"
+
+
+def test_output_split_over_many_receives_is_reassembled(responder, pki) -> None:
+    r = responder("compliant_ja", auth="basic", behaviour="split")
+    with WinRMTransport("127.0.0.1", port=r.port, username=USER, password=PASSWORD, auth="basic", ca_file=str(pki["ca"]),
+                        command_timeout=15) as t:
+        res = t.run(["w32tm", "/query", "/status"])
+    text = res.stdout.decode("utf-8")  # multi-byte characters cut across Receive boundaries must survive
+    assert "最終正常同期時刻" in text and "ntp.nict.jp" in text
+    cmd = next(e["command"] for e in r.events() if e["event"] == "command")
+    assert [e["event"] for e in r.events() if e.get("command") == cmd].count("receive") > 5
+
+
+@pytest.mark.parametrize("behaviour", ["hang_auth", "hang_create"])
+def test_hang_before_any_command_is_one_host_error_and_the_fleet_goes_on(responder, pki, behaviour: str) -> None:
+    hung = responder("compliant", auth="basic", behaviour=behaviour)
+    good = responder("compliant", auth="basic")
+    pol = load_policy()
+    results = []
+    for r in (hung, good):  # a fleet of two, scanned one after the other
+        with WinRMTransport("127.0.0.1", port=r.port, username=USER, password=PASSWORD, auth="basic", ca_file=str(pki["ca"]),
+                            connect_timeout=2, command_timeout=3) as t:
+            results.append(scan_host(t, pol, kind=TargetKind.WINRM))
+    bad, ok = results
+    assert not bad.ok and "stopped answering" in (bad.info.error or "")
+    assert ok.ok
+    assert any(e["event"] == ("auth_hang" if behaviour == "hang_auth" else "create_hang") for e in hung.events())
+    # the hung host was given up after one unanswered request, not once per collector
+    assert sum(e["event"] in ("auth_hang", "create_hang") for e in hung.events()) == 1
