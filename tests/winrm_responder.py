@@ -286,6 +286,9 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
         name="compliant_ja" if ja else "compliant",
         hostname=host,
         ps={
+            # MachineGuid (registry), NetBIOS name and the domain of a domain member: the host's stable identity
+            "identity": {"guid": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "name": host, "dns": host, "domain": "hospital.local",
+                         "member": True},
             "accounts": {"Users": users, "Administrators": admins},
             "secedit": {"ExitCode": 0, "Inf": SECEDIT_TEMPLATE.format(**pw),
                         "Message": "タスクは正常に完了しました。" if ja else "The task has completed successfully."},
@@ -411,6 +414,7 @@ SCENARIOS = {
 # Executing a command line the way a Windows host would (from the scenario)
 # ---------------------------------------------------------------------------------------------------
 PS_TOPICS = (  # first match wins
+    ("Microsoft\\Cryptography", "identity"),
     ("Get-LocalUser", "accounts"),
     ("secedit.exe /export", "secedit"),
     ("Get-HotFix", "updates"),

@@ -66,6 +66,9 @@ def test_compliant_host_over_https_basic(responder, pki, tmp_path: Path) -> None
     report = run.report()
     assert report["targets"][0]["target"] == f"127.0.0.1:{r.port}"
     assert report["targets"][0]["kind"] == "winrm" and report["targets"][0]["state"] == "scanned"
+    # the host's stable identity (MachineGuid) and its FQDN as a domain member, read in one PowerShell call
+    assert report["targets"][0]["identity"]["host_id"] == "machine-guid:3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+    assert report["targets"][0]["identity"]["fqdn"].endswith(".hospital.local")
     assert windows_findings(report) == COMPLIANT
     inv = next(f for f in report["findings"] if f["check_id"] == "windows.accounts.inventory")
     assert "tanaka.admin" in inv["detail"]["en"] and "HOSPITAL\\Domain Admins" in inv["detail"]["en"]
