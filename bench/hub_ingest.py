@@ -93,16 +93,25 @@ def run(backend: str, clients: int, n_reports: int, n_findings: int, n_evidence:
     }
 
 
-def large_uploads(n: int = 4, target_mib: float = 15.0) -> dict[str, float]:
-    """Peak RSS of the hub while `n` agents each upload one near-maximum (16 MiB limit) report at once."""
+def large_uploads(n: int = 4, target_mib: float = 15.0, shape: str = "findings") -> dict[str, float]:
+    """Peak RSS of the hub while `n` agents each upload one near-maximum (16 MiB limit) report at once.
+
+    shape "findings": the worst case, ~33,000 findings per report (every byte a Python object to validate);
+    shape "evidence": 2,000 findings and 200 evidence excerpts of ~55 KiB (a fleet report with raw output).
+    """
     with tempfile.TemporaryDirectory(prefix="tenken-bench-large-") as tmp:
         base = Path(tmp)
         hub: Hub = start_hub(base / "data")
         try:
             agents = [make_agent(hub, base / f"big{i}") for i in range(n)]
-            probe = len(agents[0].sign(make_report(target="big", n_findings=1000, n_evidence=50)))
-            n_findings = int(1000 * target_mib * 2**20 / probe)
-            bodies = [a.sign(make_report(target=f"big-{i}", n_findings=n_findings, n_evidence=50)) for i, a in enumerate(agents)]
+            if shape == "findings":
+                probe = len(agents[0].sign(make_report(target="big", n_findings=1000, n_evidence=50)))
+                n_findings = int(1000 * target_mib * 2**20 / probe)
+                bodies = [a.sign(make_report(target=f"big-{i}", n_findings=n_findings, n_evidence=50)) for i, a in enumerate(agents)]
+            else:
+                n_findings = 2000
+                raw = ("x" * 70 + "\n") * 780
+                bodies = [a.sign(make_report(target=f"big-{i}", n_findings=n_findings, n_evidence=200, raw=raw)) for i, a in enumerate(agents)]
             proc = psutil.Process(hub.proc.pid)
             idle = proc.memory_info().rss
             peak = [idle]
@@ -135,7 +144,7 @@ def large_uploads(n: int = 4, target_mib: float = 15.0) -> dict[str, float]:
             hub.stop()
     if codes != [201] * n:
         raise SystemExit(f"large uploads answered {codes}")
-    return {"n": n, "mib": max(len(b) for b in bodies) / 2**20, "findings": n_findings, "idle_mb": idle / 1e6, "peak_mb": peak[0] / 1e6, "wall_s": wall}
+    return {"shape": shape, "n": n, "mib": max(len(b) for b in bodies) / 2**20, "findings": n_findings, "idle_mb": idle / 1e6, "peak_mb": peak[0] / 1e6, "wall_s": wall}
 
 
 def main() -> None:
@@ -156,9 +165,9 @@ def main() -> None:
             f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  ({r['envelope_kb']:.0f} KiB/envelope, {r['wall_s']:.1f} s; "
             f"hub CPU {r['hub_cpu_ms_per_report']:.1f} ms/report = {r['findings_per_hub_cpu_s']:.0f} findings per hub CPU-second)"
         )
-    if not args.no_large:
-        big = large_uploads()
-        print(f"large      {big['n']} concurrent uploads of {big['mib']:.1f} MiB ({big['findings']} findings each): hub RSS "
+    for shape in () if args.no_large else ("findings", "evidence"):
+        big = large_uploads(shape=shape)
+        print(f"large/{big['shape']:<9} {big['n']} concurrent uploads of {big['mib']:.1f} MiB ({big['findings']} findings each): hub RSS "
               f"{big['idle_mb']:.0f} MB idle -> {big['peak_mb']:.0f} MB peak ({big['wall_s']:.1f} s; target <= 250 MB)")
 
 
