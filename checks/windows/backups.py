@@ -66,7 +66,7 @@ def backup_found(ctx: CheckContext) -> list[Finding]:
     )]
 
 
-@check("windows.backup.generations", clauses=("SO-11-1", "SO-18-1"), needs=(BK,), os=W, severity=Severity.MEDIUM,
+@check("windows.backup.generations", clauses=("SO-11-1", "SO-18-1"), needs=(BK,), os=W, severity=Severity.HIGH,  # as on Linux
        title=Text(ja="バックアップの世代数", en="Backup generations"))
 def generations(ctx: CheckContext) -> list[Finding]:
     f = ctx.get(BK, BackupFacts)
