@@ -143,3 +143,14 @@ def test_no_login_account_is_not_applicable_on_both() -> None:
     assert (verdicts(OsFamily.LINUX, "linux.accounts", linux, "linux.accounts.stale", Policy())
             == verdicts(OsFamily.WINDOWS, "windows.accounts", win, "windows.accounts.stale", Policy())
             == [("not_applicable", ("SO-14-7",))])
+
+
+def test_checks_never_read_the_wall_clock() -> None:
+    """Ages are judged against the scan's clock (CheckContext.now), never datetime.now()/date.today()."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "checks"
+    bad = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py")
+           for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+           if "datetime.now(" in line or "date.today(" in line or ("utcnow()" in line and p.name != "registry.py")]
+    assert not bad, bad
