@@ -116,6 +116,7 @@ def scan_host(
         evidence_ids={e.collector: e.id for e in evidence},
         evidence_errors=errors,
         policy=policy,
+        now=started,
     )
     info = TargetInfo(
         target=transport.target,

@@ -37,6 +37,6 @@ def _result(scan: EndpointScan, policy: Policy, wall_start: datetime) -> TargetR
     evidence = build_evidence(collector=TLS, target=target, sources=scan.sources, raw=scan.raw, facts=scan.facts,
                               collected_at=finished)
     findings = run_checks(os=TLS_OS, target=target, facts={TLS: scan.facts}, evidence_ids={TLS: evidence.id},
-                          evidence_errors={}, policy=policy)
+                          evidence_errors={}, policy=policy, now=finished)
     info = TargetInfo(target=target, kind=TargetKind.TLS, state=TargetState.SCANNED, started_at=started, finished_at=finished)
     return TargetResult(info=info, findings=findings, evidence=[evidence], facts={TLS: scan.facts})

@@ -168,6 +168,11 @@ class TlsPolicy(_Section):
         return next((e for e in self.tls12_exceptions if "*" in e.targets or target in e.targets), None)
 
 
+class EosPolicy(_Section):
+    #: warn this many days before an OS's end of support (config/eos.yaml holds the dates and sources)
+    warn_days: int = Field(180, ge=0)
+
+
 class AuditRequirement(_Section):
     """One advanced-audit subcategory that must record success and/or failure (keyed by its GUID)."""
 
@@ -206,6 +211,7 @@ class Policy(BaseModel):
     secrets: SecretScanPolicy = Field(default_factory=SecretScanPolicy)
     tls: TlsPolicy = Field(default_factory=TlsPolicy)
     windows: WindowsPolicy = Field(default_factory=WindowsPolicy)
+    eos: EosPolicy = Field(default_factory=EosPolicy)
 
     def collect_settings(self, command_timeout: float = 10.0) -> CollectSettings:
         return CollectSettings(

@@ -10,11 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text, finding_id
 from tenken.checks.policy import Policy
-from tenken.collectors.evidence import Facts, OsFamily, Reason, Unavailable
+from tenken.collectors.evidence import Facts, OsFamily, Reason, Unavailable, utcnow
+
+if TYPE_CHECKING:
+    from tenken.checks.rules.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +27,18 @@ F = TypeVar("F", bound=Facts)
 
 @dataclass
 class CheckContext:
-    """What a check sees: one target's facts and evidence ids, the policy, and a finding factory."""
+    """What a check sees: one target's facts and evidence ids, the policy, the scan's clock, and a finding factory.
+
+    `now` is the moment the scan collected its evidence (UTC). Checks judge ages against it and never read
+    the wall clock, so a report re-judged later, or a test, gives the same verdict for the same evidence.
+    """
 
     spec: CheckSpec
     target: str
     facts: dict[str, Facts]
     evidence_ids: dict[str, str]
     policy: Policy
+    now: datetime
 
     def get(self, collector: str, typ: type[F]) -> F:
         f = self.facts[collector]
@@ -66,6 +75,19 @@ class CheckContext:
             evidence=ev_ids,
             kind=kind,
             subject=subject,
+        )
+
+    def verdict(self, v: Verdict, *, subject: str | None = None, evidence: Iterable[str] | None = None) -> Finding:
+        """A finding from a shared rule's verdict (checks/rules/): the rule owns status, clauses and wording."""
+        return self.finding(
+            v.status,
+            title=v.title,
+            detail=v.detail,
+            remediation=v.remediation,
+            subject=subject if subject is not None else v.subject,
+            severity=v.severity,
+            evidence=evidence,
+            clauses=v.clauses or None,
         )
 
     def unavailable(self, what: Unavailable, *, title: Text, subject: str | None = None) -> Finding:
@@ -165,9 +187,16 @@ def run_checks(
     evidence_errors: dict[str, str],
     policy: Policy,
     only: Iterable[str] | None = None,
+    now: datetime | None = None,
 ) -> list[Finding]:
-    """Run every check for this OS whose collectors were attempted on the target."""
+    """Run every check for this OS whose collectors were attempted on the target.
+
+    `now` is the scan's clock (when the evidence was collected); every check judges ages against it.
+    """
     load_all()
+    now = now or utcnow()  # callers pass the scan's clock; a bare call judges against the moment it runs
+    if now.tzinfo is None:
+        raise ValueError("run_checks: `now` must be timezone-aware (UTC)")
     wanted = set(only) if only is not None else None
     out: list[Finding] = []
     for spec in CHECKS.values():
@@ -176,7 +205,7 @@ def run_checks(
         if not all(n in facts for n in spec.needs):
             continue  # this scan did not attempt the collectors (e.g. a TLS-only scan)
         ok_facts = {n: f for n, f in facts.items() if f is not None}
-        ctx = CheckContext(spec, target, ok_facts, evidence_ids, policy)
+        ctx = CheckContext(spec, target, ok_facts, evidence_ids, policy, now)
         failed = [n for n in spec.needs if facts[n] is None]
         if failed:
             reasons = "; ".join(f"{n}: {evidence_errors.get(n, 'not collected')}" for n in failed)

@@ -4,6 +4,7 @@ from tenken.checks.linux import (
     accounts,  # noqa: F401
     antimalware,  # noqa: F401
     backups,  # noqa: F401
+    eos,  # noqa: F401
     logs,  # noqa: F401
     passwords,  # noqa: F401
     patches,  # noqa: F401

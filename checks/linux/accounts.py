@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
+from tenken.checks.rules.accounts import LoginAccount, judge_stale
 from tenken.collectors.linux.accounts import AccountsFacts
 
 ACCOUNTS = "linux.accounts"
@@ -176,32 +175,9 @@ def stale_accounts(ctx: CheckContext) -> list[Finding]:
         u = facts.missing("lastlog")
         if u is not None:
             return [ctx.unavailable(u, title=ctx.spec.title, subject="/var/log/lastlog")]
-    days = ctx.policy.accounts.stale_days
-    now = datetime.now().astimezone()
-    cutoff = now - timedelta(days=days)
     usable = [a for a in facts.accounts if a.login_shell and (a.password is None or a.password.state in ("hashed", "plaintext", "empty"))]
-    stale = [a for a in usable if a.name != "root" and (a.last_login is None or a.last_login < cutoff)]
-    out = []
-    for a in stale:
-        when_ja = a.last_login.date().isoformat() if a.last_login else "記録なし"
-        when_en = a.last_login.date().isoformat() if a.last_login else "never recorded"
-        out.append(ctx.finding(
-            Status.WARN, subject=a.name,
-            title=Text(ja="長期間ログインのないアカウント", en="Account unused for a long time"),
-            detail=Text(ja=f"アカウント {a.name} の最終ログイン: {when_ja}（基準 {days} 日）。ID 台帳と照合し、不要なら削除してください。",
-                        en=f"Account {a.name} last logged in: {when_en} (threshold {days} days). Check it against the ID ledger."),
-            remediation=Text(ja=f"不要なら userdel {a.name}、必要なら台帳に理由を記録してください。",
-                             en=f"Delete it (userdel {a.name}) if unneeded, or record why it is kept."),
-        ))
-    if not out and not [a for a in usable if a.name != "root"]:
-        return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title,
-                            detail=Text(ja="root 以外にログイン可能なアカウントはありません。",
-                                        en="There is no login account other than root."))]
-    if not out:
-        out.append(ctx.finding(Status.PASS, title=ctx.spec.title,
-                               detail=Text(ja=f"ログイン可能な {len(usable)} アカウントはすべて {days} 日以内に使用されています。",
-                                           en=f"All {len(usable)} login accounts were used within {days} days.")))
-    return out
+    accounts = [LoginAccount(a.name, a.last_login, builtin_superuser=a.name == "root") for a in usable]
+    return [ctx.verdict(v) for v in judge_stale(accounts, ctx.now, ctx.policy.accounts, fix="userdel {name}")]
 
 
 @check(

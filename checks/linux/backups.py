@@ -213,7 +213,7 @@ def backup_freshness(ctx: CheckContext) -> list[Finding]:
     locs = [loc for loc in facts.locations if _has_data(loc)]
     if not locs:
         return [_no_data_na(ctx)]
-    now = datetime.now(UTC)
+    now = ctx.now
     limit = ctx.policy.backups.max_newest_age_days
     out = []
     for loc in locs:

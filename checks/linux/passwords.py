@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
+from tenken.checks.rules.passwords import judge_lockout
 from tenken.collectors.evidence import Reason, Unavailable
 from tenken.collectors.linux.password_policy import PasswordPolicyFacts, PwQuality
 
@@ -322,27 +323,11 @@ def lockout(ctx: CheckContext) -> list[Finding]:
         return [pf]
     pol = ctx.policy.passwords
     lk = facts.lockout
-    if lk is None or not lk.deny:
-        why_ja = "認証スタックに pam_faillock / pam_tally2 がありません" if lk is None else f"{lk.module} に deny= がなく誰もロックされません"
-        why_en = "no pam_faillock / pam_tally2 in the auth stacks" if lk is None else f"{lk.module} has no deny=, so nobody is locked out"
-        return [ctx.finding(
-            Status.FAIL if pol.lockout_required else Status.WARN,
-            title=Text(ja="ログイン失敗によるロックがない", en="No lockout after failed logins"),
-            detail=Text(ja=f"{why_ja}。オンラインでのパスワード推測を回数で制限できません。",
-                        en=f"{why_en}; online password guessing is not limited."),
-            remediation=Text(ja=f"pam_faillock を有効にし（RHEL: authselect enable-feature with-faillock、Debian: pam-auth-update）、"
-                                f"/etc/security/faillock.conf で deny を {pol.lockout_max_deny} 以下にしてください。",
-                             en=f"Enable pam_faillock (RHEL: authselect enable-feature with-faillock; Debian: pam-auth-update) "
-                                f"with deny of {pol.lockout_max_deny} or fewer in /etc/security/faillock.conf."),
-        )]
-    unlock = "never" if lk.unlock_time == 0 else f"{lk.unlock_time}s"
-    facts_ja = f"{lk.module}（{', '.join(lk.where)}）: deny={lk.deny}、unlock_time={unlock}"
-    facts_en = f"{lk.module} ({', '.join(lk.where)}): deny={lk.deny}, unlock_time={unlock}"
-    if lk.deny > pol.lockout_max_deny:
-        return [ctx.finding(
-            Status.WARN,
-            title=Text(ja="ロックまでの失敗回数が多い", en="Too many failures allowed before lockout"),
-            detail=Text(ja=f"{facts_ja}（方針の上限 {pol.lockout_max_deny} 回）。", en=f"{facts_en} (policy maximum {pol.lockout_max_deny})."),
-            remediation=Text(ja=f"deny を {pol.lockout_max_deny} 以下にしてください。", en=f"Lower deny to {pol.lockout_max_deny} or fewer."),
-        )]
-    return [ctx.finding(Status.PASS, title=ctx.spec.title, detail=Text(ja=f"{facts_ja}。", en=f"{facts_en}."))]
+    where = "auth stacks (no pam_faillock / pam_tally2)" if lk is None else f"{lk.module} ({', '.join(lk.where)})"
+    if lk is not None and lk.deny:
+        where += f", unlock_time={'never' if lk.unlock_time == 0 else f'{lk.unlock_time}s'}"
+    return [ctx.verdict(judge_lockout(lk.deny if lk else None, pol, where=where, fix=Text(
+        ja=f"pam_faillock を有効にし（RHEL: authselect enable-feature with-faillock、Debian: pam-auth-update）、"
+           f"/etc/security/faillock.conf で deny を {pol.lockout_max_deny} 以下にしてください。",
+        en=f"Enable pam_faillock (RHEL: authselect enable-feature with-faillock; Debian: pam-auth-update) "
+           f"with deny of {pol.lockout_max_deny} or fewer in /etc/security/faillock.conf.")))]

@@ -7,10 +7,11 @@ last upgrade catches hosts whose package index is too stale to show what is pend
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
+from tenken.checks.rules.patches import judge_patch_age
 from tenken.collectors.linux.patches import PatchFacts, PendingUpdate
 
 PATCHES = "linux.patches"
@@ -55,7 +56,7 @@ def pending_updates(ctx: CheckContext) -> list[Finding]:
                                 detail=Text(ja="保留中の更新を取得できませんでした（理由不明）。", en="Pending updates were not collected (no reason recorded)."))]
         return [ctx.unavailable(u, title=ctx.spec.title)]
     out: list[Finding] = []
-    now = datetime.now(UTC)
+    now = ctx.now
     sec = [u for u in facts.pending if u.security]
     other = [u for u in facts.pending if not u.security]
     src = facts.pending_source or "package manager"
@@ -120,10 +121,10 @@ def update_recency(ctx: CheckContext) -> list[Finding]:
     facts = ctx.get(PATCHES, PatchFacts)
     pol = ctx.policy.patches
     when = facts.last_upgrade_at
-    what_ja, what_en, source = "更新", "upgrade", facts.last_upgrade_source
+    what_en, source = "upgrade", facts.last_upgrade_source
     if when is None and facts.last_install_at is not None:
         # a freshly installed system has installs but no upgrade yet: its install date is its patch date
-        when, what_ja, what_en, source = facts.last_install_at, "インストール", "install", "package history"
+        when, what_en, source = facts.last_install_at, "install", "package history"
     if when is None:
         u = facts.missing("last_update")
         if u is not None and u.reason.value == "absent":
@@ -137,24 +138,7 @@ def update_recency(ctx: CheckContext) -> list[Finding]:
             return [ctx.unavailable(u, title=ctx.spec.title)]
         return [ctx.finding(Status.ERROR, title=ctx.spec.title,
                             detail=Text(ja="更新履歴を取得できませんでした。", en="Update history was not collected."))]
-    now = datetime.now(UTC)
-    days = _days(when, now)
-    date = when.date().isoformat()
-    if days > pol.fail_days_since_update:
-        status, sev = Status.FAIL, Severity.HIGH
-    elif days > pol.max_days_since_update:
-        status, sev = Status.WARN, Severity.MEDIUM
-    else:
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja=f"最後のパッケージ{what_ja}は {date}（{days} 日前、{source}）で、基準 {pol.max_days_since_update} 日以内です。",
-                                        en=f"Last package {what_en} {date} ({days} days ago, {source}), within {pol.max_days_since_update} days."))]
-    return [ctx.finding(
-        status, severity=sev,
-        title=Text(ja="長期間更新が適用されていない", en="No updates applied for a long time"),
-        detail=Text(ja=f"最後のパッケージ{what_ja}は {date}（{days} 日前、{source}）です。基準: {pol.max_days_since_update} 日で警告、{pol.fail_days_since_update} 日で不合格。",
-                    en=f"Last package {what_en} {date} ({days} days ago, {source}). Policy: warn after {pol.max_days_since_update} days, fail after {pol.fail_days_since_update}."),
-        remediation=_upgrade_cmd(facts),
-    )]
+    return [ctx.verdict(judge_patch_age(when, ctx.now, pol, source=source or what_en, fix=_upgrade_cmd(facts)))]
 
 
 @check(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
+from tenken.checks.rules import host as host_rules
 from tenken.collectors.linux.protections import PORTABLE_CHASSIS, FilterState, LockSetting, ProtectionFacts
 
 PROT = "linux.protections"
@@ -56,7 +57,7 @@ def _describe(s: FilterState) -> str:
 
 @check(
     "linux.host.firewall",
-    clauses=("SO-7-12", "SO-13-5"),
+    clauses=host_rules.FIREWALL,
     needs=(PROT,),
     severity=Severity.HIGH,
     title=Text(ja="ホストファイアウォールによる接続元の制限", en="Host firewall restricts inbound connections"),
@@ -65,7 +66,7 @@ def firewall(ctx: CheckContext) -> list[Finding]:
     """An inbound filter (nftables, iptables, ufw, firewalld) is the host's own connection-source restriction."""
     f = ctx.get(PROT, ProtectionFacts)
     fw = f.firewall
-    clauses = ["SO-7-12", "SO-13-5"] + (["SO-7-4"] if portable(ctx, f) else [])
+    clauses = host_rules.firewall_clauses(portable(ctx, f))
     live = [s for s in fw.states if s.runtime]
     boot = [s for s in fw.states if not s.runtime]
     judged = live if fw.runtime_checked else boot
@@ -160,7 +161,7 @@ def disk_encryption(ctx: CheckContext) -> list[Finding]:
 
 @check(
     "linux.host.usb_storage",
-    clauses=("SO-8-1",),
+    clauses=host_rules.USB_STORAGE,
     needs=(PROT,),
     severity=Severity.MEDIUM,
     title=Text(ja="USB 記憶装置の利用制限", en="USB mass storage restricted"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
+from tenken.checks.rules.time import judge_offset, judge_source, judge_stratum
 from tenken.collectors.evidence import Reason
 from tenken.collectors.linux.timesync import TimeFacts, TimeSource
 
@@ -64,14 +65,10 @@ def time_sources(ctx: CheckContext) -> list[Finding]:
         )]
     trusted = ctx.policy.time.trusted_servers
     listed = ", ".join(_label(s) for s in real)
-    if trusted and not any(_matches(s, trusted) for s in real):
-        return [ctx.finding(
-            Status.WARN, subject="trusted",
-            title=Text(ja="方針で指定した時刻源が使われていない", en="Configured time sources are not the trusted ones"),
-            detail=Text(ja=f"設定されている時刻源（{listed}）に、方針の信頼できる時刻源（{', '.join(trusted)}）が含まれていません。",
-                        en=f"None of the configured sources ({listed}) is among the policy's trusted servers ({', '.join(trusted)})."),
-            remediation=Text(ja=f"時刻源を {', '.join(trusted)} に変更してください。", en=f"Point the time daemon at {', '.join(trusted)}."),
-        )]
+    v = judge_source([s.host for s in real], ctx.policy.time, domain_member=False,
+                     fix=Text(ja=f"時刻源を {', '.join(trusted)} に変更してください。", en=f"Point the time daemon at {', '.join(trusted)}."))
+    if v is not None:
+        return [ctx.verdict(v)]
     return [ctx.finding(Status.PASS, title=ctx.spec.title,
                         detail=Text(ja=f"時刻源が設定されています: {listed}", en=f"Time sources configured: {listed}"))]
 
@@ -125,24 +122,13 @@ def time_sync(ctx: CheckContext) -> list[Finding]:
         )]
     out: list[Finding] = []
     off = st.offset_seconds
-    if off is not None and abs(off) > pol.max_offset_seconds:
-        fail = abs(off) > pol.fail_offset_seconds
-        out.append(ctx.finding(
-            Status.FAIL if fail else Status.WARN, subject="offset",
-            title=Text(ja="時刻のずれが大きい", en="Clock offset too large"),
-            detail=Text(ja=f"時計は基準から {off:+.3f} 秒ずれています（{via}、許容 {pol.max_offset_seconds:g} 秒、{pol.fail_offset_seconds:g} 秒で不合格）。",
-                        en=f"The clock is {off:+.3f} s off its reference ({via}; tolerance {pol.max_offset_seconds:g} s, fail beyond {pol.fail_offset_seconds:g} s)."),
-            remediation=Text(ja="chrony の makestep 設定を確認するか、chronyc makestep で補正してください。",
-                             en="Check chrony's makestep setting or step the clock with chronyc makestep."),
-        ))
-    if st.stratum is not None and st.stratum > pol.max_stratum:
-        out.append(ctx.finding(
-            Status.WARN, subject="stratum", severity=Severity.LOW,
-            title=Text(ja="時刻源の階層（stratum）が深い", en="Stratum too high"),
-            detail=Text(ja=f"このホストの stratum は {st.stratum} です（参照 {ref}、許容 {pol.max_stratum}）。標準時刻からの経路が長くなっています。",
-                        en=f"This host is at stratum {st.stratum} (reference {ref}; policy maximum {pol.max_stratum}): a long chain from standard time."),
-            remediation=Text(ja="より上位（NICT 等）に近い時刻源を設定してください。", en="Use a source closer to standard time (e.g. NICT)."),
-        ))
+    found = [
+        judge_offset(off, pol, via=via, fix=Text(ja="chrony の makestep 設定を確認するか、chronyc makestep で補正してください。",
+                                                 en="Check chrony's makestep setting or step the clock with chronyc makestep."))
+        if off is not None else None,
+        judge_stratum(st.stratum, pol, reference=ref) if st.stratum is not None else None,
+    ]
+    out.extend(ctx.verdict(v) for v in found if v is not None)
     if out:
         return out
     off_txt = f"{off:+.6f}" if off is not None else "?"

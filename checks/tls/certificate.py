@@ -6,7 +6,7 @@ hospital's private CA via --ca-file). `today` comes from the report clock, not t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
@@ -90,7 +90,7 @@ def certificate_validity(ctx: CheckContext) -> list[Finding]:
     cert, out = _cert(ctx)
     if cert is None:
         return out
-    now = datetime.now(UTC)
+    now = ctx.now
     window = ctx.policy.tls.cert_expiry_warn_days
     span = f"{cert.not_before:%Y-%m-%d %H:%M} – {cert.not_after:%Y-%m-%d %H:%M} UTC"
     renew = Text(ja="証明書を更新（再発行）して配置してください。", en="Renew (reissue) and deploy the certificate.")

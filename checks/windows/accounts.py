@@ -4,10 +4,10 @@ ledger, unused IDs deleted), SO-8-5 (no blank passwords). Same thresholds as the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text
 from tenken.checks.registry import CheckContext, OsFamily, check
+from tenken.checks.rules.accounts import LoginAccount, judge_stale
+from tenken.checks.rules.passwords import judge_lockout
 from tenken.collectors.windows.accounts import WinAccountsFacts
 from tenken.collectors.windows.password_policy import PasswordPolicyFacts
 
@@ -15,6 +15,8 @@ ACCOUNTS = "windows.accounts"
 PWPOL = "windows.password_policy"
 W = OsFamily.WINDOWS
 GUEST_RID = 501
+#: The built-in Administrator: like root on Linux, judged by the ledger prompt, not as a stale account.
+ADMIN_RID = 500
 #: Built-in accounts Windows keeps disabled (DefaultAccount, WDAGUtilityAccount); they are not "users".
 SYSTEM_RIDS = (503, 504)
 
@@ -115,27 +117,16 @@ def password_reversible(ctx: CheckContext) -> list[Finding]:
 def lockout(ctx: CheckContext) -> list[Finding]:
     """Lockout bounds password guessing (policy `passwords.lockout_*`, shared with pam_faillock on Linux)."""
     f = ctx.get(PWPOL, PasswordPolicyFacts)
-    pol = ctx.policy.passwords
     if f.lockout_threshold is None:
         u = f.missing("policy") or f.missing("net_accounts") or f.missing("secedit")
         if u is not None:
             return [ctx.unavailable(u, title=ctx.spec.title)]
         return [ctx.finding(Status.ERROR, title=ctx.spec.title, detail=Text(ja="しきい値を取得できませんでした。", en="The threshold could not be read."))]
     t = f.lockout_threshold
-    if t > 0 and t <= pol.lockout_max_deny:
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja=f"{t} 回の失敗でロックアウトされます（基準 {pol.lockout_max_deny} 回以下）。",
-                                        en=f"Accounts lock after {t} failed logons (policy: {pol.lockout_max_deny} or fewer)."))]
-    status = Status.FAIL if pol.lockout_required else Status.WARN
-    what_ja = "ロックアウトされません" if t == 0 else f"{t} 回まで失敗が許されます"
-    what_en = "accounts never lock out" if t == 0 else f"{t} failures are allowed"
-    return [ctx.finding(
-        status, title=Text(ja="アカウントロックアウトが不十分", en="Account lockout missing or too lax"),
-        detail=Text(ja=f"ログインに失敗しても{what_ja}（基準 {pol.lockout_max_deny} 回以下）。総当たりでパスワードを推測されるおそれがあります。",
-                    en=f"On failed logons {what_en} (policy: {pol.lockout_max_deny} or fewer), leaving passwords open to guessing."),
-        remediation=Text(ja=f"「アカウント ロックアウトのしきい値」を 1～{pol.lockout_max_deny} 回に設定してください。" + SECPOL.ja,
-                         en=f"Set 'Account lockout threshold' to 1-{pol.lockout_max_deny}. " + SECPOL.en),
-    )]
+    pol = ctx.policy.passwords
+    return [ctx.verdict(judge_lockout(t, pol, where="Account lockout threshold", fix=Text(
+        ja=f"「アカウント ロックアウトのしきい値」を 1～{pol.lockout_max_deny} 回に設定してください。" + SECPOL.ja,
+        en=f"Set 'Account lockout threshold' to 1-{pol.lockout_max_deny}. " + SECPOL.en)))]
 
 
 def _users_unavailable(ctx: CheckContext, f: WinAccountsFacts) -> list[Finding] | None:
@@ -191,26 +182,9 @@ def stale(ctx: CheckContext) -> list[Finding]:
     f = ctx.get(ACCOUNTS, WinAccountsFacts)
     if (gone := _users_unavailable(ctx, f)) is not None:
         return gone
-    days = ctx.policy.accounts.stale_days
-    cutoff = datetime.now(UTC) - timedelta(days=days)
-    enabled = [u for u in f.users if u.enabled and u.rid not in SYSTEM_RIDS]
-    old = [u for u in enabled if u.last_logon is None or u.last_logon < cutoff]
-    if not old:
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja=f"有効な {len(enabled)} アカウントはすべて {days} 日以内にログオンしています。",
-                                        en=f"All {len(enabled)} enabled accounts logged on within {days} days."))]
-    out = []
-    for u in old:
-        when_ja = u.last_logon.date().isoformat() if u.last_logon else "記録なし"
-        when_en = u.last_logon.date().isoformat() if u.last_logon else "never"
-        out.append(ctx.finding(
-            Status.WARN, subject=u.name, title=Text(ja="長期間ログオンのないアカウント", en="Account unused for a long time"),
-            detail=Text(ja=f"アカウント {u.name} の最終ログオン: {when_ja}（基準 {days} 日）。ID 台帳と照合し、不要なら削除してください。",
-                        en=f"Account {u.name} last logged on: {when_en} (threshold {days} days). Check it against the ID ledger."),
-            remediation=Text(ja=f"不要なら Remove-LocalUser -Name '{u.name}'（または無効化）、必要なら台帳に理由を記録してください。",
-                             en=f"Remove (Remove-LocalUser -Name '{u.name}') or disable it if unneeded, or record why it is kept."),
-        ))
-    return out
+    accounts = [LoginAccount(u.name, u.last_logon, builtin_superuser=u.rid == ADMIN_RID)
+                for u in f.users if u.enabled and u.rid not in SYSTEM_RIDS]
+    return [ctx.verdict(v) for v in judge_stale(accounts, ctx.now, ctx.policy.accounts, fix="Remove-LocalUser -Name '{name}'")]
 
 
 @check("windows.accounts.inventory", clauses=("SO-14-7",), needs=(ACCOUNTS,), os=W, severity=Severity.INFO,

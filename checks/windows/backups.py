@@ -5,7 +5,7 @@ Sources: Windows Server Backup's catalogue, and `backups.locations` entries that
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, OsFamily, check
@@ -78,7 +78,7 @@ def backup_found(ctx: CheckContext) -> list[Finding]:
     )]
 
 
-@check("windows.backup.generations", clauses=("SO-11-1", "SO-18-1"), needs=(BK,), os=W, severity=Severity.MEDIUM,
+@check("windows.backup.generations", clauses=("SO-11-1", "SO-18-1"), needs=(BK,), os=W, severity=Severity.HIGH,  # as on Linux
        title=Text(ja="バックアップの世代数", en="Backup generations"))
 def generations(ctx: CheckContext) -> list[Finding]:
     f = ctx.get(BK, BackupFacts)
@@ -111,7 +111,7 @@ def freshness(ctx: CheckContext) -> list[Finding]:
     if (u := f.missing("locations")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
     limit = ctx.policy.backups.max_newest_age_days
-    now = datetime.now(UTC)
+    now = ctx.now
     srcs = [s for s in _sources(f) if s[1] > 0 and not s[4]]  # offline copies are rotated on their own cycle
     if not srcs:
         return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title,

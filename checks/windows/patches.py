@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, OsFamily, check
+from tenken.checks.rules.antimalware import CLAUSES as SIG_CLAUSES
+from tenken.checks.rules.antimalware import judge_signature_age
+from tenken.checks.rules.patches import CLAUSES as CLAUSES_PATCH
+from tenken.checks.rules.patches import judge_patch_age
 from tenken.collectors.windows.antimalware import AntimalwareFacts
 from tenken.collectors.windows.updates import UpdatesFacts
 
@@ -15,14 +19,13 @@ AM = "windows.antimalware"
 W = OsFamily.WINDOWS
 
 
-@check("windows.patches.age", clauses=("SO-8-3",), needs=(UPDATES,), os=W, severity=Severity.HIGH,
+@check("windows.patches.age", clauses=CLAUSES_PATCH, needs=(UPDATES,), os=W, severity=Severity.HIGH,
        title=Text(ja="セキュリティ更新の適用", en="Security updates applied recently"))
 def patch_age(ctx: CheckContext) -> list[Finding]:
     """A host whose last installed update is older than a patch cycle is missing at least one month's fixes."""
     f = ctx.get(UPDATES, UpdatesFacts)
     if (u := f.missing("updates")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
-    days = ctx.policy.patches.max_days_since_update
     # the patch level the host runs (build.UBR's cumulative update, else the newest hotfix), never
     # LastInstallationSuccessDate, which Defender definition installs also move
     last = f.patch_level_date
@@ -34,25 +37,14 @@ def patch_age(ctx: CheckContext) -> list[Finding]:
             remediation=Text(ja="「設定 > Windows Update > 更新の履歴」で最終適用日を確認してください。",
                              en="Check the last installation date in Settings > Windows Update > Update history."),
         )]
-    age = (datetime.now(UTC) - last).days
     newest = max((h for h in f.hotfixes if h.installed_on), key=lambda h: h.installed_on or last, default=None)
     if f.patch is not None and f.patch.release_date is not None and not f.patch.newer_than_table:
-        kb = f"（OS ビルド {f.patch.build}.{f.patch.ubr} = {f.patch.kb} の公開日）"
-        kb_en = f" (OS build {f.patch.build}.{f.patch.ubr} = {f.patch.kb}, its release date)"
+        source = f"OS build {f.patch.build}.{f.patch.ubr} = {f.patch.kb}, its release date"
     else:
-        kb = f"（最新: {newest.id}）" if newest else ""
-        kb_en = f" (latest: {newest.id})" if newest else ""
-    if age <= days:
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja=f"最後に更新が適用されたのは {last.date().isoformat()}、{age} 日前です{kb}（基準 {days} 日以内）。",
-                                        en=f"Updates were last installed on {last.date().isoformat()}, {age} days ago{kb_en} (policy: within {days} days)."))]
-    return [ctx.finding(
-        Status.FAIL, title=Text(ja="更新プログラムが長期間適用されていない", en="No updates installed for too long"),
-        detail=Text(ja=f"最後に更新が適用されたのは {last.date().isoformat()}（{age} 日前）です{kb}。基準は {days} 日以内です。",
-                    en=f"Updates were last installed on {last.date().isoformat()} ({age} days ago){kb_en}; the policy allows {days} days."),
-        remediation=Text(ja="Windows Update（または WSUS）で最新の累積更新プログラムを適用し、定期適用の手順を確認してください。",
-                         en="Install the latest cumulative update through Windows Update (or WSUS) and check the monthly patch process."),
-    )]
+        source = f"Windows Update / Get-HotFix{', latest ' + newest.id if newest else ''}"
+    return [ctx.verdict(judge_patch_age(last, ctx.now, ctx.policy.patches, source=source, fix=Text(
+        ja="Windows Update（または WSUS）で最新の累積更新プログラムを適用し、定期適用の手順を確認してください。",
+        en="Install the latest cumulative update through Windows Update (or WSUS) and check the monthly patch process.")))]
 
 
 def _protector(f: AntimalwareFacts) -> str | None:
@@ -97,14 +89,13 @@ def av_enabled(ctx: CheckContext) -> list[Finding]:
     )]
 
 
-@check("windows.antimalware.signatures", clauses=("SO-8-2", "SO-8-3"), needs=(AM,), os=W, severity=Severity.HIGH,
+@check("windows.antimalware.signatures", clauses=SIG_CLAUSES, needs=(AM,), os=W, severity=Severity.HIGH,
        title=Text(ja="パターンファイルの更新", en="Anti-malware signatures up to date"))
 def av_signatures(ctx: CheckContext) -> list[Finding]:
     """SO-8-2/SO-8-3 name pattern files explicitly: they must be recent (policy `antimalware.max_signature_age_days`)."""
     f = ctx.get(AM, AntimalwareFacts)
     if (u := f.missing("antimalware")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
-    limit = ctx.policy.antimalware.max_signature_age_days
     d = f.defender
     third = [p for p in f.products if p.enabled and "defender" not in p.name.lower()]
     by_service = f.third_party_running
@@ -120,24 +111,17 @@ def av_signatures(ctx: CheckContext) -> list[Finding]:
         )]
     # judge Defender when it protects the host, or when nothing else does (its stale signatures still matter)
     if d is not None and (d.active or not third):
-        age = d.signature_age_days
         if d.signature_last_updated is not None:
-            age = max(age or 0, (datetime.now(UTC) - d.signature_last_updated).days)
-        if age is None:
+            updated = d.signature_last_updated
+        elif d.signature_age_days is not None:  # whole days only: a lower bound of the age
+            updated = ctx.now - timedelta(days=d.signature_age_days)
+        else:
             return [ctx.finding(Status.ERROR, title=ctx.spec.title, severity=Severity.MEDIUM,
                                 detail=Text(ja="定義ファイルの更新日を取得できませんでした。", en="The signature update date could not be read."))]
-        ver = d.signature_version or "?"
-        if age <= limit:
-            return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                                detail=Text(ja=f"Microsoft Defender の定義ファイル {ver} は {age} 日前のものです（基準 {limit} 日以内）。",
-                                            en=f"Microsoft Defender signatures {ver} are {age} days old (policy: {limit} days)."))]
-        return [ctx.finding(
-            Status.FAIL, title=Text(ja="パターンファイルが古い", en="Anti-malware signatures out of date"),
-            detail=Text(ja=f"Microsoft Defender の定義ファイル {ver} は {age} 日前のものです（基準 {limit} 日以内）。",
-                        en=f"Microsoft Defender signatures {ver} are {age} days old (policy: {limit} days)."),
-            remediation=Text(ja="Update-MpSignature で更新し、更新元（Windows Update / WSUS / 共有フォルダー）への到達性を確認してください。",
-                             en="Run Update-MpSignature and check the host can reach its update source (Windows Update, WSUS or a share)."),
-        )]
+        return [ctx.verdict(judge_signature_age(updated, ctx.now, ctx.policy.antimalware, product="Microsoft Defender",
+                                                version=d.signature_version, source="Get-MpComputerStatus", fix=Text(
+            ja="Update-MpSignature で更新し、更新元（Windows Update / WSUS / 共有フォルダー）への到達性を確認してください。",
+            en="Run Update-MpSignature and check the host can reach its update source (Windows Update, WSUS or a share).")))]
     if third:
         stale = [p for p in third if p.up_to_date is False]
         if not stale:

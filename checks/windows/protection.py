@@ -1,4 +1,5 @@
-"""Host protections: BitLocker (SO-7-3), Windows Firewall (SO-8-3, SO-7-4), removable storage (SO-8-1, SO-7-3).
+"""Host protections: BitLocker (SO-7-3), Windows Firewall and removable storage
+(clauses shared with Linux: checks/rules/host.py).
 
 Policy `host` is shared with Linux: `require_disk_encryption` with `disk_encryption_scope` (portable
 machines fail, others warn, unless `all`), `require_firewall`, `require_usb_storage_block`.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, OsFamily, check
+from tenken.checks.rules import host as host_rules
 from tenken.collectors.windows.bitlocker import BitLockerFacts
 from tenken.collectors.windows.firewall import FirewallFacts
 from tenken.collectors.windows.usb import UsbFacts
@@ -65,7 +67,7 @@ def bitlocker(ctx: CheckContext) -> list[Finding]:
                                     en=f"All {len(fixed)} volumes are BitLocker-protected ({', '.join(methods)})."))]
 
 
-@check("windows.firewall", clauses=("SO-8-3", "SO-7-4"), needs=(FW,), os=W, severity=Severity.HIGH,
+@check("windows.firewall", clauses=host_rules.FIREWALL, needs=(FW,), os=W, severity=Severity.HIGH,
        title=Text(ja="Windows ファイアウォール", en="Windows Firewall"))
 def firewall(ctx: CheckContext) -> list[Finding]:
     """SO-8-3 asks to stop threats spreading over connected networks, SO-7-4 names the personal firewall:
@@ -74,18 +76,22 @@ def firewall(ctx: CheckContext) -> list[Finding]:
     if (u := f.missing("profiles")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
     status = Status.FAIL if ctx.policy.host.require_firewall else Status.WARN
+    bl = ctx.facts.get(BL)  # optional: BitLocker's chassis facts say whether this is a portable device (SO-7-4)
+    portable = ctx.policy.host.portable if ctx.policy.host.portable is not None else (
+        bl.portable if isinstance(bl, BitLockerFacts) else None)
+    clauses = host_rules.firewall_clauses(portable)
     out = []
     for p in f.profiles:
         if not p.enabled:
             out.append(ctx.finding(
-                status, subject=p.name, title=Text(ja="ファイアウォールのプロファイルが無効", en="Firewall profile off"),
+                status, subject=p.name, clauses=clauses, title=Text(ja="ファイアウォールのプロファイルが無効", en="Firewall profile off"),
                 detail=Text(ja=f"{p.name} プロファイルのファイアウォールが無効です。", en=f"The firewall is off for the {p.name} profile."),
                 remediation=Text(ja=f"Set-NetFirewallProfile -Profile {p.name} -Enabled True を実行してください。",
                                  en=f"Run Set-NetFirewallProfile -Profile {p.name} -Enabled True."),
             ))
         elif p.default_inbound == "Allow":
             out.append(ctx.finding(
-                status, subject=p.name, title=Text(ja="受信を既定で許可している", en="Inbound allowed by default"),
+                status, subject=p.name, clauses=clauses, title=Text(ja="受信を既定で許可している", en="Inbound allowed by default"),
                 detail=Text(ja=f"{p.name} プロファイルは規則にない受信接続も許可します。", en=f"The {p.name} profile allows inbound connections no rule permits."),
                 remediation=Text(ja=f"Set-NetFirewallProfile -Profile {p.name} -DefaultInboundAction Block を実行してください。",
                                  en=f"Run Set-NetFirewallProfile -Profile {p.name} -DefaultInboundAction Block."),
@@ -93,12 +99,12 @@ def firewall(ctx: CheckContext) -> list[Finding]:
     if out:
         return out
     names = ", ".join(p.name for p in f.profiles)
-    return [ctx.finding(Status.PASS, title=ctx.spec.title,
+    return [ctx.finding(Status.PASS, title=ctx.spec.title, clauses=clauses,
                         detail=Text(ja=f"すべてのプロファイル（{names}）でファイアウォールが有効で、受信は既定で遮断されます。",
                                     en=f"The firewall is on for every profile ({names}) and blocks inbound by default."))]
 
 
-@check("windows.usb.storage", clauses=("SO-8-1", "SO-7-3"), needs=(USB,), os=W, severity=Severity.MEDIUM,
+@check("windows.usb.storage", clauses=host_rules.USB_STORAGE, needs=(USB,), os=W, severity=Severity.MEDIUM,
        title=Text(ja="USB 記憶装置の制限", en="USB storage restricted"))
 def usb_storage(ctx: CheckContext) -> list[Finding]:
     """MHLW checklist ⑨ (external media restricted); SO-8-1: unmanaged media only after checks. Sites that

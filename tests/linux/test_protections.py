@@ -98,7 +98,7 @@ def test_good_laptop_tree_passes_everything(tmp_path: Path) -> None:
     assert got(report) == [
         ("linux.host.disk_encryption", "pass", None, ["SO-7-3"]),
         # a portable device: the personal-firewall clause SO-7-4 applies too
-        ("linux.host.firewall", "pass", None, ["SO-7-12", "SO-13-5", "SO-7-4"]),
+        ("linux.host.firewall", "pass", None, ["SO-7-12", "SO-8-3", "SO-7-4"]),
         ("linux.host.screen_lock", "pass", None, ["SO-7-3", "SO-14-2"]),
         ("linux.host.usb_storage", "pass", None, ["SO-8-1"]),
     ]
@@ -111,7 +111,7 @@ def test_weak_desktop_tree_fails_firewall_usb_and_lock_and_warns_on_encryption(t
     report = scan(weak_tree(tmp_path / "weak"))
     assert got(report) == [
         ("linux.host.disk_encryption", "warn", "/", ["SO-7-3"]),
-        ("linux.host.firewall", "fail", None, ["SO-7-12", "SO-13-5"]),
+        ("linux.host.firewall", "fail", None, ["SO-7-12", "SO-8-3"]),
         ("linux.host.screen_lock", "fail", None, ["SO-7-3", "SO-14-2"]),
         ("linux.host.usb_storage", "fail", None, ["SO-8-1"]),
     ]
@@ -151,18 +151,18 @@ def test_blacklist_only_warns_and_ufw_and_iptables_configs_count(tmp_path: Path)
     write(root, "etc/default/ufw", 'DEFAULT_INPUT_POLICY="DROP"\n')
     report = scan(root)
     assert got(report, ("linux.host.usb_storage", "linux.host.firewall")) == [
-        ("linux.host.firewall", "pass", None, ["SO-7-12", "SO-13-5"]),
+        ("linux.host.firewall", "pass", None, ["SO-7-12", "SO-8-3"]),
         ("linux.host.usb_storage", "warn", None, ["SO-8-1"]),
     ]
     root3 = weak_tree(tmp_path / "r3")  # ufw enabled but letting everything in is no filter
     write(root3, "etc/ufw/ufw.conf", "ENABLED=yes\n")
     write(root3, "etc/default/ufw", 'DEFAULT_INPUT_POLICY="ACCEPT"\n')
-    assert got(scan(root3), ("linux.host.firewall",)) == [("linux.host.firewall", "fail", None, ["SO-7-12", "SO-13-5"])]
+    assert got(scan(root3), ("linux.host.firewall",)) == [("linux.host.firewall", "fail", None, ["SO-7-12", "SO-8-3"])]
     root2 = weak_tree(tmp_path / "r2")
     write(root2, "etc/sysconfig/iptables", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n")
     write(root2, "etc/systemd/system/multi-user.target.wants/iptables.service")
     report = scan(root2)
-    assert got(report, ("linux.host.firewall",)) == [("linux.host.firewall", "fail", None, ["SO-7-12", "SO-13-5"])]
+    assert got(report, ("linux.host.firewall",)) == [("linux.host.firewall", "fail", None, ["SO-7-12", "SO-8-3"])]
     assert "input policy accept, 1 input rules, 0 drop/reject" in detail(report, "linux.host.firewall")
 
 

@@ -55,7 +55,8 @@ def test_lockout_and_unknown_complexity() -> None:
     assert status_of(res, "windows.password.reversible") == ["error"]
     assert status_of(run("windows.password_policy", f, passwords={"lockout_required": False}), "windows.password.lockout") == ["warn"]
     f11 = PasswordPolicyFacts(min_length=14, lockout_threshold=11, complexity=True, reversible_encryption=False)
-    assert status_of(run("windows.password_policy", f11), "windows.password.lockout") == ["fail"]
+    # too many tries allowed warns, as on Linux (the guideline gives no number; checks/rules/passwords.py)
+    assert status_of(run("windows.password_policy", f11), "windows.password.lockout") == ["warn"]
 
 
 def test_bitlocker_portable_vs_stationary() -> None:
@@ -75,10 +76,14 @@ def test_time_trusted_servers_vm_and_offset() -> None:
     ok = TimeFacts(service_status="Running", stratum=2, source="ntp.nict.jp", source_kind="ntp", leap_indicator=0,
                    last_sync=NOW - timedelta(minutes=5), offset_seconds=0.01)
     assert run("windows.time", ok) == [("windows.time.sync", "pass", None)]
-    assert run("windows.time", ok, time={"trusted_servers": ["ntp1.hosp.local"]}) == [("windows.time.sync", "fail", "source")]
+    # an untrusted source warns as on Linux; a domain member follows its DC by design and is not judged on it
+    assert run("windows.time", ok, time={"trusted_servers": ["ntp1.hosp.local"]}) == [("windows.time.sync", "warn", "trusted")]
+    member = ok.model_copy(update={"config_type": "NT5DS", "source": "dc01.hospital.local"})
+    assert run("windows.time", member, time={"trusted_servers": ["ntp1.hosp.local"]}) == [("windows.time.sync", "pass", None)]
     assert run("windows.time", ok, time={"trusted_servers": ["NTP.NICT.JP"]}) == [("windows.time.sync", "pass", None)]
     drift = ok.model_copy(update={"offset_seconds": -2.5})
-    assert run("windows.time", drift) == [("windows.time.sync", "fail", "offset")]
+    assert run("windows.time", drift) == [("windows.time.sync", "warn", "offset")]  # warn beyond 1 s, fail beyond 60 s
+    assert run("windows.time", ok.model_copy(update={"offset_seconds": 75.0})) == [("windows.time.sync", "fail", "offset")]
     weekly = ok.model_copy(update={"last_sync": NOW - timedelta(days=6)})
     assert run("windows.time", weekly) == [("windows.time.sync", "warn", "last_sync")]
     vm = ok.model_copy(update={"source": "VM IC Time Synchronization Provider", "source_kind": "vm_host"})

@@ -1,0 +1,156 @@
+"""One rule, one verdict: the same numbers fed through the Linux and the Windows adapters must give the
+same status and the same clauses (checks/rules/). Each case is (rule, value); the facts are built the
+way each OS's collector builds them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from tenken.checks.policy import Policy
+from tenken.checks.registry import run_checks
+from tenken.collectors.evidence import Facts
+from tenken.collectors.linux.accounts import Account, AccountsFacts
+from tenken.collectors.linux.antimalware import AntimalwareFacts as LinuxAm
+from tenken.collectors.linux.antimalware import Engine
+from tenken.collectors.linux.password_policy import Lockout
+from tenken.collectors.linux.password_policy import PasswordPolicyFacts as LinuxPw
+from tenken.collectors.linux.patches import PatchFacts
+from tenken.collectors.linux.timesync import SyncStatus, TimeSource
+from tenken.collectors.linux.timesync import TimeFacts as LinuxTime
+from tenken.collectors.transport.base import OsFamily
+from tenken.collectors.windows.accounts import WinAccountsFacts, WinUser
+from tenken.collectors.windows.antimalware import AntimalwareFacts as WinAm
+from tenken.collectors.windows.antimalware import DefenderStatus
+from tenken.collectors.windows.password_policy import PasswordPolicyFacts as WinPw
+from tenken.collectors.windows.time import TimeFacts as WinTime
+from tenken.collectors.windows.updates import UpdatesFacts
+
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+
+
+def verdicts(os: OsFamily, collector: str, facts: Facts, check_id: str, policy: Policy) -> list[tuple[str, tuple[str, ...]]]:
+    out = run_checks(os=os, target="t", facts={collector: facts}, evidence_ids={collector: "e-1"}, evidence_errors={},
+                     policy=policy, now=NOW, only=[check_id])
+    return sorted((f.status.value, tuple(sorted(f.clauses))) for f in out)
+
+
+# -- adapters: one value -> (Linux facts, Windows facts) -------------------------------------------------
+def patch_age(age: timedelta) -> tuple[Facts, Facts]:
+    return (PatchFacts(last_upgrade_at=NOW - age, last_upgrade_source="/var/log/apt/history.log"),
+            UpdatesFacts(last_installation_success=NOW - age))
+
+
+def signature_age(age: timedelta) -> tuple[Facts, Facts]:
+    linux = LinuxAm(engines=[Engine(key="clamav", product="ClamAV", kind="antivirus", running=True,
+                                    signature_time=NOW - age, signature_source="daily.cld header")])
+    win = WinAm(defender=DefenderStatus(service_enabled=True, antivirus_enabled=True, realtime_enabled=True, running_mode="Normal",
+                                        signature_last_updated=NOW - age, signature_age_days=int(age.days)))
+    return linux, win
+
+
+def lockout(threshold: int) -> tuple[Facts, Facts]:
+    lk = None if threshold == 0 else Lockout(module="pam_faillock", where=["/etc/pam.d/common-auth:9"], deny=threshold, unlock_time=600)
+    return (LinuxPw(entries=["common-auth"], lockout=lk),
+            WinPw(min_length=14, complexity=True, lockout_threshold=threshold, reversible_encryption=False))
+
+
+def stale(age: timedelta | None) -> tuple[Facts, Facts]:
+    last = NOW - age if age is not None else None
+    linux = AccountsFacts(lastlog_available=True, accounts=[
+        Account(name="root", uid=0, gid=0, home="/root", shell="/bin/bash", login_shell=True),
+        Account(name="nurse1", uid=1001, gid=1001, home="/home/nurse1", shell="/bin/bash", login_shell=True, last_login=last)])
+    win = WinAccountsFacts(users=[
+        WinUser(name="Administrator", sid="S-1-5-21-1-2-3-500", enabled=True, last_logon=None),
+        WinUser(name="nurse1", sid="S-1-5-21-1-2-3-1001", enabled=True, last_logon=last)])
+    return linux, win
+
+
+def offset(seconds: float) -> tuple[Facts, Facts]:
+    linux = LinuxTime(sources=[TimeSource(daemon="chrony", kind="server", host="ntp.nict.jp", origin="/etc/chrony/chrony.conf")],
+                      status=SyncStatus(daemon="chrony", queried_with="chronyc tracking", synchronised=True,
+                                        offset_seconds=seconds, stratum=2, reference_name="ntp.nict.jp"))
+    win = WinTime(service_status="Running", stratum=2, source="ntp.nict.jp", source_kind="ntp", leap_indicator=0,
+                  last_sync=NOW - timedelta(minutes=5), offset_seconds=seconds, config_type="NTP")
+    return linux, win
+
+
+def stratum(n: int) -> tuple[Facts, Facts]:
+    linux, win = offset(0.01)
+    assert isinstance(linux, LinuxTime) and linux.status is not None and isinstance(win, WinTime)
+    return (linux.model_copy(update={"status": linux.status.model_copy(update={"stratum": n})}),
+            win.model_copy(update={"stratum": n}))
+
+
+RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] = {
+    # rule: (adapter, linux collector, linux check, windows collector, windows check)
+    "patch_age": (patch_age, "linux.patches", "linux.patches.recency", "windows.updates", "windows.patches.age"),
+    "signature_age": (signature_age, "linux.antimalware", "linux.antimalware.signatures", "windows.antimalware", "windows.antimalware.signatures"),
+    "lockout": (lockout, "linux.password_policy", "linux.password.lockout", "windows.password_policy", "windows.password.lockout"),
+    "stale": (stale, "linux.accounts", "linux.accounts.stale", "windows.accounts", "windows.accounts.stale"),
+    "offset": (offset, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
+    "stratum": (stratum, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
+}
+
+CASES = [
+    ("patch_age", timedelta(days=3), "pass"),
+    ("patch_age", timedelta(days=30, hours=5), "warn"),  # Windows used to fail after 30 days
+    ("patch_age", timedelta(days=91), "fail"),
+    ("signature_age", timedelta(hours=20), "pass"),
+    ("signature_age", timedelta(days=3, hours=2), "warn"),  # Windows had no warn band
+    ("signature_age", timedelta(days=7, hours=22), "fail"),  # Windows rounded this down to 7 days and passed
+    ("lockout", 5, "pass"),
+    ("lockout", 11, "warn"),  # Windows used to fail
+    ("lockout", 0, "fail"),
+    ("stale", timedelta(days=10), "pass"),
+    ("stale", timedelta(days=200), "warn"),
+    ("stale", None, "warn"),
+    ("offset", 0.2, "pass"),
+    ("offset", 2.5, "warn"),  # Windows used to fail above 1 s
+    ("offset", -75.0, "fail"),
+    ("stratum", 3, "pass"),
+    ("stratum", 7, "warn"),  # Windows used to fail
+]
+
+
+@pytest.mark.parametrize(("rule", "value", "expected"), CASES, ids=[f"{r}-{v}" for r, v, _ in CASES])
+def test_same_numbers_same_verdict_on_both_oses(rule: str, value: object, expected: str) -> None:
+    adapter, lc, lcheck, wc, wcheck = RULES[rule]
+    linux_facts, win_facts = adapter(value)
+    policy = Policy()
+    linux = verdicts(OsFamily.LINUX, lc, linux_facts, lcheck, policy)
+    win = verdicts(OsFamily.WINDOWS, wc, win_facts, wcheck, policy)
+    assert linux == win, f"{rule}={value}: Linux {linux} vs Windows {win}"
+    assert {s for s, _ in linux} == {expected}
+
+
+def test_untrusted_time_source_warns_on_both_and_not_on_a_domain_member() -> None:
+    policy = Policy.model_validate({"time": {"trusted_servers": ["ntp1.hosp.local"]}})
+    linux, win = offset(0.01)
+    lv = verdicts(OsFamily.LINUX, "linux.timesync", linux, "linux.time.sources", policy)
+    wv = verdicts(OsFamily.WINDOWS, "windows.time", win, "windows.time.sync", policy)
+    assert lv == wv == [("warn", ("SO-17-3",))]
+    assert isinstance(win, WinTime)
+    member = win.model_copy(update={"config_type": "NT5DS", "source": "dc01.hosp.local"})
+    assert verdicts(OsFamily.WINDOWS, "windows.time", member, "windows.time.sync", policy) == [("pass", ("SO-17-3",))]
+
+
+def test_no_login_account_is_not_applicable_on_both() -> None:
+    linux = AccountsFacts(lastlog_available=True, accounts=[
+        Account(name="root", uid=0, gid=0, home="/root", shell="/bin/bash", login_shell=True)])
+    win = WinAccountsFacts(users=[WinUser(name="Administrator", sid="S-1-5-21-1-2-3-500", enabled=True, last_logon=None)])
+    assert (verdicts(OsFamily.LINUX, "linux.accounts", linux, "linux.accounts.stale", Policy())
+            == verdicts(OsFamily.WINDOWS, "windows.accounts", win, "windows.accounts.stale", Policy())
+            == [("not_applicable", ("SO-14-7",))])
+
+
+def test_checks_never_read_the_wall_clock() -> None:
+    """Ages are judged against the scan's clock (CheckContext.now), never datetime.now()/date.today()."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "checks"
+    bad = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py")
+           for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+           if "datetime.now(" in line or "date.today(" in line or ("utcnow()" in line and p.name != "registry.py")]
+    assert not bad, bad
