@@ -23,6 +23,7 @@ mmdebstrap --quiet --variant=apt --include=python3,python3-venv,ca-certificates 
   --customize-hook='install -d -o 10002 -g 10002 -m 0700 "$1/var/lib/tenken-hub"' \
   bookworm "$work/rootfs.tar" http://deb.debian.org/debian
 # 3. Image: scratch + root fs, metadata. The health check opens a TLS connection to the hub's port.
+export BUILDAH_FORMAT=docker  # HEALTHCHECK exists only in the docker image format
 b=(buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs)
 ctr=$("${b[@]}" from scratch)
 "${b[@]}" add "$ctr" "$work/rootfs.tar" /
