@@ -25,7 +25,7 @@ from tenken.collectors.windows.antimalware import AntimalwareFacts as WinAm
 from tenken.collectors.windows.antimalware import DefenderStatus
 from tenken.collectors.windows.password_policy import PasswordPolicyFacts as WinPw
 from tenken.collectors.windows.time import TimeFacts as WinTime
-from tenken.collectors.windows.updates import UpdatesFacts
+from tenken.collectors.windows.updates import HotFix, UpdatesFacts
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
@@ -39,7 +39,9 @@ def verdicts(os: OsFamily, collector: str, facts: Facts, check_id: str, policy: 
 # -- adapters: one value -> (Linux facts, Windows facts) -------------------------------------------------
 def patch_age(age: timedelta) -> tuple[Facts, Facts]:
     return (PatchFacts(last_upgrade_at=NOW - age, last_upgrade_source="/var/log/apt/history.log"),
-            UpdatesFacts(last_installation_success=NOW - age))
+            # the patch level (newest cumulative update / hotfix), never LastInstallationSuccessDate, which
+            # Defender definition installs also move
+            UpdatesFacts(hotfixes=[HotFix(id="KB5044284", installed_on=NOW - age)], last_installation_success=NOW))
 
 
 def signature_age(age: timedelta) -> tuple[Facts, Facts]:

@@ -197,4 +197,4 @@ def test_first_report_reaches_the_hub(deployed: tuple[Run, str, str], hub: Hub) 
     with hub.operator() as op:
         hosts = op.get("/api/v1/hosts")
         assert hosts.status_code == 200 and len(hosts.json()) >= 1, hosts.text
-    assert list((run.prefix / "var/lib/tenken/spool").glob("*.json")) == []
+    assert list((run.prefix / "var/lib/tenken/spool").glob("*.dsse.json")) == []  # delivered: no entry left

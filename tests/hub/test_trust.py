@@ -294,3 +294,26 @@ def test_ssl_handshake_is_required_quickly(hub: Hub) -> None:
         except ConnectionResetError:
             data = b""
     assert data == b""
+
+
+def test_key_rotation_keeps_the_hosts_history(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """New agent key on the same machine: enroll it, revoke the old one; the host row and its history go on."""
+    host = fake_host("rotating-pc")
+    base = tmp_path_factory.mktemp("rotate")
+    old = make_agent(hub, base / "old", host=host, targets=())
+    first = make_report(target="rotating-pc.hospital.test", kind="local", identity=host, finished_at=datetime.now(UTC) - timedelta(hours=2))
+    assert old.post(hub, old.sign(first)).status_code == 201
+    new = make_agent(hub, base / "new", host=host, targets=())
+    hub.cli("agent", "revoke", old.agent_id)
+    before = hub.counts()
+    refused(hub, old.post(hub, old.sign(make_report(target="rotating-pc.hospital.test", kind="local", identity=host))), 403, before, "revoked")
+    second = make_report(target="rotating-pc.hospital.test", kind="local", identity=host)
+    assert new.post(hub, new.sign(second)).status_code == 201
+    with hub.operator() as op:
+        rows = [h for h in op.get("/api/v1/hosts").json() if h["host_key"] == host.host_id]
+        history = op.get("/api/v1/findings", params={"host": host.host_id, "limit": 1000}).json()["items"]
+        verdicts = [op.get(f"/api/v1/reports/{rid}/verify").json() for rid in (first.id, second.id)]
+    assert len(rows) == 1 and rows[0]["last_agent_id"] == new.agent_id
+    assert {f["report_id"] for f in history} == {first.id, second.id}
+    assert {f["observer"]["agent_id"] for f in history} == {old.agent_id, new.agent_id}
+    assert all(v["verified"] for v in verdicts) and verdicts[0]["agent_revoked"] is True
