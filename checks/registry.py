@@ -15,6 +15,7 @@ from typing import TypeVar
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text, finding_id
 from tenken.checks.policy import Policy
 from tenken.collectors.evidence import Facts, OsFamily, Reason, Unavailable
+from tenken.collectors.scrub import scrub_text, scrub_value
 
 log = logging.getLogger(__name__)
 
@@ -198,4 +199,14 @@ def run_checks(
                     remediation=Text(ja="tenken の不具合として報告してください。", en="Report this as a tenken bug."),
                 )
             )
-    return out
+    return [_scrubbed(f) for f in out]
+
+
+def _scrubbed(f: Finding) -> Finding:
+    """Findings quote facts (lines, values); the same central scrubber as the evidence keeps hashes, keys and
+    tokens out of their text, whichever check wrote it."""
+    title, detail = scrub_value(f.title.model_dump()), scrub_value(f.detail.model_dump())
+    subject = scrub_text(f.subject) if f.subject else f.subject
+    if (title, detail, subject) == (f.title.model_dump(), f.detail.model_dump(), f.subject):
+        return f
+    return f.model_copy(update={"title": Text(**title), "detail": Text(**detail), "subject": subject})

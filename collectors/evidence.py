@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from tenken.collectors.scrub import scrub_text, scrub_value
 
 # Raw excerpts are for a human auditor, not a data dump: bound them so a report stays printable.
 MAX_RAW_CHARS = 64_000
@@ -101,6 +102,11 @@ def evidence_id(collector: str, target: str) -> str:
     return "e-" + hashlib.sha256(f"{collector}\x00{target}".encode()).hexdigest()[:16]
 
 
+def _scrub_source(s: Source) -> Source:
+    ref, err = scrub_text(s.ref), scrub_text(s.error) if s.error else s.error
+    return s if (ref, err) == (s.ref, s.error) else s.model_copy(update={"ref": ref, "error": err})
+
+
 def build_evidence(
     *,
     collector: str,
@@ -111,6 +117,10 @@ def build_evidence(
     error: str | None = None,
     collected_at: datetime | None = None,
 ) -> Evidence:
+    """The one door every evidence goes through: raw text, facts, source references and errors are scrubbed
+    of password hashes, private keys and well-known tokens here, whichever collector read them (a file read
+    for its settings may be a symlink to /etc/shadow or a copy of a key)."""
+    raw = scrub_text(raw)
     if len(raw) > MAX_RAW_CHARS:
         raw = raw[:MAX_RAW_CHARS] + f"\n… [truncated, {len(raw) - MAX_RAW_CHARS} more characters]"
     return Evidence(
@@ -118,9 +128,9 @@ def build_evidence(
         collector=collector,
         target=target,
         collected_at=collected_at or utcnow(),
-        sources=sources,
+        sources=[_scrub_source(s) for s in sources],
         raw=raw,
         sha256=sha256_hex(raw),
-        facts=facts.model_dump(mode="json") if facts is not None else {},
-        error=error,
+        facts=scrub_value(facts.model_dump(mode="json")) if facts is not None else {},
+        error=scrub_text(error) if error else error,
     )

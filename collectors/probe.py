@@ -52,9 +52,10 @@ def scrub(text: str, path: str) -> str:
     replaced whatever the collector did, so no collector can forget to redact a file it keeps
     (reports travel to hubs and auditors)."""
     from tenken.collectors.linux.secrets import redact_config
+    from tenken.collectors.scrub import scrub_text
 
     try:
-        return _URL_USERINFO.sub(r"\1<redacted>@", redact_config(text, path))
+        return scrub_text(_URL_USERINFO.sub(r"\1<redacted>@", redact_config(text, path)))
     except Exception:  # a redactor bug must not leak the text: withhold it instead
         return "[content withheld: could not be redacted]"
 
