@@ -130,7 +130,8 @@ class HostProtectionPolicy(_Section):
 
 class SecretScanPolicy(_Section):
     paths: list[str] = Field(default_factory=list)
-    root_only_status: Literal["fail", "warn"] = "warn"
+    # SO-14-6 has no exception for root-only files: kept so old site policies load, and only "fail" is valid.
+    root_only_status: Literal["fail"] = "fail"
 
 
 class Tls12Exception(_Section):

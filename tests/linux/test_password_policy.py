@@ -58,7 +58,7 @@ WEAK_COMMON = {
     ("linux.sshd.login_scope", "manual", None, ("SO-7-12",)),
     ("linux.services.unnecessary", "fail", "telnet", ("SO-8-3", "SO-7-6")),
     ("linux.secrets.plaintext", "fail", "/etc/fstab:4", ("SO-14-6", "SO-14-2")),
-    ("linux.secrets.plaintext", "warn", "/root/.my.cnf:3", ("SO-14-6", "SO-14-2")),
+    ("linux.secrets.plaintext", "fail", "/root/.my.cnf:3", ("SO-14-6", "SO-14-2")),
 } | OFFLINE_SERVICES
 WEAK_DEBIAN = WEAK_COMMON | {
     ("linux.password.nullok", "warn", "/etc/pam.d/common-auth:2", ("SO-14-6", "SO-8-5")),
