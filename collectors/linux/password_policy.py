@@ -131,6 +131,7 @@ class PasswordPolicyFacts(Facts):
     layout: str = "unknown"  # debian | rhel | other | unknown
     login_defs: LoginDefs | None = None
     pam_files: list[str] = Field(default_factory=list)  # files the stacks were read from
+    missing_includes: list[str] = Field(default_factory=list)  # include/substack/@include targets that are absent
     entries: list[str] = Field(default_factory=list)  # entry services found
     password_stack: list[PamLine] = Field(default_factory=list)
     auth_stack: list[PamLine] = Field(default_factory=list)
@@ -471,8 +472,11 @@ def collect_password_policy(p: Probe) -> PasswordPolicyFacts:
         files[name] = parsed
         for inc in parsed.includes:
             target = inc.target.rsplit("/", 1)[-1]
-            if target not in files and target not in pending and len(files) < 64:
+            if target not in names:
+                facts.missing_includes.append(f"{PAM_DIR}/{target}")
+            elif target not in files and target not in pending and len(files) < 64:
                 pending.append(target)
+    facts.missing_includes = list(dict.fromkeys(facts.missing_includes))
     facts.layout = layout_of(names)
     facts.pam_files = sorted(f"{PAM_DIR}/{n}" for n in files)
     facts.entries, facts.password_stack, facts.auth_stack = stacks(files)
