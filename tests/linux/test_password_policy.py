@@ -245,3 +245,19 @@ def test_hash_method_undetermined_is_not_a_pass(tmp_path: Path) -> None:
     _, out = scan_root(root)
     hm = [f for f in json.loads(out)["findings"] if f["check_id"] == "linux.password.hash_method"]
     assert [f["status"] for f in hm] == ["warn"]
+
+
+@pytest.mark.parametrize("remove", [("common-auth", "login", "sshd"), ("common-auth",)])
+def test_nullok_is_not_a_pass_without_an_auth_stack(tmp_path: Path, remove: tuple[str, ...]) -> None:
+    """A pass without evidence: with the auth entries removed (or sshd/login including a common-auth that is
+    gone), nothing shows that empty passwords are refused."""
+    root = make_good_root(tmp_path / "root")
+    for name in remove:
+        (root / "etc/pam.d" / name).unlink()
+    report, out = scan_root(root)
+    got = [(f["status"], f["subject"]) for f in report["findings"] if f["check_id"] == "linux.password.nullok"]
+    assert got == [("error", "/etc/pam.d")]
+    detail = next(f["detail"]["en"] for f in report["findings"] if f["check_id"] == "linux.password.nullok")
+    assert "/etc/pam.d/common-password" in detail
+    if "login" not in remove:
+        assert "included but absent: /etc/pam.d/common-auth" in detail
