@@ -254,7 +254,7 @@ def test_nullok_is_not_a_pass_without_an_auth_stack(tmp_path: Path, remove: tupl
     root = make_good_root(tmp_path / "root")
     for name in remove:
         (root / "etc/pam.d" / name).unlink()
-    report, out = scan_root(root)
+    report, _out = scan_root(root)
     got = [(f["status"], f["subject"]) for f in report["findings"] if f["check_id"] == "linux.password.nullok"]
     assert got == [("error", "/etc/pam.d")]
     detail = next(f["detail"]["en"] for f in report["findings"] if f["check_id"] == "linux.password.nullok")
