@@ -70,15 +70,31 @@ class Unavailable(BaseModel):
     detail: str
 
 
+class BadRecord(BaseModel):
+    """A record of a line-oriented file that could not be parsed (wrong field count, truncated hash...).
+
+    Damaged input is never silently a pass: a check whose facts carry bad records cannot pass (the check
+    runner turns its passes into warnings that name each file and line)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    path: str
+    line: int
+    reason: str
+
+    def where(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
 class Facts(BaseModel):
     """Base of every collector's typed facts.
 
     `unavailable` names sub-facts that could not be collected and why, so a check can tell "no MD5
-    hashes" from "could not read /etc/shadow".
+    hashes" from "could not read /etc/shadow". `malformed` lists records that could not be parsed.
     """
 
     model_config = ConfigDict(extra="forbid")
     unavailable: dict[str, Unavailable] = Field(default_factory=dict)
+    malformed: list[BadRecord] = Field(default_factory=list)
 
     def missing(self, name: str) -> Unavailable | None:
         return self.unavailable.get(name)
