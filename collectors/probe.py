@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from tenken.collectors.evidence import Reason, Source, SourceKind, Unavailable, sha256_hex
+from tenken.collectors.evidence import BadRecord, Reason, Source, SourceKind, Unavailable, sha256_hex
 from tenken.collectors.settings import CollectSettings
 from tenken.collectors.transport.base import (
     AccessDenied,
@@ -70,6 +70,7 @@ class Probe:
         self.settings = settings or CollectSettings()
         self.sources: list[Source] = []
         self.unavailable: dict[str, Unavailable] = {}
+        self.malformed: list[BadRecord] = []  # records no parser could read: merged into the facts' `malformed`
         self._raw: list[str] = []
 
     # -- bookkeeping ---------------------------------------------------------------------------

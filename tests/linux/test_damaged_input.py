@@ -53,3 +53,30 @@ def test_parsers_record_each_bad_line() -> None:
     assert list(groups) == ["root"]
     assert [(b.path, b.line) for b in bad] == [("/etc/passwd", 2), ("/etc/passwd", 3), ("/etc/shadow", 2),
                                                ("/etc/shadow", 3), ("/etc/group", 2), ("/etc/group", 3)]
+
+
+def test_damaged_pam_sshd_login_defs_and_fstab_lines_are_named(tmp_path: Path) -> None:
+    """The same for the other line-oriented files: each damaged line is named and nothing resting on it passes."""
+    root = make_good_root(tmp_path / "root")
+    with (root / "etc/pam.d/common-auth").open("a") as f:
+        f.write("auth\tpam_unix.so\n")  # the control field lost
+    with (root / "etc/ssh/sshd_config.d/10-hardening.conf").open("a") as f:
+        f.write("PermitEmptyPasswords\n")  # sshd: missing argument
+    with (root / "etc/login.defs").open("a") as f:
+        f.write("PASS_MIN_LEN eight\n")
+    with (root / "etc/fstab").open("a") as f:
+        f.write("/dev/mapper/vg0-data /srv/data\n")
+    rep = _scan(root)
+    damaged = {
+        "/etc/pam.d/common-auth:8: 2 fields": "linux.password.",
+        "/etc/ssh/sshd_config.d/10-hardening.conf:9: permitemptypasswords without a value": "linux.sshd.",
+        "/etc/login.defs:10: PASS_MIN_LEN is not a number": "linux.password.",
+    }
+    for needle, prefix in damaged.items():
+        named = [f for f in rep["findings"] if needle in f["detail"]["en"] and f["check_id"].startswith(prefix)]
+        assert named, needle
+        assert all(f["status"] == "warn" for f in named), [(f["check_id"], f["status"]) for f in named]
+    # fstab feeds no passing check on this tree: the damaged line is still in the evidence of both readers
+    for collector in ("linux.backups", "linux.protections"):
+        ev = next(e for e in rep["evidence"] if e["collector"] == collector)
+        assert {"path": "/etc/fstab", "line": 5, "reason": "2 fields, fstab(5) has 3 to 6"} in ev["facts"]["malformed"]
