@@ -6,6 +6,7 @@ beside the numbers, so a hospital can see and override them. Here we only declar
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -130,7 +131,8 @@ class HostProtectionPolicy(_Section):
 
 class SecretScanPolicy(_Section):
     paths: list[str] = Field(default_factory=list)
-    root_only_status: Literal["fail", "warn"] = "warn"
+    # SO-14-6 has no exception for root-only files: kept so old site policies load, and only "fail" is valid.
+    root_only_status: Literal["fail"] = "fail"
 
 
 class Tls12Exception(_Section):
@@ -140,6 +142,7 @@ class Tls12Exception(_Section):
     justification: str = Field(min_length=1)
     approver: str | None = None
     reference: str | None = None
+    expires: date | None = None  # after this day the exception is ignored (like a waiver)
 
 
 class TlsPolicy(_Section):
@@ -164,8 +167,11 @@ class TlsPolicy(_Section):
     cert_expiry_warn_days: int = Field(30, ge=0)
     tls12_exceptions: list[Tls12Exception] = Field(default_factory=list)
 
-    def tls12_exception_for(self, target: str) -> Tls12Exception | None:
-        return next((e for e in self.tls12_exceptions if "*" in e.targets or target in e.targets), None)
+    def tls12_exception_for(self, target: str, today: date | None = None) -> Tls12Exception | None:
+        """The first exception naming `target` that has not expired on `today` (the scan's date). Without a
+        date, an exception that has an expiry cannot be shown to hold and is ignored."""
+        return next((e for e in self.tls12_exceptions if ("*" in e.targets or target in e.targets)
+                     and (e.expires is None or (today is not None and e.expires >= today))), None)
 
 
 class EosPolicy(_Section):

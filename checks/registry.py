@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text, finding_id
 from tenken.checks.policy import Policy
-from tenken.collectors.evidence import Facts, OsFamily, Reason, Unavailable, utcnow
+from tenken.collectors.evidence import BadRecord, Facts, OsFamily, Reason, Unavailable, utcnow
+from tenken.collectors.scrub import scrub_text, scrub_value
 
 if TYPE_CHECKING:
     from tenken.checks.rules.verdict import Verdict
@@ -220,7 +221,7 @@ def run_checks(
             )
             continue
         try:
-            out.extend(spec.func(ctx))
+            out.extend(_not_passing_on_damage(spec.func(ctx), [b for n in spec.needs for b in facts[n].malformed]))  # type: ignore[union-attr]
         except Exception as exc:  # a bug in a check must show, never hide as a pass or a skip
             log.exception("check %s failed on %s", spec.id, target)
             out.append(
@@ -231,4 +232,38 @@ def run_checks(
                     remediation=Text(ja="tenken の不具合として報告してください。", en="Report this as a tenken bug."),
                 )
             )
+    return [_scrubbed(f) for f in out]
+
+
+def _not_passing_on_damage(findings: list[Finding], bad: list[BadRecord]) -> list[Finding]:
+    """Damaged input is never silently a pass: when the facts a check read hold records that could not be
+    parsed, its passes become warnings naming each file and line (the check itself stays unaware)."""
+    if not bad:
+        return findings
+    shown = bad[:10]
+    more = f" (+{len(bad) - len(shown)})" if len(bad) > len(shown) else ""
+    where = "; ".join(b.where() for b in shown) + more
+    out = []
+    for f in findings:
+        if f.status is not Status.PASS:
+            out.append(f)
+            continue
+        out.append(f.model_copy(update={
+            "status": Status.WARN,
+            "severity": Severity.MEDIUM,
+            "detail": Text(ja=f"{f.detail.ja} ただし解析できない行があるため確認は不完全です: {where}",
+                           en=f"{f.detail.en} But some records could not be parsed, so this is not proven: {where}"),
+            "remediation": Text(ja="記載された行を修正（または破損を調査）して再実行してください。",
+                                en="Fix (or investigate the damage of) the lines named, then re-run."),
+        }))
     return out
+
+
+def _scrubbed(f: Finding) -> Finding:
+    """Findings quote facts (lines, values); the same central scrubber as the evidence keeps hashes, keys and
+    tokens out of their text, whichever check wrote it."""
+    title, detail = scrub_value(f.title.model_dump()), scrub_value(f.detail.model_dump())
+    subject = scrub_text(f.subject) if f.subject else f.subject
+    if (title, detail, subject) == (f.title.model_dump(), f.detail.model_dump(), f.subject):
+        return f
+    return f.model_copy(update={"title": Text(**title), "detail": Text(**detail), "subject": subject})

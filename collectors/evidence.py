@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from tenken.collectors.scrub import scrub_text, scrub_value
 
 # Raw excerpts are for a human auditor, not a data dump: bound them so a report stays printable.
 MAX_RAW_CHARS = 64_000
@@ -70,15 +71,31 @@ class Unavailable(BaseModel):
     detail: str
 
 
+class BadRecord(BaseModel):
+    """A record of a line-oriented file that could not be parsed (wrong field count, truncated hash...).
+
+    Damaged input is never silently a pass: a check whose facts carry bad records cannot pass (the check
+    runner turns its passes into warnings that name each file and line)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    path: str
+    line: int
+    reason: str
+
+    def where(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
 class Facts(BaseModel):
     """Base of every collector's typed facts.
 
     `unavailable` names sub-facts that could not be collected and why, so a check can tell "no MD5
-    hashes" from "could not read /etc/shadow".
+    hashes" from "could not read /etc/shadow". `malformed` lists records that could not be parsed.
     """
 
     model_config = ConfigDict(extra="forbid")
     unavailable: dict[str, Unavailable] = Field(default_factory=dict)
+    malformed: list[BadRecord] = Field(default_factory=list)
 
     def missing(self, name: str) -> Unavailable | None:
         return self.unavailable.get(name)
@@ -102,6 +119,11 @@ def evidence_id(collector: str, target: str) -> str:
     return "e-" + hashlib.sha256(f"{collector}\x00{target}".encode()).hexdigest()[:16]
 
 
+def _scrub_source(s: Source) -> Source:
+    ref, err = scrub_text(s.ref), scrub_text(s.error) if s.error else s.error
+    return s if (ref, err) == (s.ref, s.error) else s.model_copy(update={"ref": ref, "error": err})
+
+
 def build_evidence(
     *,
     collector: str,
@@ -112,6 +134,10 @@ def build_evidence(
     error: str | None = None,
     collected_at: datetime | None = None,
 ) -> Evidence:
+    """The one door every evidence goes through: raw text, facts, source references and errors are scrubbed
+    of password hashes, private keys and well-known tokens here, whichever collector read them (a file read
+    for its settings may be a symlink to /etc/shadow or a copy of a key)."""
+    raw = scrub_text(raw)
     if len(raw) > MAX_RAW_CHARS:
         raw = raw[:MAX_RAW_CHARS] + f"\n… [truncated, {len(raw) - MAX_RAW_CHARS} more characters]"
     return Evidence(
@@ -119,11 +145,11 @@ def build_evidence(
         collector=collector,
         target=target,
         collected_at=collected_at or utcnow(),
-        sources=sources,
+        sources=[_scrub_source(s) for s in sources],
         raw=raw,
         sha256=sha256_hex(raw),
-        facts=facts.model_dump(mode="json") if facts is not None else {},
-        error=error,
+        facts=scrub_value(facts.model_dump(mode="json")) if facts is not None else {},
+        error=scrub_text(error) if error else error,
     )
 
 

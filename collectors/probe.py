@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from tenken.collectors.evidence import Reason, Source, SourceKind, Unavailable, sha256_hex
+from tenken.collectors.evidence import BadRecord, Reason, Source, SourceKind, Unavailable, sha256_hex
 from tenken.collectors.settings import CollectSettings
 from tenken.collectors.transport.base import (
     AccessDenied,
@@ -52,9 +52,10 @@ def scrub(text: str, path: str) -> str:
     replaced whatever the collector did, so no collector can forget to redact a file it keeps
     (reports travel to hubs and auditors)."""
     from tenken.collectors.linux.secrets import redact_config
+    from tenken.collectors.scrub import scrub_text
 
     try:
-        return _URL_USERINFO.sub(r"\1<redacted>@", redact_config(text, path))
+        return scrub_text(_URL_USERINFO.sub(r"\1<redacted>@", redact_config(text, path)))
     except Exception:  # a redactor bug must not leak the text: withhold it instead
         return "[content withheld: could not be redacted]"
 
@@ -69,6 +70,7 @@ class Probe:
         self.settings = settings or CollectSettings()
         self.sources: list[Source] = []
         self.unavailable: dict[str, Unavailable] = {}
+        self.malformed: list[BadRecord] = []  # records no parser could read: merged into the facts' `malformed`
         self._raw: list[str] = []
 
     # -- bookkeeping ---------------------------------------------------------------------------

@@ -67,7 +67,8 @@ def run_collector(spec: CollectorSpec, transport: Transport, settings: CollectSe
         return Collected(ev, None)
     merged = dict(probe.unavailable)
     merged.update(facts.unavailable)
-    facts = facts.model_copy(update={"unavailable": merged})
+    bad = list(dict.fromkeys([*facts.malformed, *probe.malformed]))
+    facts = facts.model_copy(update={"unavailable": merged, "malformed": bad})
     ev = build_evidence(collector=spec.name, target=transport.target, sources=probe.sources, raw=probe.raw, facts=facts)
     return Collected(ev, facts)
 

@@ -27,6 +27,9 @@ def _pam_missing(ctx: CheckContext, facts: PasswordPolicyFacts) -> Finding | Non
     return None
 
 
+PAM_DIR_SUBJECT = "/etc/pam.d"
+
+
 def _status(name: str) -> Status:
     return Status.FAIL if name == "fail" else Status.WARN
 
@@ -155,6 +158,22 @@ def nullok(ctx: CheckContext) -> list[Finding]:
     facts = ctx.get(PWPOL, PasswordPolicyFacts)
     if (pf := _pam_missing(ctx, facts)) is not None:
         return [pf]
+    no_unix = not any(ln.module == "pam_unix" for ln in facts.auth_stack)
+    if not facts.auth_stack or (no_unix and facts.missing_includes):
+        # No auth line was read (the auth entries are absent, or they include files that do not exist): there
+        # is nothing that proves empty passwords are refused, so this is not a pass.
+        return [ctx.finding(
+            Status.ERROR, subject=PAM_DIR_SUBJECT, title=ctx.spec.title,
+            detail=Text(ja=f"認証（auth）スタックを読めませんでした（読めた PAM ファイル: {', '.join(facts.pam_files) or 'なし'}"
+                           f"{'、存在しない include 先: ' + ', '.join(facts.missing_includes) if facts.missing_includes else ''}）。"
+                           "空パスワードを拒否することを確認できません。",
+                        en=f"No auth stack could be read (PAM files read: {', '.join(facts.pam_files) or 'none'}"
+                           f"{'; included but absent: ' + ', '.join(facts.missing_includes) if facts.missing_includes else ''}), so it "
+                           "cannot be shown that empty passwords are refused."),
+            remediation=Text(ja="sshd・login・common-auth（または system-auth / password-auth）の auth 行と、その include 先が"
+                                "存在することを確認してください。",
+                             en="Check that the auth lines of sshd, login and common-auth (or system-auth / password-auth) "
+                                "and the files they include exist."))]
     unix = facts.unix
     hits = (unix.nullok_auth if unix else [])
     status = _status(ctx.policy.passwords.nullok_status)

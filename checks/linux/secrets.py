@@ -28,21 +28,24 @@ def _perm(h: SecretHit) -> tuple[str, str]:
 )
 def plaintext(ctx: CheckContext) -> list[Finding]:
     facts = ctx.get(SECRETS, SecretsFacts)
-    root_only_status = Status.FAIL if ctx.policy.secrets.root_only_status == "fail" else Status.WARN
     out: list[Finding] = []
     for h in facts.hits:
         p_ja, p_en = _perm(h)
+        # SO-14-6 is unconditional: a plaintext password fails wherever it is written. Who may read the file
+        # only mitigates, and the finding says so.
+        status = Status.FAIL
         if h.root_only is False:
-            status, reach_ja, reach_en = Status.FAIL, "root 以外も読めるファイル", "readable by users other than root"
+            reach_ja, reach_en = "root 以外も読めるファイル", "readable by users other than root"
         elif h.root_only:
-            status, reach_ja, reach_en = root_only_status, "root のみ読めるファイル", "readable by root only"
+            reach_ja, reach_en = ("root のみ読めるファイル（緩和要因: 一般利用者は読めませんが、運用者には値が見えます）",
+                                  "readable by root only (mitigating: ordinary users cannot read it, but operators still see the value)")
         else:
-            status, reach_ja, reach_en = Status.WARN, "読める範囲を確認できないファイル", "a file whose readers could not be determined"
+            reach_ja, reach_en = "読める範囲を確認できないファイル", "a file whose readers could not be determined"
         what_ja = "秘密鍵" if h.kind == "private_key" else ("パスワード（ファイル全体）" if h.kind == "file" else f"パスワード（{h.key}）")
         what_en = "a private key" if h.kind == "private_key" else ("a password (whole file)" if h.kind == "file" else f"a password ({h.key})")
         out.append(ctx.finding(
             status, subject=f"{h.path}:{h.line}",
-            severity=Severity.HIGH if status is Status.FAIL else Severity.MEDIUM,
+            severity=Severity.MEDIUM if h.root_only else Severity.HIGH,
             title=Text(ja=f"平文の{'秘密鍵' if h.kind == 'private_key' else 'パスワード'}が設定ファイルにある",
                        en=f"Plaintext {'private key' if h.kind == 'private_key' else 'password'} in a configuration file"),
             detail=Text(ja=f"{h.path} の {h.line} 行目に{what_ja}が平文で記載されています（{reach_ja}: {p_ja}）。値は記録していません。",

@@ -11,7 +11,54 @@ from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
 from tenken.checks.tls.common import TLS, TLS_OS, incomplete
 from tenken.checks.tls.rules import REASON_TEXT, suite_rule_violations
-from tenken.collectors.tls.facts import CURVES, LEGACY_VERSIONS, TlsFacts, TlsVersion, suites_probe
+from tenken.collectors.tls.facts import (
+    CURVES,
+    LEGACY_VERSIONS,
+    ClientAuthRequirement,
+    HttpOutcome,
+    TlsFacts,
+    TlsVersion,
+    suites_probe,
+)
+
+
+class _Exception:
+    """The exception in force for an endpoint: its own (inventory/spec) first, else the policy's."""
+
+    def __init__(self, reason: str, approver: str | None, expires: str | None) -> None:
+        self.reason, self.approver, self.expires = reason, approver, expires
+
+
+def tls12_exception(ctx: CheckContext, facts: TlsFacts) -> tuple[_Exception | None, str | None]:
+    """(exception in force, the expiry date of an exception that was ignored because it ran out)."""
+    today = facts.scanned_at.date() if facts.scanned_at else None
+    expired: str | None = None
+    own = facts.tls12_exception
+    if own is not None:
+        if today is not None and own.expires >= today:
+            return _Exception(own.reason, own.approver, own.expires.isoformat()), None
+        expired = own.expires.isoformat()
+    pol = ctx.policy.tls.tls12_exception_for(ctx.target, today)
+    if pol is not None:
+        return _Exception(pol.justification, pol.approver, pol.expires.isoformat() if pol.expires else None), None
+    lapsed = [e for e in ctx.policy.tls.tls12_exceptions if ("*" in e.targets or ctx.target in e.targets) and e.expires]
+    if expired is None and lapsed:
+        expired = max(e.expires for e in lapsed if e.expires).isoformat()
+    return None, expired
+
+
+def tls12_hard_case(ctx: CheckContext, facts: TlsFacts) -> bool:
+    """SO-13-6's proviso in full: TLS 1.2 with only 高セキュリティ型 suites (listed, forward secret, AEAD) and a
+    client certificate that is actually enforced."""
+    v12 = facts.versions.get(TlsVersion.TLS12)
+    if v12 is None or not v12.offered or not v12.suites:
+        return False
+    allowed = {s.upper() for s in ctx.policy.tls.tls12_suites}
+    if any(s.name.upper() not in allowed or suite_rule_violations(s.name, tls13=False) for s in v12.suites):
+        return False
+    ca = facts.client_auth
+    return ca is not None and (ca.tls_layer is ClientAuthRequirement.REQUIRED
+                               or (ca.http is not None and ca.http.outcome is HttpOutcome.REFUSED))
 
 
 @check(
@@ -41,10 +88,12 @@ def protocol_versions(ctx: CheckContext) -> list[Finding]:
                                  en=f"Disable {v.value} in the server configuration (e.g. nginx `ssl_protocols TLSv1.3;`)."),
             ))
     v12 = TlsVersion.TLS12
+    exc, lapsed = tls12_exception(ctx, facts)
+    lapsed_ja = f"（{lapsed} に期限切れとなった例外は無視しました）" if lapsed else ""
+    lapsed_en = f" (an exception that expired on {lapsed} was ignored)" if lapsed else ""
     if (u := facts.missing(v12.probe)) is not None:
         out.append(incomplete(ctx, v12.value, u.detail, subject=v12.value))
     elif facts.versions[v12].offered:
-        exc = ctx.policy.tls.tls12_exception_for(ctx.target)
         if exc is None:
             out.append(ctx.finding(
                 Status.WARN, subject=v12.value, clauses=("SO-13-6",),
@@ -52,9 +101,11 @@ def protocol_versions(ctx: CheckContext) -> list[Finding]:
                 detail=Text(ja=f"TLS 1.2 で接続できます（提供バージョン: {listing}）。SO-13-6 は TLS 1.3 への限定を求め、"
                                "対応が困難な場合に限り 高セキュリティ型 の設定で TLS 1.2 を認めています。",
                             en=f"TLS 1.2 is accepted (versions offered: {listing}). SO-13-6 asks for TLS 1.3 only and allows "
-                               "TLS 1.2 with 高セキュリティ型 settings only where TLS 1.3 is hard."),
-                remediation=Text(ja="TLS 1.2 を無効化するか、困難な理由をポリシーの tls.tls12_exceptions に記録してください。",
-                                 en="Disable TLS 1.2, or record why TLS 1.3 alone is hard in the policy's tls.tls12_exceptions."),
+                               f"TLS 1.2 with 高セキュリティ型 settings only where TLS 1.3 is hard.{lapsed_en}"),
+                remediation=Text(ja="TLS 1.2 を無効化するか、困難な理由を例外（対象の tls12_exception: reason/approver/expires、"
+                                    "またはポリシーの tls.tls12_exceptions）として記録してください。",
+                                 en="Disable TLS 1.2, or record why TLS 1.3 alone is hard as an exception (the endpoint's "
+                                    "tls12_exception: reason/approver/expires, or the policy's tls.tls12_exceptions)."),
             ))
         else:
             who = f"（承認: {exc.approver}）" if exc.approver else ""
@@ -62,12 +113,39 @@ def protocol_versions(ctx: CheckContext) -> list[Finding]:
             out.append(ctx.finding(
                 Status.PASS, subject=v12.value, clauses=("SO-13-6",),
                 title=Text(ja="TLS 1.2 は文書化された例外により許容", en="TLS 1.2 accepted under a documented exception"),
-                detail=Text(ja=f"TLS 1.2 が有効ですが、ポリシーの例外に記録されています{who}: {exc.justification}",
-                            en=f"TLS 1.2 is enabled under the policy's documented exception{who_en}: {exc.justification}"),
+                detail=Text(ja=f"TLS 1.2 が有効ですが、文書化された例外に記録されています{who}"
+                               f"{'（期限 ' + exc.expires + '）' if exc.expires else ''}: {exc.reason}",
+                            en=f"TLS 1.2 is enabled under a documented exception{who_en}"
+                               f"{' (expires ' + exc.expires + ')' if exc.expires else ''}: {exc.reason}"),
             ))
     v13 = TlsVersion.TLS13
     if (u := facts.missing(v13.probe)) is not None:
         out.append(incomplete(ctx, v13.value, u.detail, subject=v13.value))
+    elif not facts.versions[v13].offered and tls12_hard_case(ctx, facts):
+        # TLS 1.2 only, but with 高セキュリティ型 suites and an enforced client certificate: SO-13-6's proviso.
+        if exc is not None:
+            out.append(ctx.finding(
+                Status.PASS, subject=v13.value, clauses=("SO-13-6",),
+                title=Text(ja="TLS 1.3 なし: 文書化された例外により TLS 1.2（高セキュリティ型）を許容",
+                           en="No TLS 1.3: TLS 1.2 (高セキュリティ型) accepted under a documented exception"),
+                detail=Text(ja=f"TLS 1.3 は提供されていませんが（提供バージョン: {listing}）、TLS 1.2 は高セキュリティ型の暗号スイートのみで"
+                               f"クライアント証明書が必須であり、例外が記録されています: {exc.reason}",
+                            en=f"TLS 1.3 is not offered (versions offered: {listing}), but TLS 1.2 uses only 高セキュリティ型 suites "
+                               f"with a required client certificate, under a documented exception: {exc.reason}"),
+            ))
+        else:
+            out.append(ctx.finding(
+                Status.WARN, subject=v13.value, clauses=("SO-13-6",),
+                title=Text(ja="TLS 1.3 なし（TLS 1.2 は高セキュリティ型・クライアント証明書必須）: 例外の記録が必要",
+                           en="No TLS 1.3 (TLS 1.2 is 高セキュリティ型 with client certificates): an exception must be documented"),
+                detail=Text(ja=f"TLS 1.3 は提供されていません（提供バージョン: {listing}）。TLS 1.2 は高セキュリティ型の暗号スイートのみで"
+                               f"クライアント証明書が必須のため SO-13-6 の「TLS 1.3 対応が困難な場合」に当たり得ますが、例外が記録されていません{lapsed_ja}。",
+                            en=f"TLS 1.3 is not offered (versions offered: {listing}). TLS 1.2 uses only 高セキュリティ型 suites with a "
+                               f"required client certificate, which SO-13-6 allows where TLS 1.3 is hard, but no exception is "
+                               f"documented{lapsed_en}."),
+                remediation=Text(ja="TLS 1.3 を有効化するか、困難な理由・承認者・期限を例外（tls12_exception）として記録してください。",
+                                 en="Enable TLS 1.3, or document why it is hard, who approved it and until when (tls12_exception)."),
+            ))
     elif not facts.versions[v13].offered:
         out.append(ctx.finding(
             Status.FAIL, subject=v13.value, clauses=("SO-13-6",),
@@ -229,13 +307,31 @@ def server_preference(ctx: CheckContext) -> list[Finding]:
                 detail=Text(ja="クライアントの提示順を入れ替えてもサーバは同じスイートを選びました。",
                             en="The server chose the same suite whichever order the client offered."),
             ))
+        elif not _disallowed(ctx, version, support.suites):
+            # the client picks, but every suite it could pick is allowed: nothing to warn about
+            out.append(ctx.finding(
+                Status.PASS, subject=version.value,
+                title=Text(ja=f"{version.value}: クライアントの優先順位に従うが、選ばれ得るスイートはすべて許可済み",
+                           en=f"{version.value}: the client's order decides, and every suite it can choose is allowed"),
+                detail=Text(ja="サーバはクライアントの提示順に従いますが、受け入れるスイートはすべて高セキュリティ型です。",
+                            en="The server follows the client's order, but every suite it accepts is 高セキュリティ型."),
+            ))
         else:
+            bad = ", ".join(_disallowed(ctx, version, support.suites))
             out.append(ctx.finding(
                 Status.WARN, subject=version.value,
-                title=Text(ja=f"{version.value}: クライアントの優先順位に従う", en=f"{version.value}: the client's order decides"),
-                detail=Text(ja="サーバはクライアントの提示順に従ってスイートを選びます（受け入れるスイート自体は別項目で判定）。",
-                            en="The server follows the client's order (the suites it accepts are judged separately)."),
+                title=Text(ja=f"{version.value}: クライアントの優先順位に従い、許可外のスイートが選ばれ得る",
+                           en=f"{version.value}: the client's order decides, and a disallowed suite can be chosen"),
+                detail=Text(ja=f"サーバはクライアントの提示順に従ってスイートを選ぶため、{bad} が選ばれ得ます（スイート自体は別項目で判定）。",
+                            en=f"The server follows the client's order, so {bad} can be chosen (the suites themselves are judged separately)."),
                 remediation=Text(ja="サーバ側の優先順位を有効にしてください（例: nginx `ssl_prefer_server_ciphers on;`）。",
                                  en="Enable server-side preference (e.g. nginx `ssl_prefer_server_ciphers on;`)."),
             ))
     return out
+
+
+def _disallowed(ctx: CheckContext, version: TlsVersion, suites: list) -> list[str]:
+    """Accepted suites outside the policy's list or the rule (FS + AEAD): what a client's order could pick."""
+    tls13 = version is TlsVersion.TLS13
+    allowed = {s.upper() for s in (ctx.policy.tls.tls13_suites if tls13 else ctx.policy.tls.tls12_suites)}
+    return [s.name for s in suites if s.name.upper() not in allowed or suite_rule_violations(s.name, tls13=tls13)]

@@ -11,6 +11,7 @@ import posixpath
 import re
 
 from pydantic import BaseModel, ConfigDict, Field
+from tenken.collectors.evidence import BadRecord
 
 #: Filesystems whose data lives on another machine: a copy there is off this host's disks, but a
 #: read-write mount is still reachable by anything running here.
@@ -99,15 +100,18 @@ def parse_mounts(text: str) -> list[Mount]:
     return out
 
 
-def parse_fstab(text: str) -> list[Mount]:
-    """/etc/fstab (fstab(5)). Swap entries are dropped: they have no mount point. Options default to `defaults`."""
+def parse_fstab(text: str, bad: list[BadRecord] | None = None, path: str = "/etc/fstab") -> list[Mount]:
+    """/etc/fstab (fstab(5)). Swap entries are dropped: they have no mount point. Options default to `defaults`.
+    A line with fewer than 3 or more than 6 fields is recorded in `bad` (mount(8) rejects it too)."""
     out: list[Mount] = []
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
         f = s.split()
-        if len(f) < 3:
+        if len(f) < 3 or len(f) > 6:
+            if bad is not None:
+                bad.append(BadRecord(path=path, line=n, reason=f"{len(f)} fields, fstab(5) has 3 to 6"))
             continue
         mp = unescape(f[1])
         if not mp.startswith("/") or f[2] == "swap":

@@ -11,7 +11,7 @@ import struct
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenken.collectors.evidence import Facts, Reason
+from tenken.collectors.evidence import BadRecord, Facts, Reason
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
 
@@ -106,20 +106,51 @@ class AccountsFacts(Facts):
     lastlog_available: bool = False
 
 
-def parse_passwd(text: str) -> list[tuple[str, str, int, int, str, str]]:
+def parse_passwd(text: str, bad: list[BadRecord] | None = None, path: str = "/etc/passwd") -> list[tuple[str, str, int, int, str, str]]:
+    """passwd(5): exactly 7 fields, numeric uid and gid. Anything else is recorded in `bad`, never guessed."""
     out = []
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         if not line or line.startswith("#") or line.startswith(("+", "-")):
             continue
         f = line.split(":")
-        if len(f) < 7:
+        if len(f) != 7 or not f[0]:
+            _bad(bad, path, n, f"{len(f)} fields, passwd(5) has 7")
             continue
         try:
             uid, gid = int(f[2]), int(f[3])
         except ValueError:
+            _bad(bad, path, n, "uid or gid is not a number")
             continue
         out.append((f[0], f[1], uid, gid, f[5], f[6]))
     return out
+
+
+def _bad(bad: list[BadRecord] | None, path: str, line: int, reason: str) -> None:
+    if bad is not None:
+        bad.append(BadRecord(path=path, line=line, reason=reason))
+
+
+# crypt(5) digest lengths (base64 characters after the last '$'): a shorter or longer one is a truncated or
+# damaged hash, not a hash of that scheme.
+_DIGEST_LEN = {"sha512": 86, "sha256": 43, "md5": 22, "yescrypt": 43, "gost-yescrypt": 43, "scrypt": 43}
+
+
+def hash_damage(field: str) -> str | None:
+    """Why a shadow password field that claims a crypt(5) scheme is not a well-formed hash, or None."""
+    body = field.lstrip("!")
+    if not body.startswith("$"):
+        return None
+    info = classify_hash(field)
+    parts = body.split("$")
+    if info.scheme == "bcrypt":
+        return None if len(body) == 60 and len(parts) == 4 else f"bcrypt hash of {len(body)} characters (60 expected)"
+    want = _DIGEST_LEN.get(info.scheme or "")
+    if want is None:
+        return None
+    digest = parts[-1]
+    if len(parts) < 4 or len(digest) != want or not re.fullmatch(r"[./0-9A-Za-z]+", digest):
+        return f"{info.scheme} hash with a digest of {len(digest)} characters ({want} expected): truncated or damaged"
+    return None
 
 
 def _int_or_none(s: str) -> int | None:
@@ -129,13 +160,22 @@ def _int_or_none(s: str) -> int | None:
         return None
 
 
-def parse_shadow(text: str) -> dict[str, tuple[HashInfo, int | None, int | None, int | None]]:
+def parse_shadow(text: str, bad: list[BadRecord] | None = None, path: str = "/etc/shadow") -> dict[str, tuple[HashInfo, int | None, int | None, int | None]]:
+    """shadow(5): exactly 9 fields. A line with another field count, or a truncated hash, gives its account an
+    `unknown` password and a BadRecord, never a hash that looks valid."""
     out = {}
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         if not line or line.startswith("#"):
             continue
         f = line.split(":")
-        if len(f) < 2:
+        if len(f) != 9 or not f[0]:
+            _bad(bad, path, n, f"{len(f)} fields, shadow(5) has 9")
+            if f[0]:
+                out[f[0]] = (HashInfo(state="unknown"), None, None, None)
+            continue
+        if (why := hash_damage(f[1])) is not None:
+            _bad(bad, path, n, why)
+            out[f[0]] = (HashInfo(state="unknown", scheme=classify_hash(f[1]).scheme), None, None, None)
             continue
         last = _int_or_none(f[2]) if len(f) > 2 else None
         mx = _int_or_none(f[4]) if len(f) > 4 else None
@@ -166,25 +206,32 @@ def redact_passwd(text: str) -> str:
     return "\n".join(lines)
 
 
-def parse_group(text: str) -> dict[str, list[str]]:
+def parse_group(text: str, bad: list[BadRecord] | None = None, path: str = "/etc/group") -> dict[str, list[str]]:
+    """group(5): exactly 4 fields with a numeric gid."""
     out: dict[str, list[str]] = {}
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line or line.startswith("#") or line.startswith(("+", "-")):
+            continue
         f = line.split(":")
-        if len(f) < 4 or line.startswith("#"):
+        if len(f) != 4 or not f[0] or not f[2].isdigit():
+            _bad(bad, path, n, f"{len(f)} fields, group(5) has 4 with a numeric gid" if len(f) != 4 else "gid is not a number")
             continue
         out[f[0]] = [m for m in f[3].split(",") if m]
     return out
 
 
-def parse_login_defs(text: str) -> dict[str, str]:
+def parse_login_defs(text: str, bad: list[BadRecord] | None = None, path: str = "/etc/login.defs") -> dict[str, str]:
+    """login.defs(5): `NAME value` lines; a name without a value is recorded as bad."""
     out = {}
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split(None, 1)
-        if len(parts) == 2:
+        if len(parts) == 2 and re.fullmatch(r"[A-Z][A-Z0-9_]*", parts[0]):
             out[parts[0]] = parts[1].strip()
+        else:
+            _bad(bad, path, n, "not a `NAME value` line")
     return out
 
 
@@ -279,9 +326,10 @@ def collect_accounts(p: Probe) -> AccountsFacts:
     facts = AccountsFacts()
     if passwd is None:
         return facts
-    rows = parse_passwd(passwd.decode("utf-8", "replace"))
-    shadow_map = parse_shadow(shadow.decode("utf-8", "replace")) if shadow is not None else None
-    groups = parse_group(group.decode("utf-8", "replace")) if group is not None else {}
+    bad = facts.malformed
+    rows = parse_passwd(passwd.decode("utf-8", "replace"), bad)
+    shadow_map = parse_shadow(shadow.decode("utf-8", "replace"), bad) if shadow is not None else None
+    groups = parse_group(group.decode("utf-8", "replace"), bad) if group is not None else {}
     lastlog: dict[int, datetime] = {}
     wtmp: dict[str, datetime] = {}
     # lastlog is gone on newer distributions (lastlog2/wtmpdb); wtmp still records logins on most
@@ -331,7 +379,7 @@ def collect_accounts(p: Probe) -> AccountsFacts:
     facts.accounts = accounts
     facts.groups = groups
     facts.admin_members = sorted(admins)
-    facts.login_defs = parse_login_defs(login_defs.decode("utf-8", "replace")) if login_defs is not None else {}
+    facts.login_defs = parse_login_defs(login_defs.decode("utf-8", "replace"), bad) if login_defs is not None else {}
     if shadow is None and "shadow" not in p.unavailable:
         p.note("shadow", Reason.FAILED, "/etc/shadow could not be read")
     return facts

@@ -316,7 +316,7 @@ def _mount_tables(p: Probe) -> tuple[list[Mount] | None, str | None, list[Mount]
     if live is not None and not live:
         live, table = None, None
     fs = p.file("/etc/fstab", fact="fstab")
-    fstab = parse_fstab(fs.decode("utf-8", "replace")) if fs is not None else None
+    fstab = parse_fstab(fs.decode("utf-8", "replace"), p.malformed) if fs is not None else None
     return live, table, fstab
 
 

@@ -9,7 +9,7 @@ uses). Both layouts a hospital runs are followed: Debian/Ubuntu (`common-passwor
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenken.collectors.evidence import Facts, Reason
+from tenken.collectors.evidence import BadRecord, Facts, Reason
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
 
@@ -68,6 +68,7 @@ class ParsedPam(_M):
     lines: list[PamLine] = Field(default_factory=list)
     includes: list[PamInclude] = Field(default_factory=list)
     items: list[PamLine | PamInclude] = Field(default_factory=list)  # in file order
+    bad: list[BadRecord] = Field(default_factory=list)  # lines pam.d(5) cannot parse either
 
 
 class LoginDefs(_M):
@@ -131,6 +132,7 @@ class PasswordPolicyFacts(Facts):
     layout: str = "unknown"  # debian | rhel | other | unknown
     login_defs: LoginDefs | None = None
     pam_files: list[str] = Field(default_factory=list)  # files the stacks were read from
+    missing_includes: list[str] = Field(default_factory=list)  # include/substack/@include targets that are absent
     entries: list[str] = Field(default_factory=list)  # entry services found
     password_stack: list[PamLine] = Field(default_factory=list)
     auth_stack: list[PamLine] = Field(default_factory=list)
@@ -156,16 +158,28 @@ def _int(s: str | None) -> int | None:
         return None
 
 
-def parse_login_defs(text: str) -> LoginDefs:
-    """`KEY value` lines; the last occurrence wins (getdef reads the file top to bottom)."""
+_LOGIN_DEFS_INTS = ("SHA_CRYPT_MIN_ROUNDS", "SHA_CRYPT_MAX_ROUNDS", "YESCRYPT_COST_FACTOR", "PASS_MAX_DAYS",
+                    "PASS_MIN_DAYS", "PASS_MIN_LEN", "PASS_WARN_AGE")
+
+
+def parse_login_defs(text: str, bad: list[BadRecord] | None = None, path: str = "/etc/login.defs") -> LoginDefs:
+    """`KEY value` lines; the last occurrence wins (getdef reads the file top to bottom). A line without a
+    value, or a non-numeric value for a numeric key, is recorded in `bad` (getdef would ignore it)."""
     kv: dict[str, str] = {}
-    for raw in text.splitlines():
+    for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split(None, 1)
         if len(parts) == 2:
-            kv[parts[0].upper()] = parts[1].strip().strip('"')
+            key, value = parts[0].upper(), parts[1].strip().strip('"')
+            if key in _LOGIN_DEFS_INTS and _int(value) is None:
+                if bad is not None:
+                    bad.append(BadRecord(path=path, line=n, reason=f"{key} is not a number"))
+                continue
+            kv[key] = value
+        elif bad is not None:
+            bad.append(BadRecord(path=path, line=n, reason="not a `NAME value` line"))
     md5 = kv.get("MD5_CRYPT_ENAB")
     return LoginDefs(
         encrypt_method=kv["ENCRYPT_METHOD"].upper() if kv.get("ENCRYPT_METHOD") else None,
@@ -238,19 +252,24 @@ def module_name(path: str) -> str:
 def parse_pam_file(text: str, file: str) -> ParsedPam:
     """One /etc/pam.d service file -> its module lines and include directives, in order."""
     items: list[PamLine | PamInclude] = []
+    bad: list[BadRecord] = []
     for n, line in _logical_lines(text):
         if line.startswith("@include"):
             parts = line.split()
             if len(parts) >= 2:
                 items.append(PamInclude(file=file, line=n, target=parts[1]))
+            else:
+                bad.append(BadRecord(path=file, line=n, reason="@include without a file"))
             continue
         toks = _tokens(line)
         if len(toks) < 3:
+            bad.append(BadRecord(path=file, line=n, reason=f"{len(toks)} fields, pam.d(5) needs type control module"))
             continue
         typ = toks[0].lower()
         optional = typ.startswith("-")
         typ = typ.lstrip("-")
         if typ not in PAM_TYPES:
+            bad.append(BadRecord(path=file, line=n, reason=f"unknown PAM type {typ[:20]!r}"))
             continue
         control = toks[1]
         if control.lower() in ("include", "substack"):
@@ -263,6 +282,7 @@ def parse_pam_file(text: str, file: str) -> ParsedPam:
         lines=[i for i in items if isinstance(i, PamLine)],
         includes=[i for i in items if isinstance(i, PamInclude)],
         items=items,
+        bad=bad,
     )
 
 
@@ -453,7 +473,7 @@ def collect_password_policy(p: Probe) -> PasswordPolicyFacts:
     facts = PasswordPolicyFacts()
     ld = _text(p.file("/etc/login.defs", fact="login_defs"))
     if ld is not None:
-        facts.login_defs = parse_login_defs(ld)
+        facts.login_defs = parse_login_defs(ld, facts.malformed)
 
     names = p.listdir(PAM_DIR, fact="pam")
     if names is None:
@@ -469,10 +489,14 @@ def collect_password_policy(p: Probe) -> PasswordPolicyFacts:
             continue
         parsed = parse_pam_file(text, f"{PAM_DIR}/{name}")
         files[name] = parsed
+        facts.malformed.extend(parsed.bad)
         for inc in parsed.includes:
             target = inc.target.rsplit("/", 1)[-1]
-            if target not in files and target not in pending and len(files) < 64:
+            if target not in names:
+                facts.missing_includes.append(f"{PAM_DIR}/{target}")
+            elif target not in files and target not in pending and len(files) < 64:
                 pending.append(target)
+    facts.missing_includes = list(dict.fromkeys(facts.missing_includes))
     facts.layout = layout_of(names)
     facts.pam_files = sorted(f"{PAM_DIR}/{n}" for n in files)
     facts.entries, facts.password_stack, facts.auth_stack = stacks(files)

@@ -520,7 +520,7 @@ def _encryption(p: Probe, eff: EncryptionFacts) -> None:
         if fs is not None:
             eff.method = "fstab+crypttab"
             names = {e.name for e in eff.crypttab}
-            for m in parse_fstab(fs.decode("utf-8", "replace")):
+            for m in parse_fstab(fs.decode("utf-8", "replace"), p.malformed):
                 if m.fstype not in _REAL_FS or m.mount_point.startswith("/boot"):
                     continue
                 mapper = m.source.removeprefix("/dev/mapper/") if m.source.startswith("/dev/mapper/") else None

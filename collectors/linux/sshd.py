@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenken.collectors.evidence import Facts, Reason, Unavailable
+from tenken.collectors.evidence import BadRecord, Facts, Reason, Unavailable
 from tenken.collectors.linux.pathglob import expand
 from tenken.collectors.linux.procs import process_names
 from tenken.collectors.probe import Probe
@@ -91,6 +91,7 @@ class SshdConfig(_M):
     matches: list[MatchBlock] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    bad: list[BadRecord] = Field(default_factory=list)  # lines sshd itself would reject
 
 
 class SshdFacts(Facts):
@@ -185,6 +186,7 @@ def parse_sshd_config(text: str, *, path: str = SSHD_CONFIG, read: Reader | None
     blocks: list[dict[str, object]] = []
     files: list[str] = []
     warnings: list[str] = []
+    bad: list[BadRecord] = []
 
     def one(text: str, path: str, depth: int, inherited: dict[str, object] | None) -> None:
         # Lines of a file Included inside a Match block belong to that block; a Match started in a file
@@ -194,8 +196,13 @@ def parse_sshd_config(text: str, *, path: str = SSHD_CONFIG, read: Reader | None
         for n, raw in enumerate(text.splitlines(), 1):
             parsed = split_keyword(raw)
             if parsed is None:
+                if raw.strip() and not raw.strip().startswith("#"):
+                    bad.append(BadRecord(path=path, line=n, reason="not a `Keyword value` line"))
                 continue
             kw, args = parsed
+            if not args:
+                bad.append(BadRecord(path=path, line=n, reason=f"{kw} without a value (sshd: missing argument)"))
+                continue
             where = f"{path}:{n}"
             if kw == "match":
                 block = {"criteria": " ".join(args), "where": where, "settings": {}}
@@ -232,7 +239,7 @@ def parse_sshd_config(text: str, *, path: str = SSHD_CONFIG, read: Reader | None
     one(text, path, 0, None)
     matches = [MatchBlock(criteria=str(b["criteria"]), where=str(b["where"]), settings=dict(b["settings"]))  # type: ignore[call-overload]
                for b in blocks]
-    return SshdConfig(values=values, origin=origin, matches=matches, files=files, warnings=warnings)
+    return SshdConfig(values=values, origin=origin, matches=matches, files=files, warnings=warnings, bad=bad)
 
 
 def parse_sshd_t(text: str) -> dict[str, list[str]]:
@@ -407,6 +414,7 @@ def collect_sshd(p: Probe) -> SshdFacts:
         facts.config_files = cfg.files
         facts.match_blocks = cfg.matches
         facts.warnings = cfg.warnings
+        facts.malformed.extend(cfg.bad)
         values, origin = cfg.values, cfg.origin
     for k, v in build_facts(values, origin, from_sshd_t=False, version=version).items():
         setattr(facts, k, v)

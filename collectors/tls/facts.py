@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts
+from tenken.collectors.tls.spec import Tls12Exception
 
 #: Scanner probe names (keys of `unavailable` / `needs_client_certificate` / `weaknesses`).
 CERTIFICATE = "certificate"
@@ -146,3 +147,7 @@ class TlsFacts(Facts):
     weaknesses: dict[Weakness, bool] = Field(default_factory=dict)  # True = vulnerable
     #: probes that could not run because the server requires a client certificate we were not given
     needs_client_certificate: list[str] = Field(default_factory=list)
+    #: when the endpoint was scanned: the clock a check judges an exception's expiry by
+    scanned_at: datetime | None = None
+    #: the endpoint's declared TLS 1.2 exception (inventory / spec), as given: the check judges it
+    tls12_exception: Tls12Exception | None = None

@@ -21,6 +21,7 @@ import time
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sslyze import (
@@ -596,6 +597,7 @@ def facts_from_results(
         highest_version=highest, versions=versions, supported_groups=groups, certificate=certificate,
         client_auth=ClientAuthFacts(tls_layer=tls_req, http=http), weaknesses=weaknesses,
         needs_client_certificate=needs_cert, unavailable=unavailable,
+        scanned_at=datetime.now(UTC), tls12_exception=ep.tls12_exception,
     )
     return facts, "\n".join(lines) + "\n"
 
@@ -633,6 +635,32 @@ def _vulnerable(weakness: Weakness, result) -> bool | None:
     raise ValueError(weakness)
 
 
+def _chain_ok_for_own_name(dep, results: list) -> list:
+    """sslyze validates the chain *for the hostname*, so a name mismatch also reads as "not trusted". The
+    chain of trust is a separate fact: re-validate it against the same trust stores for a name the leaf itself
+    carries (the hostname is judged by its own check). Returns the stores that then validate."""
+    from cryptography.x509 import DNSName, IPAddress
+    from cryptography.x509.oid import ExtensionOID
+
+    leaf = dep.received_certificate_chain[0]
+    try:
+        san = leaf.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    except Exception:
+        return []
+    names = [n for n in san if isinstance(n, DNSName) and "*" not in n.value] + [n for n in san if isinstance(n, IPAddress)]
+    if not names:
+        return []
+    out = []
+    for r in results:
+        try:
+            again = r.trust_store.verify_certificate_chain(dep.received_certificate_chain_as_pem, names[0])
+        except Exception:  # noqa: S112 - a store that cannot re-validate simply does not vouch
+            continue
+        if again.was_validation_successful:
+            out.append(again)
+    return out
+
+
 def _certificate(ep: TlsEndpoint, sr, unavailable: dict[str, Unavailable], lines: list[str]) -> CertificateFacts | None:
     attempt = sr.certificate_info
     if attempt.status is not ScanCommandAttemptStatusEnum.COMPLETED or attempt.result is None:
@@ -653,6 +681,8 @@ def _certificate(ep: TlsEndpoint, sr, unavailable: dict[str, Unavailable], lines
         results = list(dep.path_validation_results)
         store = "public trust stores (" + ", ".join(sorted(r.trust_store.name for r in results)) + ")"
     ok = [r for r in results if r.was_validation_successful]
+    if not ok and results:
+        ok = _chain_ok_for_own_name(dep, results)
     error = None if ok else next((r.validation_error for r in results if r.validation_error), "no trust store to validate against")
     facts = certificate_facts(dep.received_certificate_chain, hostname=ep.server_name or ep.host, trust_store=store,
                               trusted=bool(ok), validation_error=error)

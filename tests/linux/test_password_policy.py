@@ -58,7 +58,7 @@ WEAK_COMMON = {
     ("linux.sshd.login_scope", "manual", None, ("SO-7-12",)),
     ("linux.services.unnecessary", "fail", "telnet", ("SO-8-3", "SO-7-6")),
     ("linux.secrets.plaintext", "fail", "/etc/fstab:4", ("SO-14-6", "SO-14-2")),
-    ("linux.secrets.plaintext", "warn", "/root/.my.cnf:3", ("SO-14-6", "SO-14-2")),
+    ("linux.secrets.plaintext", "fail", "/root/.my.cnf:3", ("SO-14-6", "SO-14-2")),
 } | OFFLINE_SERVICES
 WEAK_DEBIAN = WEAK_COMMON | {
     ("linux.password.nullok", "warn", "/etc/pam.d/common-auth:2", ("SO-14-6", "SO-8-5")),
@@ -245,3 +245,19 @@ def test_hash_method_undetermined_is_not_a_pass(tmp_path: Path) -> None:
     _, out = scan_root(root)
     hm = [f for f in json.loads(out)["findings"] if f["check_id"] == "linux.password.hash_method"]
     assert [f["status"] for f in hm] == ["warn"]
+
+
+@pytest.mark.parametrize("remove", [("common-auth", "login", "sshd"), ("common-auth",)])
+def test_nullok_is_not_a_pass_without_an_auth_stack(tmp_path: Path, remove: tuple[str, ...]) -> None:
+    """A pass without evidence: with the auth entries removed (or sshd/login including a common-auth that is
+    gone), nothing shows that empty passwords are refused."""
+    root = make_good_root(tmp_path / "root")
+    for name in remove:
+        (root / "etc/pam.d" / name).unlink()
+    report, _out = scan_root(root)
+    got = [(f["status"], f["subject"]) for f in report["findings"] if f["check_id"] == "linux.password.nullok"]
+    assert got == [("error", "/etc/pam.d")]
+    detail = next(f["detail"]["en"] for f in report["findings"] if f["check_id"] == "linux.password.nullok")
+    assert "/etc/pam.d/common-password" in detail
+    if "login" not in remove:
+        assert "included but absent: /etc/pam.d/common-auth" in detail

@@ -75,18 +75,29 @@ def test_secret_findings_exact_and_no_value_anywhere(tmp_path: Path) -> None:
     rep = res.json()
     got = {(f["status"], f["subject"]) for f in rep["findings"] if f["check_id"] == "linux.secrets.plaintext"}
     assert got == {
-        ("warn", "/etc/wpa_supplicant/wpa_supplicant-wlan0.conf:3"),  # root-only 0600: policy says warn
-        ("warn", "/etc/sssd/sssd.conf:3"),
+        ("fail", "/etc/wpa_supplicant/wpa_supplicant-wlan0.conf:3"),  # root-only 0600: SO-14-6 still fails
+        ("fail", "/etc/sssd/sssd.conf:3"),
         ("fail", "/etc/ldap.conf:3"),  # world-readable; the commented example and the {SSHA} hash are not hits
         ("fail", "/home/alice/.netrc:1"),  # 0600 but owned by alice: not root-only
-        ("warn", "/etc/ppp/chap-secrets:2"),  # the quoted secret with spaces
-        ("warn", "/etc/myapp/other.conf:1"),  # 0640 root:root is root-only
+        ("fail", "/etc/ppp/chap-secrets:2"),  # the quoted secret with spaces
+        ("fail", "/etc/myapp/other.conf:1"),  # 0640 root:root is root-only: a mitigating note only
         ("fail", "/etc/myapp/app.conf:3"),  # an unencrypted OpenSSH key, reported once at its BEGIN line
     }  # /etc/myapp/tls.conf holds a passphrase-protected key: not plaintext, no finding
     assert all(s not in res.stdout for s in secrets), [s for s in secrets if s in res.stdout]
     ev = next(e for e in rep["evidence"] if e["collector"] == "linux.secrets")
     assert f"bindpw {REDACTED}" in ev["raw"] and "ldap_default_authtok = <redacted>" in ev["raw"]
     assert "DB_PASSWORD" not in ev["raw"]  # a variable reference is not a finding, and its line is not shown
+    sssd = next(f for f in rep["findings"] if f["subject"] == "/etc/sssd/sssd.conf:3")
+    assert "mitigating" in sssd["detail"]["en"] and "緩和要因" in sssd["detail"]["ja"] and sssd["severity"] == "medium"
+    ldap = next(f for f in rep["findings"] if f["subject"] == "/etc/ldap.conf:3")
+    assert "mitigating" not in ldap["detail"]["en"] and ldap["severity"] == "high"
+
+
+def test_root_only_cannot_be_downgraded_to_warn(tmp_path: Path) -> None:
+    pol = tmp_path / "site.yaml"
+    pol.write_text("secrets:\n  root_only_status: warn\n")
+    res = run_tenken("scan", "local", "--root", str(make_good_root(tmp_path / "root")), "-f", "json", "--policy", str(pol))
+    assert res.exit_code not in (0, 1) and "root_only_status" in res.stderr + res.stdout
 
 
 def test_credentials_file_named_in_fstab_is_scanned(tmp_path: Path) -> None:
@@ -103,7 +114,7 @@ def test_recursive_globs_find_nested_mysql_configs(tmp_path: Path) -> None:
     write_file(root, "/etc/mysql/debian.cnf", "[client]\nhost = localhost\nuser = debian-sys-maint\npassword = Deb1an-pw\n", 0o600)
     res = run_tenken("scan", "local", "--root", str(root), "-f", "json")
     got = {(f["status"], f["subject"]) for f in res.json()["findings"] if f["check_id"] == "linux.secrets.plaintext"}
-    assert got == {("fail", "/etc/mysql/mariadb.conf.d/nested/50-client.cnf:2"), ("warn", "/etc/mysql/debian.cnf:4")}
+    assert got == {("fail", "/etc/mysql/mariadb.conf.d/nested/50-client.cnf:2"), ("fail", "/etc/mysql/debian.cnf:4")}
     assert "N3sted-pw" not in res.stdout and "Deb1an-pw" not in res.stdout
 
 

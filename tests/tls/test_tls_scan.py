@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from tenken.checks.registry import run_checks
 from tenken.checks.tls.common import TLS, TLS_OS
 from tenken.collectors.tls.facts import HttpOutcome, TlsFacts, TlsVersion
 from tenken.collectors.tls.spec import StartTls, TlsEndpoint, Zone
+from tenken.collectors.tls.spec import Tls12Exception as Tls12EndpointException
 from tls_servers import (
     Nginx,
     NginxSite,
@@ -82,7 +84,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     expired, expired_key = pki.issue("expired", days=-1, not_before_days=-60)
     soon, soon_key = pki.issue("soon", days=10)
     client_cert, client_key = pki.issue("client", client=True, hostnames=())
-    names = ["tls13_plain", "nginx_verify", "tls12_high", "tls12_cbc_rsa", "tls10", "rsa1024", "expired", "soon"]
+    names = ["tls13_plain", "nginx_verify", "tls12_high", "tls12_cbc_rsa", "tls10", "rsa1024", "expired", "soon", "tls12_only_mtls"]
     ports = {n: free_port() for n in names}
     sites = [
         NginxSite(ports["tls13_plain"], cert, key),
@@ -96,6 +98,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         NginxSite(ports["rsa1024"], weak, weak_key, ciphers="DEFAULT:@SECLEVEL=0"),
         NginxSite(ports["expired"], expired, expired_key),
         NginxSite(ports["soon"], soon, soon_key),
+        # a modality that cannot do TLS 1.3: TLS 1.2 only, 高セキュリティ型 suites, client certificates required
+        NginxSite(ports["tls12_only_mtls"], cert, key, protocols="TLSv1.2", verify_client="on", client_ca=pki.ca_cert,
+                  ciphers="ECDHE+AESGCM:ECDHE+CHACHA20"),
     ]
     nginx = Nginx(d / "nginx", sites)
     # TLS 1.3 only, client certificate required inside the handshake: the compliant case
@@ -113,6 +118,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         eps["mtls12_with_cert"] = TlsEndpoint(port=ports["mtls12"], client_cert=str(client_cert), client_key=str(client_key), **base)
         eps["wrong_name"] = TlsEndpoint(host="127.0.0.1", port=ports["tls13_plain"], server_name="emr.hospital.example", ca_file=str(pki.ca_cert))
         eps["no_ca_file"] = TlsEndpoint(host="127.0.0.1", port=ports["tls13_plain"], server_name="localhost")
+        today = date.today()
+        eps["tls12_only_excepted"] = TlsEndpoint(port=ports["tls12_only_mtls"], tls12_exception=Tls12EndpointException(
+            reason="CT 装置のファームウェアが TLS 1.3 非対応（2027 年更新予定）", approver="医療情報システム安全管理責任者",
+            expires=today + timedelta(days=180)), **base)
+        eps["tls12_only_lapsed"] = TlsEndpoint(port=ports["tls12_only_mtls"], tls12_exception=Tls12EndpointException(
+            reason="CT 装置のファームウェアが TLS 1.3 非対応", approver="医療情報システム安全管理責任者",
+            expires=today - timedelta(days=1)), **base)
         order = list(eps)
         results = scan_tls([eps[n] for n in order], load_policy())
         yield Lab(d, pki.ca_cert, client_cert, client_key, ports, dict(zip(order, results, strict=True)), eps)
@@ -137,7 +149,8 @@ def test_tls13_only_with_required_client_certificates_is_clean(lab: Lab) -> None
     }
     pref = {f for f in found if f[0] == "tls.server_preference"}
     assert found - pref == expected
-    assert {f[2] for f in pref} <= {"pass", "warn"}  # reported either way, never a fail
+    # the client's order decides nothing bad: every TLS 1.3 suite the server accepts is allowed, so no warning
+    assert {f[2] for f in pref} <= {"pass"}
     facts = r.facts[TLS]
     assert isinstance(facts, TlsFacts)
     assert facts.client_auth is not None and facts.client_auth.tls_layer.value == "required"
@@ -348,3 +361,34 @@ def test_cli_usage_errors(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--client-key" in proc.stderr
     proc = subprocess.run([TENKEN, "scan", "tls", "127.0.0.1:99999"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "port" in proc.stderr
+
+
+def test_tls12_only_with_high_security_suites_and_client_certs_warns_or_passes_with_exception(lab: Lab) -> None:
+    """SO-13-6's proviso: TLS 1.2 where 1.3 is hard, with 高セキュリティ型 settings. Not a fail: warn without a
+    documented exception, pass with one; an expired exception is ignored."""
+    def versions(name: str) -> dict[str | None, str]:
+        r = lab.results[name]
+        assert r.ok, r.info.error
+        return {f.subject: f.status.value for f in r.findings if f.check_id == "tls.protocol.versions"}
+
+    assert versions("tls12_only_mtls") == {"TLSv1.2": "warn", "TLSv1.3": "warn"}
+    assert versions("tls12_only_excepted") == {"TLSv1.2": "pass", "TLSv1.3": "pass"}
+    assert versions("tls12_only_lapsed") == {"TLSv1.2": "warn", "TLSv1.3": "warn"}
+    for name in ("tls12_only_mtls", "tls12_only_excepted", "tls12_only_lapsed"):
+        assert not _fails(lab.results[name]), (name, _fails(lab.results[name]))
+    [lapsed] = [f for f in lab.results["tls12_only_lapsed"].findings if f.subject == "TLSv1.3" and f.check_id == "tls.protocol.versions"]
+    assert "expired on" in lapsed.detail.en
+    [ok] = [f for f in lab.results["tls12_only_excepted"].findings if f.subject == "TLSv1.2" and f.check_id == "tls.protocol.versions"]
+    assert "CT 装置" in ok.detail.ja and "医療情報システム安全管理責任者" in ok.detail.ja
+
+
+def test_tls12_only_with_weak_suites_still_fails(lab: Lab) -> None:
+    """The proviso needs 高セキュリティ型 settings: TLS 1.3 missing with CBC suites is a fail as before."""
+    r = lab.results["tls12_cbc_rsa"]  # offers 1.3 too: the 1.3 finding must stay a pass there
+    assert _status(r, "tls.protocol.versions", "TLSv1.3") == {"pass"}
+
+
+def test_hostname_mismatch_is_not_also_an_untrusted_chain(lab: Lab) -> None:
+    wrong = lab.results["wrong_name"]
+    assert _status(wrong, "tls.certificate.hostname") == {"fail"}
+    assert _status(wrong, "tls.certificate.chain") == {"pass"}  # the hospital CA does vouch for the chain
