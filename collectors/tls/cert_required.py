@@ -18,7 +18,6 @@ single-handshake probes, which are refused before any certificate is asked for, 
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from tenken.collectors.tls.facts import (
     Weakness,
     suites_probe,
 )
+from tenken.collectors.tls.preflight import is_ip
 from tenken.collectors.tls.spec import TlsEndpoint
 
 _VERSIONS = {"TLSv1.3": TlsVersion.TLS13, "TLSv1.2": TlsVersion.TLS12}
@@ -58,7 +58,7 @@ def probe_closes_without_cert(ip: str, port: int, server_name: str, timeout: flo
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        sni = None if _is_ip(server_name) else server_name
+        sni = None if is_ip(server_name) else server_name
         with socket.create_connection((ip, port), timeout=timeout) as raw, ctx.wrap_socket(raw, server_hostname=sni) as tls:
             version, cipher = tls.version(), tls.cipher()
             tls.settimeout(timeout)
@@ -73,14 +73,6 @@ def probe_closes_without_cert(ip: str, port: int, server_name: str, timeout: flo
     if data or version not in _VERSIONS or not cipher:
         return None
     return ClosedWithoutCert(version=_VERSIONS[version], suite=cipher[0])
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def required_facts(ep: TlsEndpoint, seen: ClosedWithoutCert, single: dict[TlsVersion, object], scanner: str) -> tuple[TlsFacts, str]:

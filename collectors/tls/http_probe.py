@@ -13,6 +13,7 @@ import socket
 import ssl
 
 from tenken.collectors.tls.facts import HttpOutcome, HttpProbe
+from tenken.collectors.tls.preflight import is_ip
 
 MAX_READ = 16384
 _STATUS = re.compile(rb"^HTTP/\d(?:\.\d)?\s+(\d{3})(?:[ \t]+([^\r\n]*))?", re.ASCII)
@@ -60,7 +61,7 @@ def probe_http_client_auth(ip: str, port: int, server_name: str, timeout: float)
     try:
         with socket.create_connection((ip, port), timeout=timeout) as raw:
             raw.settimeout(timeout)
-            sni = server_name if not _is_ip(server_name) else None
+            sni = server_name if not is_ip(server_name) else None
             with _client_context().wrap_socket(raw, server_hostname=sni) as tls:
                 tls.sendall(request)
                 data = b""
@@ -86,11 +87,3 @@ def probe_http_client_auth(ip: str, port: int, server_name: str, timeout: float)
     return classify_http_response(data)
 
 
-def _is_ip(name: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True

@@ -49,7 +49,7 @@ def preflight(ip: str, port: int, server_name: str, timeout: float,
             except (OpportunisticTlsError, OSError, ValueError) as exc:
                 return f"STARTTLS ({starttls.value}) failed: {exc}"
         try:
-            sni = None if _is_ip(server_name) else server_name
+            sni = None if is_ip(server_name) else server_name
             with _context().wrap_socket(sock, server_hostname=sni, do_handshake_on_connect=False) as tls:
                 tls.do_handshake()
         except TimeoutError:
@@ -66,7 +66,8 @@ def preflight(ip: str, port: int, server_name: str, timeout: float,
     return None
 
 
-def _is_ip(name: str) -> bool:
+def is_ip(name: str) -> bool:
+    """An IP literal (SNI must not be sent for one), with or without IPv6 brackets."""
     import ipaddress
 
     try:
