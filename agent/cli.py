@@ -112,12 +112,13 @@ def version() -> None:
 
 def _register_extensions() -> None:
     """Command families added by later features, each in its own module."""
-    from tenken.agent import cli_agent, cli_remote, cli_tls, cli_winrm
+    from tenken.agent import cli_agent, cli_bundle, cli_remote, cli_tls, cli_winrm
 
     cli_remote.register(app, scan_app)
     cli_tls.register(app, scan_app)
     cli_agent.register(app, scan_app)
     cli_winrm.register(app, scan_app)
+    cli_bundle.register(app)
 
 
 _register_extensions()

@@ -43,14 +43,22 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("httpcore").setLevel(max(lvl, logging.WARNING))
 
 
+def _is_zip(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 def verify(
-    file: Annotated[Path, typer.Argument(help="Signed report (DSSE envelope JSON).")],
-    key: Annotated[Path, typer.Option("--key", "-k", help="The agent's Ed25519 public key (agent.pub).")],
+    file: Annotated[Path, typer.Argument(help="Signed report (DSSE envelope JSON) or evidence bundle (.zip).")],
+    key: Annotated[list[Path] | None, typer.Option("--key", "-k", help="Trusted Ed25519 public key (agent.pub); repeatable. Required for a report; for a bundle it pins who may have signed.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Check a signed report: exit 0 and its summary when the signature holds, exit 1 and the reason when not.
+    """Check a signed report or an evidence bundle: exit 0 when everything holds, exit 1 naming what fails.
 
-    署名付き報告書を検証します。
+    署名付き報告書または監査用証跡バンドルを検証します。
     """
     from tenken.agent.signing import (
         EnvelopeError,
@@ -63,15 +71,21 @@ def verify(
     from tenken.checks.configfile import ConfigError
 
     try:
-        pub = load_public_key_file(key)
+        pubs = [load_public_key_file(k) for k in key or []]
     except ConfigError as exc:
         raise _usage(str(exc)) from exc
+    if _is_zip(file):
+        from tenken.agent.cli_bundle import report_bundle_check
+
+        raise typer.Exit(report_bundle_check(file, pubs, as_json))
+    if not pubs:
+        raise _usage("--key is required to verify a signed report (the agent's agent.pub)")
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise _usage(f"{file}: cannot read: {exc.strerror}") from exc
     try:
-        report = verify_report(data, pub)
+        report = verify_report(data, pubs)
     except SignatureError as exc:
         typer.echo(f"FAILED: {exc}", err=True)
         raise typer.Exit(EXIT_FAIL) from exc

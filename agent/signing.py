@@ -132,12 +132,12 @@ def decode_report(payload: bytes) -> Report:
         ) from exc
 
 
-def verify_report(data: bytes | str, key: Ed25519PublicKey) -> Report:
-    """Check the envelope's signature with `key`, then the payload against the report schema.
+def verify_report(data: bytes | str, key: Ed25519PublicKey | list[Ed25519PublicKey]) -> Report:
+    """Check the envelope's signature with `key` (or any of several), then the payload against the report schema.
 
     Raises EnvelopeError (malformed), SignatureError ("wrong key" / "bad signature") or PayloadError.
     """
-    payload = verify_envelope(data, [key])
+    payload = verify_envelope(data, key if isinstance(key, list) else [key])
     return decode_report(payload)
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.requests import ClientDisconnect
-from tenken.hub import api, docs
+from tenken.hub import api, api_bundle, docs
 from tenken.hub.auth import require_peer
 from tenken.hub.db import open_db, utcnow
 from tenken.hub.ingest import (
@@ -92,6 +92,7 @@ def create_app(settings: HubSettings, engine: Engine | None = None) -> FastAPI:
     app.state.engine = db
     app.state.settings = settings
     app.include_router(api.router)
+    app.include_router(api_bundle.router)
     app.include_router(docs.router)
     limiter = RateLimiter(settings.agent_rate, settings.agent_burst)
     budget_holder: dict[str, ByteBudget] = {}
