@@ -10,7 +10,7 @@ import base64
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from tenken.checks.finding import CLAUSE_ID
 from tenken.hub.api import NO_NUL, _utc_bound, operator
@@ -20,6 +20,14 @@ from tenken.hub.bundle_query import BundleFilter, load_envelopes, matching_repor
 PAGE_BYTES = 32 * 1024 * 1024
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(operator)], responses={401: {"description": "No or bad token"}, 403: {"description": "Certificate not allowed"}})
+
+
+@router.get("/bundle/signer", summary="The hub's bundle-signing public key (PEM), for `tenken verify --key`",
+            response_class=Response, responses={200: {"content": {"application/x-pem-file": {"schema": {"type": "string"}}}}})
+def bundle_signer(request: Request) -> Response:
+    from tenken.hub.bundle_export import bundle_public_pem
+
+    return Response(content=bundle_public_pem(request.app.state.settings), media_type="application/x-pem-file")
 
 
 class BundleItem(BaseModel):

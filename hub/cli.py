@@ -123,6 +123,18 @@ def ca_init(data: DataOpt = DEFAULT_DATA_DIR) -> None:
     typer.echo(f"CA fingerprint (SHA-256): {authority.cert.fingerprint(hubca.hashes.SHA256()).hex(':')}")
 
 
+@app.command("bundle-key")
+def bundle_key(data: DataOpt = DEFAULT_DATA_DIR) -> None:
+    """Print the public key the hub signs exported evidence bundles with (give it to auditors for `tenken verify --key`)."""
+    from tenken.hub.bundle_export import bundle_public_pem
+
+    settings = _settings(data)
+    _require_init(settings)
+    pem = bundle_public_pem(settings)
+    typer.echo(pem.decode().rstrip())
+    typer.echo(f"# key id: {dsse.key_id(dsse.load_public_key(pem))}", err=True)
+
+
 @agent_app.command("enroll")
 def agent_enroll(
     csr: Annotated[Path, typer.Argument(help="The agent's tls.csr (from `tenken agent init`).")],

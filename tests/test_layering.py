@@ -34,7 +34,15 @@ def test_collectors_never_import_checks() -> None:
 
 
 def test_hub_imports_only_the_leaves() -> None:
-    allowed = ("tenken.hub", "tenken.agent.dsse", "tenken.agent.report", "tenken.checks.finding", "tenken.collectors.evidence", "tenken.checks.catalogue", "tenken.checks.configfile", "tenken.config", "tenken")
+    allowed = ("tenken.hub", "tenken.agent.dsse", "tenken.agent.report", "tenken.checks.finding", "tenken.collectors.evidence", "tenken.checks.catalogue", "tenken.checks.configfile", "tenken.config", "tenken", "tenken.agent.bundle")
     for py in (ROOT / "hub").rglob("*.py"):
         bad = {m for m in imports_of(py) if m.startswith("tenken") and not any(m == a or m.startswith(a + ".") for a in allowed)}
+        assert not bad, f"{py.relative_to(ROOT)} imports {bad}"
+
+
+def test_bundles_never_reach_for_targets() -> None:
+    """The hub imports the bundle builder: it must stay a leaf too (no transports, scans, fleet or shipping)."""
+    banned = ("tenken.collectors.transport", "tenken.agent.scan", "tenken.agent.fleet", "tenken.agent.ship", "paramiko", "winrm", "sslyze")
+    for py in (ROOT / "agent" / "bundle").rglob("*.py"):
+        bad = {m for m in imports_of(py) if m.startswith(banned)}
         assert not bad, f"{py.relative_to(ROOT)} imports {bad}"

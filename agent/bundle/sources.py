@@ -146,3 +146,16 @@ def from_hub_answer(items: list[Any], pinned: Sequence[Ed25519PublicKey] = ()) -
             raise SourceError(f"hub report {rid}: signed by agent key {dsse.key_id(key)[:16]}…, which is not pinned")
         out.append(verify_into_bundle(envelope, [key], f"hub report {rid}", received))
     return _unique(out)
+
+
+def from_hub_answer_envelopes(stored: Iterable[Any]) -> list[BundleReport]:
+    """The hub's own export: rows with `report_id`, `envelope`, `signing_key` (PEM) and `received_at`, each
+    verified against the agent key the hub enrolled, exactly as `tenken bundle --hub` does remotely."""
+    out = []
+    for row in stored:
+        try:
+            key = dsse.load_public_key(row.signing_key.encode())
+        except (ValueError, TypeError) as exc:
+            raise SourceError(f"hub report {row.report_id}: the agent's enrolled key cannot be read") from exc
+        out.append(verify_into_bundle(row.envelope, [key], f"hub report {row.report_id}", row.received_at))
+    return _unique(out)

@@ -256,6 +256,21 @@ def test_bundle_from_the_real_hub_reverifies_every_report(tmp_path: Path) -> Non
         pinned = tmp_path / "pinned.zip"
         res = run_tenken(*base, "--report-key", str(a1pub), "-o", str(pinned))
         assert res.exit_code == 1 and "not pinned" in res.stderr and not pinned.exists()
+        # the hub's own export (what the web view's Export runs) verifies against the key the hub publishes
+        from tenken.hub.bundle_export import export_bundle
+        from tenken.hub.bundle_query import BundleFilter
+        from tenken.hub.settings import load_settings
+
+        signer = tmp_path / "hub-signer.pub"
+        signer.write_text(hub.cli("bundle-key").stdout)
+        assert hub.operator().get("/api/v1/bundle/signer").content.strip() == signer.read_bytes().strip()
+        built = export_bundle(hub.engine(), load_settings(hub.data), BundleFilter())
+        exported = tmp_path / "export.zip"
+        exported.write_bytes(built.data)
+        assert ids(exported) == {new.id, other.id}
+        code, out = verify(exported, a1pub, a2pub, signer)
+        assert code == 0, out
+        assert "manifest.dsse.json" in problems(exported, a1pub, a2pub, tmp_path / "op" / "signer.pub")
         # a wrong token: the hub's 401 is reported, the token is not echoed
         (tmp_path / "bad-token").write_text("tk-not-a-real-token-123456\n")
         res = run_tenken(*base[:-2], "--key", str(tmp_path / "op" / "signer.key"), "--token-file", str(tmp_path / "bad-token"), "-o", str(pinned))
