@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from contexts import two_host_context
@@ -59,3 +60,28 @@ def test_missing_member_hash_is_an_error() -> None:
     hashes.pop(next(iter(hashes)))
     with pytest.raises(MissingMemberHash, match="evidence/"):
         render_oscal(ctx, hashes)
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "data" / "oscal" / "oscal_assessment-results_schema-1.0.6.json"
+
+
+def _validator():
+    # jsonschema_rs (Rust, comes with schemathesis; now an explicit test extra) compiles the schema's \p{..}
+    # patterns, which Python's `re`-based jsonschema cannot.
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(json.loads(SCHEMA.read_text()))
+
+
+def test_validates_against_nist_schema_and_a_mutation_does_not() -> None:
+    ctx = two_host_context()
+    doc = json.loads(render_oscal(ctx, _hashes(ctx)))
+    v = _validator()
+    errors = [e.message for e in v.iter_errors(doc)]
+    assert errors == []
+    bad = json.loads(json.dumps(doc))
+    bad["assessment-results"]["results"][0]["findings"][0]["uuid"] = "not-a-uuid"
+    assert not v.is_valid(bad)
+    bad2 = json.loads(json.dumps(doc))
+    bad2["assessment-results"]["results"][0]["findings"][0]["target"]["status"]["state"] = "pass"
+    assert not v.is_valid(bad2)
