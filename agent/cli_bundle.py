@@ -106,7 +106,7 @@ def bundle(
     since: Annotated[str | None, typer.Option("--since", help="Reports observed from this date/time (with --hub: every report of the period; without a period, the latest per host).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="... up to this date (inclusive) or time (exclusive).")] = None,
     tsa: Annotated[str | None, typer.Option("--tsa", help="RFC 3161 time-stamping authority URL; the manifest is timestamped.")] = None,
-    tsa_ca: Annotated[Path | None, typer.Option("--tsa-ca", help="CA certificate(s) of the TSA, to check its token before writing the bundle.")] = None,
+    tsa_ca: Annotated[Path | None, typer.Option("--tsa-ca", help="The TSA's CA certificate(s), PEM: the token is checked against them and they go into the bundle (keys/tsa-ca.pem).")] = None,
     chromium: Annotated[str | None, typer.Option("--chromium", help="Chromium binary for the PDF (default: chromium on PATH).")] = None,
 ) -> None:
     """Build an evidence bundle for auditors: signed reports, evidence, manifest, HTML/PDF/CSV, checklist, OSCAL, JUnit.
@@ -166,8 +166,13 @@ def bundle(
     if tsa:
         from tenken.agent.bundle.tsa import make_timestamper
 
-        timestamper = make_timestamper(tsa, ca_file=tsa_ca)
-    opts = BuildOptions(views=default_views(chromium=chromium), timestamper=timestamper, tsa_url=tsa, extra_members=extra)
+        try:
+            timestamper = make_timestamper(tsa, ca_file=tsa_ca)
+            if tsa_ca is not None:
+                extra["keys/tsa-ca.pem"] = tsa_ca.read_bytes()
+        except (OSError, ValueError) as exc:
+            raise _usage(f"--tsa-ca {tsa_ca}: {exc}") from exc
+    opts = BuildOptions(views=default_views(chromium=chromium, timestamped=timestamper is not None), timestamper=timestamper, tsa_url=tsa, extra_members=extra)
     try:
         built = build_bundle(ctx, signer, opts)
     except BundleError as exc:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from asn1crypto import cms, tsp
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
@@ -142,4 +142,41 @@ def verify_timestamp(tsr: bytes, data: bytes, *, tsa_certs: list[bytes]) -> Time
     )
 
 
-__all__ = ["TimestampError", "TimestampInfo", "request_timestamp", "verify_timestamp"]
+def pem_certs_to_der(pem: bytes) -> list[bytes]:
+    try:
+        return [c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(pem)]
+    except ValueError as e:
+        raise TimestampError(f"TSA certificates: not PEM certificates ({e})") from e
+
+
+def describe(info: TimestampInfo, anchored: bool) -> str:
+    how = "anchored in the TSA certificates of keys/tsa-ca.pem" if anchored else "NOT anchored: no TSA certificate in the bundle; the token's own certificate was used"
+    return f"RFC 3161 by {info.tsa_name} at {info.gen_time.isoformat()} ({info.hash_algorithm}, serial {info.serial_number}); {how}"
+
+
+def make_timestamper(tsa_url: str, *, ca_file: Path | None = None, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    """The bundle builder's timestamp step: request a token over the manifest and check it before the bundle is
+    written, against `ca_file` (the TSA's CA certificates, PEM) when given."""
+    anchors = pem_certs_to_der(ca_file.read_bytes()) if ca_file else []
+
+    def stamp(data: bytes) -> bytes:
+        tsr = request_timestamp(data, tsa_url, timeout=timeout)
+        verify_timestamp(tsr, data, tsa_certs=anchors or _token_certs(tsr))
+        return tsr
+
+    return stamp
+
+
+def _token_certs(tsr: bytes) -> list[bytes]:
+    sd = _parse_resp(tsr, "timestamp token")["time_stamp_token"]["content"]
+    return [c.chosen.dump() for c in sd["certificates"]] if sd["certificates"].native else []
+
+
+def check_in_bundle(tsr: bytes, data: bytes, anchors_pem: bytes | None) -> str:
+    """What `tenken verify` runs: the token must cover `data`; with the bundle's TSA certificates it must chain to them."""
+    anchors = pem_certs_to_der(anchors_pem) if anchors_pem else []
+    info = verify_timestamp(tsr, data, tsa_certs=anchors or _token_certs(tsr))
+    return describe(info, bool(anchors))
+
+
+__all__ = ["TimestampError", "TimestampInfo", "check_in_bundle", "make_timestamper", "request_timestamp", "verify_timestamp"]

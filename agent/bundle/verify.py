@@ -28,8 +28,9 @@ MAX_TOTAL_BYTES = 4 * 1024 * 1024 * 1024
 #: Members the manifest cannot list because they are made over it.
 OUTSIDE_MANIFEST = (m.MANIFEST, m.MANIFEST_SIG, m.TIMESTAMP)
 
-#: (token, manifest bytes) -> a one-line description of the timestamp; raises ValueError when it does not cover.
-TimestampCheck = Callable[[bytes, bytes], str]
+#: (token, manifest bytes, TSA CA certificates PEM or None) -> a one-line description; raises when it does not cover.
+TimestampCheck = Callable[[bytes, bytes, bytes | None], str]
+TSA_CA = "keys/tsa-ca.pem"
 
 
 class _Member(BaseModel):
@@ -126,7 +127,7 @@ def _default_timestamp_check() -> TimestampCheck | None:
         from tenken.agent.bundle import tsa
     except ImportError:
         return None
-    return tsa.describe_verified
+    return tsa.check_in_bundle
 
 
 def verify_bundle(path: Path, pinned: Sequence[Ed25519PublicKey] = (), *, timestamp_check: TimestampCheck | None = None) -> BundleCheck:
@@ -300,7 +301,8 @@ def _check_timestamp(r: _Reader, check: BundleCheck, man: _Manifest, manifest_by
         check.fail(m.TIMESTAMP, "this tenken cannot check RFC 3161 timestamps")
         return
     try:
-        check.timestamp = ts_check(token, manifest_bytes)
+        anchors = r.read(TSA_CA) if any(e.path == TSA_CA for e in man.members) else None
+        check.timestamp = ts_check(token, manifest_bytes, anchors)
     except Exception as exc:  # any failure to verify is the member's problem, named
         check.fail(m.TIMESTAMP, f"timestamp does not cover the manifest or does not verify: {exc}")
     else:
