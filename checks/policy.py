@@ -34,6 +34,8 @@ class PasswordPolicy(_Section):
     min_length: int = Field(13, ge=1)
     min_length_with_mfa_or_rotation: int = Field(8, ge=1)
     min_classes: int = Field(3, ge=1, le=4)
+    #: long enough (min_length) but character classes not forced: warn by default (see config/policy.yaml)
+    unmixed_status: Literal["fail", "warn"] = "warn"
     max_age_days_for_short: int = Field(60, ge=1)
     mfa_in_place: bool = False
     strong_hash_schemes: list[str] = Field(default_factory=lambda: ["yescrypt", "gost-yescrypt", "scrypt", "sha512", "sha256", "bcrypt"])

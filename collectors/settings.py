@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class BackupLocation(BaseModel):
@@ -11,6 +11,18 @@ class BackupLocation(BaseModel):
     expected_generations: int | None = Field(default=None, ge=1)
     offline: bool = Field(default=False, description="This is the copy out of malware's reach (SO-11-1/SO-18-1)")
     label: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_offline_name(cls, data: object) -> object:
+        """`offline_expected` (the Linux facts' old name) is read as `offline`; both with different values is an error."""
+        if isinstance(data, dict) and "offline_expected" in data:
+            data = dict(data)
+            old = data.pop("offline_expected")
+            if "offline" in data and data["offline"] != old:
+                raise ValueError("offline_expected is the old name of offline; set only offline")
+            data["offline"] = old
+        return data
 
 
 # Searched when no location is configured; the offline-copy question then becomes a `warn`.

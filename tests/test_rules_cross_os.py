@@ -14,7 +14,7 @@ from tenken.collectors.evidence import Facts
 from tenken.collectors.linux.accounts import Account, AccountsFacts
 from tenken.collectors.linux.antimalware import AntimalwareFacts as LinuxAm
 from tenken.collectors.linux.antimalware import Engine
-from tenken.collectors.linux.password_policy import Lockout
+from tenken.collectors.linux.password_policy import Lockout, LoginDefs, PwQuality
 from tenken.collectors.linux.password_policy import PasswordPolicyFacts as LinuxPw
 from tenken.collectors.linux.patches import PatchFacts
 from tenken.collectors.linux.timesync import SyncStatus, TimeSource
@@ -58,6 +58,17 @@ def lockout(threshold: int) -> tuple[Facts, Facts]:
             WinPw(min_length=14, complexity=True, lockout_threshold=threshold, reversible_encryption=False))
 
 
+def password_rule(v: tuple[int, bool, int | None]) -> tuple[Facts, Facts]:
+    """(minimum length, classes mixed, forced change period in days): pwquality minlen/minclass + login.defs
+    PASS_MAX_DAYS on Linux; secedit MinimumPasswordLength/PasswordComplexity/MaximumPasswordAge on Windows."""
+    length, mixed, max_age = v
+    q = PwQuality(module="pam_pwquality", where="/etc/pam.d/common-password:25", control="requisite", minlen=length,
+                  minclass=3 if mixed else 1, dcredit=0, ucredit=0, lcredit=0, ocredit=0, dictcheck=True, enforce_for_root=True)
+    return (LinuxPw(entries=["common-password"], quality=q, login_defs=LoginDefs(encrypt_method="YESCRYPT", pass_max_days=max_age)),
+            WinPw(min_length=length, complexity=mixed, max_age_days=max_age, lockout_threshold=5, reversible_encryption=False,
+                  source="secedit"))
+
+
 def stale(age: timedelta | None) -> tuple[Facts, Facts]:
     last = NOW - age if age is not None else None
     linux = AccountsFacts(lastlog_available=True, accounts=[
@@ -90,6 +101,7 @@ RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] 
     "patch_age": (patch_age, "linux.patches", "linux.patches.recency", "windows.updates", "windows.patches.age"),
     "signature_age": (signature_age, "linux.antimalware", "linux.antimalware.signatures", "windows.antimalware", "windows.antimalware.signatures"),
     "lockout": (lockout, "linux.password_policy", "linux.password.lockout", "windows.password_policy", "windows.password.lockout"),
+    "password": (password_rule, "linux.password_policy", "linux.password.quality", "windows.password_policy", "windows.password.quality"),
     "stale": (stale, "linux.accounts", "linux.accounts.stale", "windows.accounts", "windows.accounts.stale"),
     "offset": (offset, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
     "stratum": (stratum, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
@@ -105,6 +117,11 @@ CASES = [
     ("lockout", 5, "pass"),
     ("lockout", 11, "warn"),  # Windows used to fail
     ("lockout", 0, "fail"),
+    ("password", (13, True, None), "pass"),  # シQ-54 (a)
+    ("password", (14, False, None), "warn"),  # long but unmixed: Windows used to fail (complexity), Linux warned
+    ("password", (8, True, 60), "pass"),  # (b) 8+ changed within two months
+    ("password", (8, True, 90), "fail"),
+    ("password", (10, False, 30), "fail"),  # Windows' length check used to pass this, ignoring classes
     ("stale", timedelta(days=10), "pass"),
     ("stale", timedelta(days=200), "warn"),
     ("stale", None, "warn"),

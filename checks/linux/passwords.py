@@ -8,9 +8,11 @@ with it; the stored hashes themselves are judged by linux.password.storage (chec
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
-from tenken.checks.rules.passwords import judge_lockout
+from tenken.checks.rules.passwords import QUALITY_CLAUSES, judge_lockout, judge_password_rule
 from tenken.collectors.evidence import Reason, Unavailable
 from tenken.collectors.linux.password_policy import PasswordPolicyFacts, PwQuality
 
@@ -212,7 +214,7 @@ def enforcing(control: str) -> bool:
 
 @check(
     "linux.password.quality",
-    clauses=("SO-14-6", "SO-8-5"),
+    clauses=QUALITY_CLAUSES,
     needs=(PWPOL,),
     severity=Severity.HIGH,
     title=Text(ja="類推されやすいパスワードの制限（長さ・文字種）", en="Guessable passwords restricted (length and classes)"),
@@ -241,7 +243,6 @@ def quality(ctx: CheckContext) -> list[Finding]:
     classes = required_classes(q)
     ld = facts.login_defs
     max_days = ld.pass_max_days if ld is not None else None
-    rotation = max_days is not None and 0 < max_days <= pol.max_age_days_for_short
     root_ja = "" if q.enforce_for_root else "（enforce_for_root がないため root が設定するパスワードには警告のみ）"
     root_en = "" if q.enforce_for_root else " (no enforce_for_root: root may still set any password after a warning)"
     facts_ja = f"{q.module}（{q.where}）: 最小 {length} 文字、必須文字種 {classes}、PASS_MAX_DAYS {max_days if max_days is not None else '未設定'}{root_ja}"
@@ -259,36 +260,12 @@ def quality(ctx: CheckContext) -> list[Finding]:
            f"（8 文字以上で運用する場合は PASS_MAX_DAYS {pol.max_age_days_for_short} 以下か二要素認証が必要です）。",
         en=f"Set minlen = {pol.min_length} or more and minclass = {pol.min_classes} in pwquality.conf "
            f"(8+ characters are enough only with PASS_MAX_DAYS ≤ {pol.max_age_days_for_short} or two-factor authentication).")
-    if length >= pol.min_length and classes >= pol.min_classes:
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja=f"{facts_ja}。Q&A の「{pol.min_length} 文字以上・英数字記号混在」を満たします。",
-                                        en=f"{facts_en}. Meets the Q&A rule of {pol.min_length}+ mixed characters."))]
-    if length >= pol.min_length:
-        return [ctx.finding(
-            Status.WARN,
-            title=Text(ja="文字種の混在が強制されていない", en="Character-class mixing not enforced"),
-            detail=Text(ja=f"{facts_ja}。長さは十分ですが、英数字記号の混在（{pol.min_classes} 種）が強制されていません。",
-                        en=f"{facts_en}. Length is sufficient but mixing {pol.min_classes} character classes is not enforced."),
-            remediation=Text(ja=f"pwquality.conf に minclass = {pol.min_classes} を設定してください。",
-                             en=f"Set minclass = {pol.min_classes} in pwquality.conf."),
-        )]
-    if length >= pol.min_length_with_mfa_or_rotation and classes >= pol.min_classes and (rotation or pol.mfa_in_place):
-        why_ja = "二要素認証あり（方針）" if pol.mfa_in_place else f"PASS_MAX_DAYS {max_days} 日以内の変更"
-        why_en = "two-factor authentication in place (policy)" if pol.mfa_in_place else f"changed within {max_days} days"
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja=f"{facts_ja}。{pol.min_length_with_mfa_or_rotation} 文字以上＋{why_ja}で Q&A の基準を満たします。"
-                                           "PASS_MAX_DAYS は新規アカウントの既定値です。既存アカウントは chage -l で確認してください。",
-                                        en=f"{facts_en}. {pol.min_length_with_mfa_or_rotation}+ characters with {why_en} meets the Q&A rule. "
-                                           "PASS_MAX_DAYS is the default for new accounts; check existing ones with chage -l."))]
-    return [ctx.finding(
-        Status.FAIL,
-        title=Text(ja="パスワードの長さ・文字種の制限が基準未満", en="Password length or class rule below the Q&A rule"),
-        detail=Text(ja=f"{facts_ja}。Q&A の基準（{pol.min_length} 文字以上、または {pol.min_length_with_mfa_or_rotation} 文字以上で"
-                       f" {pol.max_age_days_for_short} 日以内の変更か二要素認証、いずれも英数字記号混在）を満たしません。",
-                    en=f"{facts_en}. Below the Q&A rule ({pol.min_length}+ characters, or {pol.min_length_with_mfa_or_rotation}+ with "
-                       f"changes within {pol.max_age_days_for_short} days or two-factor authentication; mixed classes in every case)."),
-        remediation=remedy,
-    )]
+    where = f"{q.module} ({q.where}, PASS_MAX_DAYS from login.defs){root_en}"
+    v = judge_password_rule(length, classes, max_days, pol, where=where, fix=remedy)
+    if v.status is Status.PASS and not pol.mfa_in_place and length < pol.min_length:
+        v = replace(v, detail=Text(ja=v.detail.ja + "PASS_MAX_DAYS は新規アカウントの既定値です。既存アカウントは chage -l で確認してください。",
+                                   en=v.detail.en + " PASS_MAX_DAYS is the default for new accounts; check existing ones with chage -l."))
+    return [ctx.verdict(v)]
 
 
 @check(

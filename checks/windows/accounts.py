@@ -7,7 +7,7 @@ from __future__ import annotations
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text
 from tenken.checks.registry import CheckContext, OsFamily, check
 from tenken.checks.rules.accounts import LoginAccount, judge_stale
-from tenken.checks.rules.passwords import judge_lockout
+from tenken.checks.rules.passwords import QUALITY_CLAUSES, QUALITY_TITLE, judge_lockout, judge_password_rule
 from tenken.collectors.windows.accounts import WinAccountsFacts
 from tenken.collectors.windows.password_policy import PasswordPolicyFacts
 
@@ -24,10 +24,15 @@ SECPOL = Text(ja="ローカル セキュリティ ポリシー（secpol.msc）�
               en="Set it in Local Security Policy (secpol.msc) or Group Policy under Account Policies.")
 
 
-@check("windows.password.length", clauses=("SO-14-6",), needs=(PWPOL,), os=W, severity=Severity.HIGH,
-       title=Text(ja="パスワードの最小文字数", en="Minimum password length"))
-def password_length(ctx: CheckContext) -> list[Finding]:
-    """Q&A シQ-54: 13+ characters; or 8+ with changes at most every 60 days, or with two-factor authentication."""
+#: Windows' "Password must meet complexity requirements" forces three of the five character categories.
+COMPLEXITY_CLASSES = 3
+
+
+@check("windows.password.quality", clauses=QUALITY_CLAUSES, needs=(PWPOL,), os=W, severity=Severity.HIGH,
+       title=QUALITY_TITLE)
+def password_quality(ctx: CheckContext) -> list[Finding]:
+    """Q&A シQ-54 judged by the shared rule (checks/rules/passwords.py), as on Linux: minimum length, the
+    complexity rule as 3 forced classes (off: 1), the maximum password age as the change period."""
     f = ctx.get(PWPOL, PasswordPolicyFacts)
     pol = ctx.policy.passwords
     if f.min_length is None:
@@ -35,58 +40,20 @@ def password_length(ctx: CheckContext) -> list[Finding]:
         if u is not None:
             return [ctx.unavailable(u, title=ctx.spec.title)]
         return [ctx.finding(Status.ERROR, title=ctx.spec.title, detail=Text(ja="最小文字数を取得できませんでした。", en="The minimum length could not be read."))]
-    n, age = f.min_length, f.max_age_days
-    age_ja = f"{age} 日" if age is not None else "無期限"
-    age_en = f"{age} days" if age is not None else "never"
-    if n >= pol.min_length:
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja=f"最小文字数は {n} 文字です（基準 {pol.min_length} 文字以上）。",
-                                        en=f"Minimum length is {n} (policy: {pol.min_length} or more)."))]
-    short_ok = n >= pol.min_length_with_mfa_or_rotation
-    rotated = age is not None and 0 < age <= pol.max_age_days_for_short
-    if short_ok and (pol.mfa_in_place or rotated):
-        why_ja = "二要素認証あり" if pol.mfa_in_place else f"有効期間 {age_ja}"
-        why_en = "two-factor authentication in place" if pol.mfa_in_place else f"maximum age {age_en}"
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja=f"最小文字数 {n} 文字、{why_ja}（Q&A シQ-54 の 8 文字以上＋定期変更または二要素認証）。",
-                                        en=f"Minimum length {n} with {why_en} (Q&A シQ-54: 8+ with rotation or two-factor)."))]
-    if short_ok:
-        detail = Text(
-            ja=f"最小文字数は {n} 文字、パスワードの有効期間は {age_ja} です。{pol.min_length} 文字未満の場合は "
-               f"{pol.max_age_days_for_short} 日以内の変更か二要素認証が必要です（Q&A シQ-54）。",
-            en=f"Minimum length is {n} and the maximum password age is {age_en}. Below {pol.min_length} characters, "
-               f"passwords must change within {pol.max_age_days_for_short} days or two-factor authentication is needed (Q&A シQ-54).")
-    else:
-        detail = Text(ja=f"最小文字数は {n} 文字です（基準 {pol.min_length} 文字以上、条件付きで {pol.min_length_with_mfa_or_rotation} 文字以上）。",
-                      en=f"Minimum length is {n} (policy: {pol.min_length}, or {pol.min_length_with_mfa_or_rotation} with rotation or two-factor).")
-    return [ctx.finding(
-        Status.FAIL, title=Text(ja="パスワードの最小文字数が不足", en="Minimum password length too short"), detail=detail,
-        remediation=Text(ja=f"「パスワードの長さ」を {pol.min_length} 文字以上にしてください。" + SECPOL.ja,
-                         en=f"Set 'Minimum password length' to {pol.min_length} or more. " + SECPOL.en),
-    )]
-
-
-@check("windows.password.complexity", clauses=("SO-14-6",), needs=(PWPOL,), os=W, severity=Severity.HIGH,
-       title=Text(ja="パスワードの複雑さの要件", en="Password complexity required"))
-def password_complexity(ctx: CheckContext) -> list[Finding]:
-    """英数字記号混在: Windows' complexity rule demands three of four character classes."""
-    f = ctx.get(PWPOL, PasswordPolicyFacts)
+    fix = Text(ja=f"「パスワードの長さ」を {pol.min_length} 文字以上にし、「複雑さの要件を満たす必要があるパスワード」を有効にしてください。" + SECPOL.ja,
+               en=f"Set 'Minimum password length' to {pol.min_length} or more and enable 'Password must meet complexity requirements'. " + SECPOL.en)
+    where = f"Account policy ({f.source or 'secedit'})"
     if f.complexity is None:
+        # only secedit shows complexity: judge the best case; a fail then stands, anything else is unknown
+        best = judge_password_rule(f.min_length, COMPLEXITY_CLASSES, f.max_age_days, pol, where=where, fix=fix)
+        if best.status is Status.FAIL:
+            return [ctx.verdict(best)]
         u = f.missing("complexity") or f.missing("secedit")
         if u is not None:
             return [ctx.unavailable(u, title=ctx.spec.title)]
-        return [ctx.finding(Status.ERROR, title=ctx.spec.title, detail=Text(ja="設定を取得できませんでした。", en="The setting could not be read."))]
-    if f.complexity:
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja="「複雑さの要件を満たす必要があるパスワード」が有効です（4 種類中 3 種類の文字）。",
-                                        en="'Password must meet complexity requirements' is enabled (three of four character classes)."))]
-    return [ctx.finding(
-        Status.FAIL, title=Text(ja="パスワードの複雑さの要件が無効", en="Password complexity not required"),
-        detail=Text(ja="英数字記号を混在させる要件がなく、推測されやすいパスワードを設定できます。",
-                    en="Nothing requires mixing letters, digits and symbols, so guessable passwords can be set."),
-        remediation=Text(ja="「複雑さの要件を満たす必要があるパスワード」を有効にしてください。" + SECPOL.ja,
-                         en="Enable 'Password must meet complexity requirements'. " + SECPOL.en),
-    )]
+        return [ctx.finding(Status.ERROR, title=ctx.spec.title, detail=Text(ja="複雑さの要件を取得できませんでした。", en="The complexity setting could not be read."))]
+    classes = COMPLEXITY_CLASSES if f.complexity else 1
+    return [ctx.verdict(judge_password_rule(f.min_length, classes, f.max_age_days, pol, where=where, fix=fix))]
 
 
 @check("windows.password.reversible", clauses=("SO-14-6",), needs=(PWPOL,), os=W, severity=Severity.HIGH,

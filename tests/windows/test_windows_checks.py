@@ -34,7 +34,7 @@ def status_of(results: list[tuple[str, str, str | None]], check_id: str) -> list
 def test_password_length_follows_qa_54() -> None:
     def length(n: int, age: int | None, **pol: Any) -> list[str]:
         f = PasswordPolicyFacts(min_length=n, max_age_days=age, complexity=True, lockout_threshold=5, reversible_encryption=False)
-        return status_of(run("windows.password_policy", f, **pol), "windows.password.length")
+        return status_of(run("windows.password_policy", f, **pol), "windows.password.quality")
 
     assert length(13, None) == ["pass"]  # (a) 13+: no rotation needed
     assert length(8, 60) == ["pass"]  # (b) 8+ changed within 2 months
@@ -44,6 +44,15 @@ def test_password_length_follows_qa_54() -> None:
     assert length(7, 30, passwords={"mfa_in_place": True}) == ["fail"]
     assert length(10, None, passwords={"min_length": 10}) == ["pass"]  # a site's own policy
 
+    def unmixed(n: int, age: int | None, **pol: Any) -> list[str]:
+        f = PasswordPolicyFacts(min_length=n, max_age_days=age, complexity=False, lockout_threshold=5, reversible_encryption=False)
+        return status_of(run("windows.password_policy", f, **pol), "windows.password.quality")
+
+    # complexity off: long enough warns as on Linux (it used to fail on Windows only); short fails even with rotation
+    assert unmixed(14, None) == ["warn"]
+    assert unmixed(14, None, passwords={"unmixed_status": "fail"}) == ["fail"]
+    assert unmixed(8, 30) == ["fail"]
+
 
 def test_lockout_and_unknown_complexity() -> None:
     f = PasswordPolicyFacts(min_length=14, lockout_threshold=0, unavailable={
@@ -51,7 +60,9 @@ def test_lockout_and_unknown_complexity() -> None:
         "complexity": Unavailable(reason=Reason.DENIED, detail="needs an administrator")})
     res = run("windows.password_policy", f)
     assert status_of(res, "windows.password.lockout") == ["fail"]
-    assert status_of(res, "windows.password.complexity") == ["error"]  # could not look is never a pass
+    assert status_of(res, "windows.password.quality") == ["error"]  # could not look at complexity is never a pass
+    short = PasswordPolicyFacts(min_length=6, unavailable={"complexity": Unavailable(reason=Reason.DENIED, detail="needs an administrator")})
+    assert status_of(run("windows.password_policy", short), "windows.password.quality") == ["fail"]  # too short whatever it mixes
     assert status_of(res, "windows.password.reversible") == ["error"]
     assert status_of(run("windows.password_policy", f, passwords={"lockout_required": False}), "windows.password.lockout") == ["warn"]
     f11 = PasswordPolicyFacts(min_length=14, lockout_threshold=11, complexity=True, reversible_encryption=False)

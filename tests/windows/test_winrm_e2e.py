@@ -32,8 +32,7 @@ backups:
 """
 
 COMPLIANT = {
-    ("windows.password.length", "pass", None, ("SO-14-6",)),
-    ("windows.password.complexity", "pass", None, ("SO-14-6",)),
+    ("windows.password.quality", "pass", None, ("SO-14-6", "SO-8-5")),
     ("windows.password.reversible", "pass", None, ("SO-14-6",)),
     ("windows.password.lockout", "pass", None, ("SO-14-6",)),
     ("windows.password.required", "pass", None, ("SO-14-6", "SO-8-5")),
@@ -81,8 +80,7 @@ def test_compliant_host_over_https_basic(responder, pki, tmp_path: Path) -> None
 
 
 WEAK = {
-    ("windows.password.length", "fail", None, ("SO-14-6",)),
-    ("windows.password.complexity", "fail", None, ("SO-14-6",)),
+    ("windows.password.quality", "fail", None, ("SO-14-6", "SO-8-5")),
     ("windows.password.reversible", "fail", None, ("SO-14-6",)),
     ("windows.password.lockout", "fail", None, ("SO-14-6",)),
     ("windows.password.required", "fail", "Guest", ("SO-14-6", "SO-8-5")),
@@ -202,7 +200,7 @@ def test_insecure_http_with_ntlm_encryption_warns_and_marks_target(responder) ->
     assert "WARNING" in run.stderr and "INSECURE" in run.stderr and "plain HTTP" in run.stderr
     report = run.report()
     assert report["targets"][0]["target"] == f"http://127.0.0.1:{r.port}"
-    assert ("windows.password.length", "pass", None, ("SO-14-6",)) in windows_findings(report)
+    assert ("windows.password.quality", "pass", None, ("SO-14-6", "SO-8-5")) in windows_findings(report)
     events = r.events()
     assert not [e for e in events if e["event"] == "refused_unencrypted"], "every message must be NTLM-sealed over HTTP"
     assert [e["event"] for e in events].count("command") > 10

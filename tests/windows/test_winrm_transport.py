@@ -85,7 +85,7 @@ def test_full_scan_over_http_ntlm_keeps_secrets_out(responder, caplog: pytest.Lo
     assert result.ok and result.info.target == f"http://127.0.0.1:{r.port}"
     report = assemble_report([result], policy=pol, scanned_kinds={"host"})
     blob = report.to_json()
-    assert "windows.password.length" in blob
+    assert "windows.password.quality" in blob
     assert_secret_free(blob)
     assert_secret_free(caplog.text)
 
