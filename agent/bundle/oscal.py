@@ -1,4 +1,4 @@
-"""OSCAL 1.1.2 assessment-results view of a bundle, for GRC tools that import NIST OSCAL.
+"""OSCAL 1.0.6 assessment-results view of a bundle, for GRC tools that import NIST OSCAL.
 
 Shape: one result per bundle; one observation per tenken finding (its evidence linked by bundle member path,
 each evidence member a back-matter resource whose rlink carries the member's SHA-256, the place the schema gives
@@ -25,7 +25,7 @@ from typing import Any
 from tenken.agent.bundle.model import BundleContext, HostResult, evidence_member
 from tenken.checks.finding import Finding, Status, worst
 
-OSCAL_VERSION = "1.1.2"
+OSCAL_VERSION = "1.0.6"  # the schema version the tests validate against (tests/data/oscal)
 _NS = uuid.UUID("6f1d1c0e-7a53-5d52-9d0b-74656e6b656e")  # fixed namespace for tenken OSCAL uuids
 SATISFIED = {Status.PASS, Status.NOT_APPLICABLE}
 
