@@ -18,10 +18,10 @@ UUIDs are uuid5 of the bundle id and tenken ids, so the same bundle renders byte
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
+import pydantic_core
 from tenken.agent.bundle.model import BundleContext, HostResult, evidence_member
 from tenken.checks.finding import Finding, Status, worst
 
@@ -141,4 +141,6 @@ def render_oscal(ctx: BundleContext, member_hashes: dict[str, str]) -> bytes:
     plan = {"uuid": plan_uuid, "title": "tenken assessment plan",
             "description": "No separate OSCAL assessment plan exists: the plan is tenken's check catalogue for the guideline."}
     doc["back-matter"] = {"resources": [plan, *resources]}
-    return json.dumps({"assessment-results": doc}, ensure_ascii=False, indent=2, sort_keys=False).encode() + b"\n"
+    # pydantic-core writes UTF-8 bytes straight from the dict (Japanese kept, no ASCII escapes): about half the peak
+    # memory of json.dumps(indent=2) + encode for a 200-host bundle
+    return pydantic_core.to_json({"assessment-results": doc}, indent=2) + b"\n"

@@ -57,14 +57,16 @@ def clause_rows(ctx: BundleContext) -> list[SectionRows]:
     return out
 
 
-def render_bundle_html(ctx: BundleContext, answers: list[cl.ChecklistAnswer], *, timestamp_note: str, notes: list[str] | None = None) -> str:
+def render_bundle_html(ctx: BundleContext, answers: list[cl.ChecklistAnswer], *, timestamp_note: str, notes: list[str] | None = None,
+                       details: bool = True) -> str:
+    """`details=False` leaves out the per-host finding details (the PDF of a large fleet: see views.PDF_DETAIL_HOSTS)."""
     sections = clause_rows(ctx)
     manual = [r for s in sections for r in s.clauses if r.clause.class_ in (ClauseClass.PROCEDURAL, ClauseClass.PARTIAL)]
     waivers = [(h, f) for h in ctx.hosts for f in h.findings if f.waiver is not None]
     return _env.get_template("bundle_report.html.j2").render(
         ctx=ctx, hosts=ctx.hosts, sections=sections, statuses=list(Status), status_ja=STATUS_JA, waivers=waivers,
         manual_clauses=manual, answers=answers, checklist=cl.load_checklist(), answer_en=cl.ANSWER_EN,
-        timestamp_note=timestamp_note, notes=notes or [], evidence_member=evidence_member,
+        timestamp_note=timestamp_note, notes=notes or [], evidence_member=evidence_member, details=details,
     )
 
 

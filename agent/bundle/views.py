@@ -5,6 +5,10 @@ from __future__ import annotations
 from tenken.agent.bundle.build import View
 from tenken.agent.bundle.model import BundleContext
 
+#: Above this many hosts the PDF holds everything but the per-host finding details (which stay in report.html and
+#: findings.csv): a thousand-page PDF helps no auditor, and Chromium needs minutes to print one.
+PDF_DETAIL_HOSTS = 20
+
 
 def default_views(*, chromium: str | None = None, pdf: bool = True, timestamped: bool = False) -> list[View]:
     def human(ctx: BundleContext, hashes: dict[str, str]) -> dict[str, bytes]:
@@ -24,7 +28,8 @@ def default_views(*, chromium: str | None = None, pdf: bool = True, timestamped:
         if pdf:
             from tenken.agent.bundle.pdf import render_pdf
 
-            res = render_pdf(html, chromium=chromium)
+            small = len(ctx.hosts) <= PDF_DETAIL_HOSTS
+            res = render_pdf(html if small else printable.render_bundle_html(ctx, answers, timestamp_note=ts, details=False), chromium=chromium)
             if res.data is not None:
                 out["report.pdf"] = res.data
             else:

@@ -20,7 +20,7 @@ from tenken.agent.bundle.model import BundleScope
 from tenken.agent.bundle.sources import from_files
 from tenken.agent.signing import load_public_key_file
 
-MANUAL = {"1-1", "2-1", "2-2", "2-3", "2-4", "2-8", "2-10", "2-13", "3-1", "3-3"}
+MANUAL = {"1-1", "1-2", "2-1", "2-2", "2-3", "2-4", "2-8", "2-10", "2-13", "3-1", "3-3"}
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +185,15 @@ def test_bundle_timestamped_by_a_real_tsa_verifies_and_a_foreign_token_is_named(
         failed = tmp_path / "failed.zip"
         res = run_tenken("bundle", str(weak.report), "--key", str(weak.key), "--tsa", tsa.url, "-o", str(failed))
         assert res.exit_code == 1 and "timestamp" in res.stderr and not failed.exists()
+
+
+def test_a_fleet_pdf_leaves_details_to_the_html(hosts: tuple[SignedHost, SignedHost]) -> None:
+    from tenken.agent.bundle import printable
+
+    reports = from_files([h.report for h in hosts], [load_public_key_file(h.pub) for h in hosts])
+    ctx = new_context(reports, BundleScope())
+    answers = answer_checklist(ctx)
+    full = printable.render_bundle_html(ctx, answers, timestamp_note="-")
+    short = printable.render_bundle_html(ctx, answers, timestamp_note="-", details=False)
+    assert "証跡の抜粋" in full and "証跡の抜粋" not in short and "report.html と findings.csv" in short
+    assert "条項ごとの状況" in short and "チェックリスト" in short
