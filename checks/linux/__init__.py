@@ -13,4 +13,5 @@ from tenken.checks.linux import (
     secrets,  # noqa: F401
     services,  # noqa: F401
     timesync,  # noqa: F401
+    two_factor,  # noqa: F401
 )

@@ -20,7 +20,7 @@ from tenken.agent.bundle.model import BundleScope
 from tenken.agent.bundle.sources import from_files
 from tenken.agent.signing import load_public_key_file
 
-MANUAL = {"1-1", "1-2", "2-1", "2-2", "2-3", "2-4", "2-8", "2-10", "2-13", "3-1", "3-3"}
+MANUAL = {"1-1", "1-2", "2-1", "2-2", "2-3", "2-4", "2-8", "2-13", "3-1", "3-3"}
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,8 @@ def test_checklist_item_by_item_for_weak_good_and_both(hosts: tuple[SignedHost, 
     manual = dict.fromkeys(MANUAL, CHECK)
     # The fixture roots: the good host has no stale/extra uid 0 accounts and a 14-character mixed password rule;
     # neither root restricts USB storage or keeps access logs; neither has package history or backups configured.
-    assert answers_for(good) == {**manual, "2-5": YES, "2-6": CHECK, "2-7": YES, "2-9": NO, "2-11": NO, "2-12": CHECK, "3-2": CHECK, "参考-1": CHECK}
-    assert answers_for(weak) == {**manual, "2-5": NO, "2-6": CHECK, "2-7": NO, "2-9": NO, "2-11": NO, "2-12": NO, "3-2": CHECK, "参考-1": CHECK}
+    assert answers_for(good) == {**manual, "2-5": YES, "2-6": CHECK, "2-7": YES, "2-9": NO, "2-10": CHECK, "2-11": NO, "2-12": CHECK, "3-2": CHECK, "参考-1": CHECK}
+    assert answers_for(weak) == {**manual, "2-5": NO, "2-6": CHECK, "2-7": NO, "2-9": NO, "2-10": CHECK, "2-11": NO, "2-12": NO, "3-2": CHECK, "参考-1": CHECK}
     both = answers_for(weak, good)
     assert both == answers_for(weak)  # the weak host decides: never はい where one host fails
     assert YES not in both.values()
