@@ -23,10 +23,10 @@ import gzip
 import re
 import zlib
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenken.collectors.evidence import Facts, Reason
+from tenken.collectors.evidence import BadRecord, Facts, Reason
 from tenken.collectors.linux.apt_lists import Upgrade, collect_apt_lists
 from tenken.collectors.linux.apt_remote import collect_apt_lists_remote
 from tenken.collectors.linux.osrelease import OsRelease, read_os_release
@@ -432,6 +432,59 @@ def parse_dnf_rpm_log(text: str) -> HistoryTimes:
     return HistoryTimes(last_upgrade=up, last_install=inst)
 
 
+_YUM_LINE = re.compile(r"^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (Updated|Installed|Erased|Obsoleted): ")
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
+def parse_yum_log(text: str, mtime: datetime) -> HistoryTimes:
+    """/var/log/yum.log (RHEL/CentOS 5-7, kept after upgrades to dnf): `Mar 01 10:15:03 Updated: openssl-...`.
+    Lines carry no year: logrotate rotates the file yearly, so a line belongs to the year of the file's last
+    write, or the year before when that date would lie after it. Local time, taken as UTC like apt's."""
+    up = inst = None
+    for line in text.splitlines():
+        m = _YUM_LINE.match(line)
+        if not m or m.group(1) not in _MONTHS:
+            continue
+        try:
+            when = datetime(mtime.year, _MONTHS[m.group(1)], int(m.group(2)), int(m.group(3)), int(m.group(4)),
+                            int(m.group(5)), tzinfo=UTC)
+        except ValueError:
+            continue
+        if when > mtime + timedelta(days=1):
+            when = when.replace(year=mtime.year - 1)
+        if m.group(6) == "Updated":
+            up = _later(up, when)
+        elif m.group(6) == "Installed":
+            inst = _later(inst, when)
+    return HistoryTimes(last_upgrade=up, last_install=inst)
+
+
+# libdnf's history database (/var/lib/dnf/history.sqlite): TransactionState DONE = 1; TransactionItemAction
+# UPGRADE = 6, INSTALL = 1 (libdnf/transaction/Types.hpp).
+_DNF_DONE, _DNF_UPGRADE, _DNF_INSTALL = 1, 6, 1
+
+
+def parse_dnf_history_db(data: bytes) -> HistoryTimes:
+    """The newest finished upgrade and install in dnf's history.sqlite, read offline (no `dnf` needed)."""
+    import sqlite3
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".sqlite") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        con = sqlite3.connect(f"file:{tmp.name}?mode=ro", uri=True)
+        try:
+            def newest(action: int) -> datetime | None:
+                row = con.execute(
+                    "SELECT MAX(t.dt_end) FROM trans t JOIN trans_item i ON i.trans_id = t.id "
+                    "WHERE t.state = ? AND i.action = ?", (_DNF_DONE, action)).fetchone()
+                return datetime.fromtimestamp(row[0], UTC) if row and row[0] else None
+
+            return HistoryTimes(last_upgrade=newest(_DNF_UPGRADE), last_install=newest(_DNF_INSTALL))
+        finally:
+            con.close()
+
+
 _DNF_HISTORY_ROW = re.compile(r"^\s*\d+\s*\|(.*)\|\s*(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})\s*\|(.*)\|")
 
 
@@ -669,29 +722,50 @@ def _history_apt(p: Probe, facts: PatchFacts) -> None:
 
 
 def _history_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
+    """dnf.rpm.log (dnf), yum.log (yum, and left behind on hosts upgraded to dnf), dnf's history database
+    (offline roots too), then `dnf history list` on a live host: the newest upgrade any of them records."""
     found: list[str] = []
-    names = p.listdir("/var/log") or []
-    for n in _rotated(names, "dnf.rpm.log"):
-        text = _read_log(p, f"/var/log/{n}")
-        if text is None:
-            continue
-        found.append(f"/var/log/{n}")
-        h = parse_dnf_rpm_log(text)
+
+    def take(h: HistoryTimes, where: str) -> None:
         if h.last_upgrade and (facts.last_upgrade_at is None or h.last_upgrade > facts.last_upgrade_at):
             facts.last_upgrade_at = h.last_upgrade
-            facts.last_upgrade_source = f"/var/log/{n}"
+            facts.last_upgrade_source = where
         facts.last_install_at = _later(facts.last_install_at, h.last_install)
-        if h.last_upgrade is not None:
-            break
+
+    names = p.listdir("/var/log") or []
+    for base in ("dnf.rpm.log", "yum.log"):
+        for n in _rotated(names, base):
+            path = f"/var/log/{n}"
+            text = _read_log(p, path)
+            if text is None:
+                continue
+            found.append(path)
+            if base == "yum.log":
+                st = p.stat(path)
+                if st is None:
+                    continue
+                h = parse_yum_log(text, datetime.fromtimestamp(st.mtime, UTC))
+            else:
+                h = parse_dnf_rpm_log(text)
+            take(h, path)
+            if h.last_upgrade is not None:
+                break  # newer files come first
+    db = "/var/lib/dnf/history.sqlite"
+    if (data := p.file(db, keep_raw=False)) is not None:
+        try:
+            h = parse_dnf_history_db(data)
+        except Exception as exc:  # a damaged database is named, not a silent "no history"
+            p.malformed.append(BadRecord(path=db, line=0, reason=f"unreadable history database: {type(exc).__name__}"))
+        else:
+            found.append(db)
+            take(h, db)
     if facts.last_upgrade_at is None and p.t.can_run:
         res = p.command([tool, "-q", "-C", "history", "list"], timeout=PKG_TIMEOUT)
         if res is not None and res.ok:
             h = parse_dnf_history(res.text())
             found.append(f"{tool} history list")
-            if h.last_upgrade:
-                facts.last_upgrade_at, facts.last_upgrade_source = h.last_upgrade, f"{tool} history list"
-            facts.last_install_at = _later(facts.last_install_at, h.last_install)
-    _note_history(p, facts, found, "/var/log/dnf.rpm.log")
+            take(h, f"{tool} history list")
+    _note_history(p, facts, found, "/var/log/dnf.rpm.log, /var/log/yum.log, /var/lib/dnf/history.sqlite")
 
 
 def _note_history(p: Probe, facts: PatchFacts, found: list[str], where: str) -> None:

@@ -602,3 +602,70 @@ def test_unfilterable_remote_and_undecodable_local_use_apt_get(tmp_path: Path) -
         assert {u["name"] for u in facts["pending"]} == expected
         if why:
             assert why in ev.raw and "falling back to apt-get -s" in ev.raw
+
+
+# -- yum.log and dnf's history database (hosts upgraded from yum, offline roots) ----------------------------------
+
+
+def test_yum_log_lines_take_their_year_from_the_file() -> None:
+    from tenken.collectors.linux.patches import parse_yum_log
+
+    text = ("Dec 30 23:10:01 Updated: openssl-1.0.2k-25.el7_9.x86_64\n"
+            "Jan 04 08:00:00 Installed: vim-enhanced-2:7.4.629-8.el7_9.x86_64\n"
+            "Jan 04 09:00:00 Erased: telnet-1:0.17-66.el7.x86_64\n"
+            "garbage line\n")
+    h = parse_yum_log(text, datetime(2026, 1, 5, tzinfo=UTC))
+    assert h.last_upgrade == datetime(2025, 12, 30, 23, 10, 1, tzinfo=UTC)  # before the file's year turned
+    assert h.last_install == datetime(2026, 1, 4, 8, 0, tzinfo=UTC)
+
+
+def test_rhel7_root_with_only_yum_log(tmp_path: Path) -> None:
+    root = hr.rhel(tmp_path / "el7")
+    when = hr.ago(3)
+    hr.write(root, "/var/log/yum.log", f"{when.strftime('%b %d %H:%M:%S')} Updated: openssl-libs-1:1.0.2k-26.el7_9.x86_64\n")
+    rep = hr.scan(root)
+    assert [o[1] for o in hr.mine(rep, "linux.patches.recency")] == ["pass"]
+    assert "yum.log" in hr.detail(rep, "linux.patches.recency")
+
+
+def _libdnf_history(path: Path, rows: list[tuple[int, int, int]]) -> bytes:
+    """A history.sqlite with libdnf's own table layout (libdnf/transaction/sql/*.sql): trans and trans_item."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE trans (id INTEGER PRIMARY KEY, dt_begin INTEGER NOT NULL, dt_end INTEGER, rpmdb_version_begin TEXT,"
+        " rpmdb_version_end TEXT, releasever TEXT NOT NULL, user_id INTEGER NOT NULL, cmdline TEXT, state INTEGER NOT NULL, comment TEXT);"
+        "CREATE TABLE trans_item (id INTEGER PRIMARY KEY, trans_id INTEGER REFERENCES trans(id), item_id INTEGER,"
+        " repo_id INTEGER, action INTEGER NOT NULL, reason INTEGER NOT NULL, state INTEGER NOT NULL);")
+    for i, (end, state, action) in enumerate(rows, 1):
+        con.execute("INSERT INTO trans VALUES (?, ?, ?, '', '', '9', 0, 'dnf upgrade', ?, '')", (i, end - 60, end, state))
+        con.execute("INSERT INTO trans_item VALUES (?, ?, ?, 1, ?, 2, 1)", (i, i, i, action))
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+def test_dnf_history_database_newest_finished_upgrade(tmp_path: Path) -> None:
+    from tenken.collectors.linux.patches import parse_dnf_history_db
+
+    old, new, failed = int(hr.ago(40).timestamp()), int(hr.ago(2).timestamp()), int(hr.ago(1).timestamp())
+    data = _libdnf_history(tmp_path / "h.sqlite", [(old, 1, 6), (new, 1, 6), (failed, 2, 6), (failed, 1, 1)])
+    h = parse_dnf_history_db(data)
+    assert h.last_upgrade == datetime.fromtimestamp(new, UTC)  # the failed (state 2) transaction does not count
+    assert h.last_install == datetime.fromtimestamp(failed, UTC)
+    root = hr.rhel(tmp_path / "el9")
+    hr.write(root, "/var/lib/dnf/history.sqlite", data)
+    rep = hr.scan(root)
+    assert [o[1] for o in hr.mine(rep, "linux.patches.recency")] == ["pass"]
+    assert "history.sqlite" in hr.detail(rep, "linux.patches.recency")
+
+
+def test_a_damaged_dnf_history_database_is_never_a_pass(tmp_path: Path) -> None:
+    root = hr.rhel(tmp_path / "el9")
+    hr.write(root, "/var/lib/dnf/history.sqlite", b"SQLite format 3\x00" + b"\xff" * 200)
+    rep = hr.scan(root)
+    (status,) = [o[1] for o in hr.mine(rep, "linux.patches.recency")]
+    assert status != "pass"
+    (ev,) = [e for e in rep["evidence"] if e["collector"] == "linux.patches"]
+    assert {"path": "/var/lib/dnf/history.sqlite", "line": 0, "reason": "unreadable history database: DatabaseError"} in ev["facts"]["malformed"]
