@@ -12,6 +12,8 @@ import typer
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from tenken.agent.bundle.model import BundleReport
+    from tenken.agent.bundle.sources import BundleFilter
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 DEFAULT_HUB_CA = Path("/etc/tenken/hub-ca.pem")
@@ -51,7 +53,7 @@ def write_private(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _fetch_from_hub(url: str, cert: Path, key: Path, token_file: Path, ca: Path, query: object, pinned: list[Ed25519PublicKey]) -> list:
+def _fetch_from_hub(url: str, cert: Path, key: Path, token_file: Path, ca: Path, query: BundleFilter, pinned: list[Ed25519PublicKey]) -> list[BundleReport]:
     import ssl
 
     import httpx
@@ -68,7 +70,7 @@ def _fetch_from_hub(url: str, cert: Path, key: Path, token_file: Path, ca: Path,
     except (OSError, ssl.SSLError) as exc:
         raise _usage(f"client certificate/key or hub CA cannot be loaded: {exc}") from exc
     items: list = []
-    params = query.params()  # type: ignore[attr-defined]
+    params = query.params()
     offset: int | None = 0
     try:
         with httpx.Client(base_url=url, verify=ctx, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
@@ -115,7 +117,7 @@ def bundle(
     """
     from tenken.agent.bundle.build import BuildOptions, BundleError, build_bundle, new_context
     from tenken.agent.bundle.model import BundleScope
-    from tenken.agent.bundle.sources import HubQuery, SourceError, from_files
+    from tenken.agent.bundle.sources import BundleFilter, SourceError, from_files
     from tenken.agent.bundle.views import default_views
     from tenken.agent.signing import load_public_key_file, load_signing_key
     from tenken.checks.configfile import ConfigError
@@ -146,7 +148,7 @@ def bundle(
         hub_ca = ca or DEFAULT_HUB_CA
         if not hub_ca.is_file():
             raise _usage(f"the hub's CA certificate {hub_ca} does not exist; give it with --ca")
-        items = _fetch_from_hub(hub, client_cert, client_key, token_file, hub_ca, HubQuery(group, clause, t0, t1), pins)  # type: ignore[arg-type]
+        items = _fetch_from_hub(hub, client_cert, client_key, token_file, hub_ca, BundleFilter(group, clause, t0, t1), pins)  # type: ignore[arg-type]
         extra["keys/hub-ca.pem"] = hub_ca.read_bytes()
     else:
         if not reports:
@@ -159,7 +161,8 @@ def bundle(
         if t0 or t1:
             items = [b for b in items if (t0 is None or b.observed_at >= t0) and (t1 is None or b.observed_at < t1)]
     if not items:
-        typer.echo("FAILED: no report matches; no bundle written / 該当する報告書がありません", err=True)
+        typer.echo("FAILED: no report matches; no bundle written / 該当する報告書がありません "
+                   "(widen --since/--until, check --group and --clause, or list the reports with the hub's /api/v1/reports)", err=True)
         raise typer.Exit(EXIT_FAIL)
     ctx = new_context(items, scope)
     timestamper = None

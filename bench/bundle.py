@@ -28,6 +28,7 @@ TENKEN = str(Path(sys.executable).with_name("tenken"))
 
 
 def make_reports(where: Path, hosts: int, findings: int) -> tuple[list[Path], list[Path], Path]:
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from hub_harness import fake_host, make_report
     from tenken.agent.signing import sign_report
@@ -43,8 +44,6 @@ def make_reports(where: Path, hosts: int, findings: int) -> tuple[list[Path], li
         p = where / f"{name}.dsse.json"
         p.write_bytes(sign_report(rep, sk))
         reports.append(p)
-        from cryptography.hazmat.primitives import serialization
-
         pub = where / f"{name}.pub"
         pub.write_bytes(sk.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         pubs.append(pub)

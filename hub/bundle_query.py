@@ -12,16 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, select
+from tenken.agent.bundle.sources import BundleFilter
 from tenken.hub import tables as t
 from tenken.hub.db import as_utc
-
-
-@dataclass(frozen=True)
-class BundleFilter:
-    group: str | None = None
-    clause: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ fails, the reason is returned and the bundle says the PDF was not made.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -35,8 +36,6 @@ def render_pdf(html: str, *, chromium: str | None = None, timeout: float = 90) -
     exe = find_chromium(chromium)
     if exe is None:
         return PdfResult(None, f"Chromium not found ({chromium or 'chromium on PATH'}): report.pdf was not made; report.html has the same content")
-    import os
-
     with tempfile.TemporaryDirectory(prefix="tenken-pdf-") as tmp:
         d = Path(tmp)
         src, out = d / "report.html", d / "report.pdf"

@@ -16,10 +16,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import ValidationError
 from tenken.agent import dsse
 from tenken.agent.bundle.model import BundleReport
 from tenken.agent.report import Report
+from tenken.agent.signing import PayloadError, decode_report
 
 #: One report envelope may be large (the hub accepts 15 MiB bodies); a bundle source refuses anything bigger
 #: rather than holding it in memory.
@@ -36,17 +36,9 @@ def public_pem(key: Ed25519PublicKey) -> bytes:
 
 def _decode(payload: bytes, where: str) -> Report:
     try:
-        data = dsse.loads_strict(payload, "payload")
-    except dsse.EnvelopeError as exc:
-        raise SourceError(f"{where}: {exc}") from exc
-    if not isinstance(data, dict) or data.get("schema") != "tenken.report/v1":
-        raise SourceError(f"{where}: the signed payload is not a tenken.report/v1 document")
-    try:
-        return Report.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise SourceError(f"{where}: signed payload is not a valid tenken.report/v1: {loc}: {first['msg']}") from exc
+        return decode_report(payload)
+    except PayloadError as exc:
+        raise SourceError(f"{where}: signature valid but {exc}") from exc
 
 
 def verify_into_bundle(envelope: bytes, keys: Sequence[Ed25519PublicKey], where: str, received_at: datetime | None = None) -> BundleReport:
@@ -120,7 +112,9 @@ def _hub_item(item: Any, i: int) -> tuple[bytes, Ed25519PublicKey, datetime | No
 
 
 @dataclass(frozen=True)
-class HubQuery:
+class BundleFilter:
+    """Which reports a hub bundle holds; the same type for `tenken bundle --hub` and the hub's own selection."""
+
     group: str | None = None
     clause: str | None = None
     since: datetime | None = None

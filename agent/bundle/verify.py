@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tenken.agent import dsse
 from tenken.agent.bundle import model as m
 from tenken.agent.bundle.build import MANIFEST_PAYLOAD_TYPE, MANIFEST_SCHEMA
@@ -52,7 +52,7 @@ class _ReportEntry(BaseModel):
 
 class _Manifest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    schema_: str
+    schema_: str = Field(alias="schema")
     bundle_id: str
     created_at: str
     signer: dict[str, str]
@@ -183,7 +183,7 @@ def _verify(r: _Reader, check: BundleCheck, pinned: Sequence[Ed25519PublicKey], 
         return
     try:
         raw = dsse.loads_strict(manifest_bytes, "manifest")
-        man = _Manifest.model_validate({**raw, "schema_": raw.get("schema")} if isinstance(raw, dict) else raw)
+        man = _Manifest.model_validate(raw)
     except (dsse.EnvelopeError, ValidationError) as exc:
         check.fail(m.MANIFEST, f"not a valid bundle manifest: {str(exc).splitlines()[0]}")
         return

@@ -30,5 +30,15 @@ def scanned_host(where: Path, name: str, machine_id: str, *, weak: bool) -> Sign
     return SignedHost(name, out, keys / "signer.key", keys / "signer.pub")
 
 
+def bundle_of(hosts: tuple[SignedHost, ...], out: Path) -> Path:
+    """`tenken bundle` of the hosts' reports, signed with the first host's key, each report pinned to its own."""
+    args = ["bundle", *(str(h.report) for h in hosts), "--key", str(hosts[0].key), "-o", str(out)]
+    for h in hosts:
+        args += ["--report-key", str(h.pub)]
+    res = run_tenken(*args)
+    assert res.exit_code == 0, res.stderr
+    return out
+
+
 def two_hosts(where: Path) -> tuple[SignedHost, SignedHost]:
     return (scanned_host(where, "ward-pc01", "1" * 32, weak=True), scanned_host(where, "ehr-db01", "2" * 32, weak=False))

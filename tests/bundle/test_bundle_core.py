@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "hub"))
 
-from bundle_fixtures import SignedHost, two_hosts  # noqa: E402
+from bundle_fixtures import SignedHost, bundle_of, two_hosts  # noqa: E402
 from clihelp import run_tenken  # noqa: E402
 
 
@@ -27,12 +27,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> tuple[SignedHost, SignedH
 
 @pytest.fixture(scope="module")
 def bundle(hosts: tuple[SignedHost, SignedHost], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    weak, good = hosts
-    out = tmp_path_factory.mktemp("bundle") / "audit.zip"
-    res = run_tenken("bundle", str(weak.report), str(good.report), "--key", str(weak.key),
-                     "--report-key", str(weak.pub), "--report-key", str(good.pub), "-o", str(out))
-    assert res.exit_code == 0, res.stderr
-    return out
+    return bundle_of(hosts, tmp_path_factory.mktemp("bundle") / "audit.zip")
 
 
 def verify(path: Path, *keys: Path) -> tuple[int, str]:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bundle_fixtures import SignedHost, two_hosts
+from bundle_fixtures import SignedHost, bundle_of, two_hosts
 from clihelp import run_tenken
 from tenken.agent.bundle.build import new_context
 from tenken.agent.bundle.checklist import CHECK, NO, YES, answer_checklist, load_checklist
@@ -83,12 +83,7 @@ def test_yes_needs_evidence_on_every_host(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def built(hosts: tuple[SignedHost, SignedHost], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    weak, good = hosts
-    out = tmp_path_factory.mktemp("views") / "audit.zip"
-    res = run_tenken("bundle", str(weak.report), str(good.report), "--key", str(weak.key),
-                     "--report-key", str(weak.pub), "--report-key", str(good.pub), "-o", str(out))
-    assert res.exit_code == 0, res.stderr
-    return out
+    return bundle_of(hosts, tmp_path_factory.mktemp("views") / "audit.zip")
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None or shutil.which("pdftotext") is None, reason="tests/run-all.sh installs chromium and poppler-utils")
