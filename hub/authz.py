@@ -47,15 +47,31 @@ def pattern_matches(pattern: str, target: TargetInfo) -> bool:
     return any(fnmatch.fnmatchcase(n, pat) for n in names)
 
 
+def declared_targets(report: Report) -> set[str]:
+    """The names findings and evidence may speak about: the report's targets and the site-wide items."""
+    return {t.target for t in report.targets} | {SITE_TARGET}
+
+
 def check_consistency(report: Report) -> None:
+    """Targets listed once; evidence (and any findings the model holds) only about declared targets.
+
+    The hub validates findings chunk by chunk (tenken.hub.report_stream) and checks each chunk with
+    `check_findings_declared`."""
     declared = [t.target for t in report.targets]
     dup = sorted({n for n in declared if declared.count(n) > 1})
     if dup:
         raise Inconsistent(f"target {dup[0]!r} is listed more than once in the report")
-    known = set(declared) | {SITE_TARGET}
-    stray = sorted({f.target for f in report.findings} - known) + sorted({e.target for e in report.evidence} - known)
+    known = declared_targets(report)
+    stray = sorted({e.target for e in report.evidence} - known)
     if stray:
-        raise Inconsistent(f"findings or evidence name target {stray[0]!r}, which the report does not declare in `targets`")
+        raise Inconsistent(f"evidence names target {stray[0]!r}, which the report does not declare in `targets`")
+    check_findings_declared((f.target for f in report.findings), known)
+
+
+def check_findings_declared(finding_targets: Iterable[str], known: set[str]) -> None:
+    stray = sorted(set(finding_targets) - known)
+    if stray:
+        raise Inconsistent(f"findings name target {stray[0]!r}, which the report does not declare in `targets`")
 
 
 def authorise_targets(report: Report, grant: AgentGrant) -> None:

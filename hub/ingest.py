@@ -17,15 +17,24 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 from tenken.agent import dsse
 from tenken.agent.report import Report, TargetInfo, TargetKind
 from tenken.checks.catalogue import SITE_TARGET
+from tenken.checks.finding import Finding
 from tenken.hub import tables as t
-from tenken.hub.authz import AgentGrant, Inconsistent, NotAuthorised, authorise_targets, check_consistency
-from tenken.hub.db import as_utc, bulk_insert, upsert_hosts, utcnow, write_tx
+from tenken.hub.authz import (
+    AgentGrant,
+    Inconsistent,
+    NotAuthorised,
+    authorise_targets,
+    check_consistency,
+    check_findings_declared,
+    declared_targets,
+)
+from tenken.hub.db import as_utc, bulk_insert, bulk_insert_tuples, upsert_hosts, utcnow, write_tx
+from tenken.hub.report_stream import CHUNK, PayloadInvalid, StreamedReport, split_payload
 
 ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 
@@ -82,25 +91,18 @@ def enrolled_agent(conn: Connection, agent_id: str, cert_serial: str) -> Enrolle
     return EnrolledAgent(agent_id, _load_key(row.signing_key), host_id=row.host_id, patterns=patterns)
 
 
-def _validation_reason(exc: ValidationError, limit: int = 5) -> str:
-    parts = []
-    for err in exc.errors()[:limit]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = exc.error_count() - limit
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
 DEFAULT_SKEW = timedelta(minutes=5)
 
 
 def verify_and_parse(
-    envelope: bytes, agent: EnrolledAgent, *, window: timedelta, skew: timedelta = DEFAULT_SKEW, now: datetime | None = None
-) -> tuple[Report, bytes]:
+    envelope: bytes, agent: EnrolledAgent, *, window: timedelta, skew: timedelta = DEFAULT_SKEW, now: datetime | None = None,
+    chunk: int = CHUNK,
+) -> tuple[StreamedReport, bytes]:
     """Signature (with THIS agent's key only), schema, time, and what the agent may report on. No I/O.
 
-    Raises IngestError: 400 malformed, 422 signature/schema/time/inconsistency, 403 a target the agent may
-    not speak for.
+    The header and the first chunk of findings are validated here; a larger report's other chunks are
+    validated by `store` inside its transaction (see tenken.hub.report_stream). Raises IngestError: 400
+    malformed, 422 signature/schema/time/inconsistency, 403 a target the agent may not speak for.
     """
     try:
         payload = dsse.verify_with_key(envelope, agent.key)
@@ -109,23 +111,39 @@ def verify_and_parse(
     except dsse.SignatureError as exc:
         raise IngestError(422, f"signature does not verify with the enrolled key of {agent.agent_id}: {exc}") from exc
     try:
-        # pydantic-core's parser: bounded nesting, no RecursionError. Duplicate keys are refused in the envelope
-        # (cheap: a handful of members); inside the payload both this parser and the standard one keep the last,
-        # so they agree, and a second full parse only to look for duplicates would double the cost of ingest.
-        report = Report.model_validate_json(payload)
-    except ValidationError as exc:
-        raise IngestError(422, f"payload is not a valid tenken.report/v1 report: {_validation_reason(exc)}") from exc
-    _check_limits(report)
-    check_time(report, now=now or utcnow(), window=window, skew=skew)
+        # Duplicate keys are refused in the envelope (cheap: a handful of members); inside the payload the
+        # last one wins, as in every parser the agent and an auditor would use.
+        report = split_payload(payload)
+    except PayloadInvalid as exc:
+        raise IngestError(422, f"payload is not a valid tenken.report/v1 report: {exc}") from exc
+    header = report.header
+    _check_header_limits(header)
+    check_time(header, now=now or utcnow(), window=window, skew=skew)
     try:
-        check_consistency(report)
+        check_consistency(header)
     except Inconsistent as exc:
         raise IngestError(422, str(exc)) from exc
     try:
-        authorise_targets(report, agent.grant)
+        authorise_targets(header, agent.grant)
     except NotAuthorised as exc:
         raise IngestError(403, str(exc)) from exc
+    report.rest = _checked_chunks(report, chunk)
+    report.first = next(report.rest, None)
     return report, payload
+
+
+def _checked_chunks(report: StreamedReport, size: int) -> Iterator[tuple[int, list[Finding]]]:
+    """The report's finding chunks, each validated and checked like the header (422 on the first problem)."""
+    known = declared_targets(report.header)
+    try:
+        for offset, chunk in report.chunks(size):
+            _check_finding_limits(chunk)
+            check_findings_declared((f.target for f in chunk), known)
+            yield offset, chunk
+    except PayloadInvalid as exc:
+        raise IngestError(422, f"payload is not a valid tenken.report/v1 report: {exc}") from exc
+    except Inconsistent as exc:
+        raise IngestError(422, str(exc)) from exc
 
 
 def check_time(report: Report, *, now: datetime, window: timedelta, skew: timedelta) -> None:
@@ -154,14 +172,12 @@ MAX_TARGET = 500
 MAX_CHECK_ID = 200
 
 
-def _check_limits(report: Report) -> None:
+def _check_header_limits(report: Report) -> None:
     if not REPORT_ID.fullmatch(report.id):
         raise IngestError(422, f"report id must be 1..{MAX_ID} characters from A-Z a-z 0-9 . _ : - (it is used in URLs and file names)")
-    targets = [ti.target for ti in report.targets] + [f.target for f in report.findings] + [e.target for e in report.evidence]
+    targets = [ti.target for ti in report.targets] + [e.target for e in report.evidence]
     if any(len(x) > MAX_TARGET for x in targets):
         raise IngestError(422, f"a target name is longer than {MAX_TARGET} characters")
-    if any(len(f.check_id) > MAX_CHECK_ID or len(f.id) > MAX_CHECK_ID for f in report.findings):
-        raise IngestError(422, f"a finding id or check_id is longer than {MAX_CHECK_ID} characters")
     stamps = [report.started_at, report.finished_at, *(e.collected_at for e in report.evidence)]
     stamps += [x for ti in report.targets for x in (ti.started_at, ti.finished_at)]
     try:
@@ -169,6 +185,13 @@ def _check_limits(report: Report) -> None:
             as_utc(ts)
     except (OverflowError, ValueError) as exc:
         raise IngestError(422, "a timestamp cannot be expressed in UTC (out of range)") from exc
+
+
+def _check_finding_limits(findings: list[Finding]) -> None:
+    if any(len(f.target) > MAX_TARGET for f in findings):
+        raise IngestError(422, f"a target name is longer than {MAX_TARGET} characters")
+    if any(len(f.check_id) > MAX_CHECK_ID or len(f.id) > MAX_CHECK_ID for f in findings):
+        raise IngestError(422, f"a finding id or check_id is longer than {MAX_CHECK_ID} characters")
 
 
 def _s(v: str | None) -> str | None:
@@ -218,7 +241,7 @@ def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, n
         "policy": _s(report.policy),
         "payload_sha256": payload_sha,
         "envelope": envelope,
-        "summary": {"findings": len(report.findings), "evidence": len(report.evidence), "targets": len(report.targets), **report.summary()},
+        "summary": {},  # filled in once every finding was validated (see store)
     }
     target_rows = [
         {
@@ -247,43 +270,40 @@ def _rows(report: Report, *, agent_id: str, envelope: bytes, payload_sha: str, n
     return {"report": report_row, "targets": target_rows, "hosts": host_rows, "evidence": evidence_rows}
 
 
-#: Findings go in per chunk: a near-maximum report has ~30,000; building every row at once held several
-#: copies of all of them (model, row dicts, driver parameters) and set the hub's peak memory.
-FINDING_CHUNK = 2000
+FINDING_COLS = (
+    "report_id", "seq", "finding_id", "check_id", "target", "host_key", "transport", "status", "severity", "kind", "subject",
+    "clauses", "text", "evidence", "waiver", "finished_at",
+)
+CLAUSE_COLS = ("report_id", "seq", "clause", "target", "host_key", "status", "finished_at")
 
 
-def finding_chunks(report: Report, keys: dict[str, str], observed: datetime) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
-    """(finding rows, clause rows) per chunk. CONSUMES report.findings as it goes, so that the models of
-    stored findings can be freed before the next chunk is built (the report is not used after storing)."""
-    finished = as_utc(report.finished_at)
-    kinds = {ti.target: ti.kind.value for ti in report.targets}
-    seq = 0
-    while report.findings:
-        chunk = report.findings[:FINDING_CHUNK]
-        finding_rows: list[dict[str, Any]] = []
-        clause_rows: list[dict[str, Any]] = []
-        for f in chunk:
-            status = f.status.value
-            key = keys[f.target]
-            finding_rows.append({
-                "report_id": report.id, "seq": seq, "finding_id": _s(f.id), "check_id": _s(f.check_id), "target": _s(f.target),
-                "host_key": key, "transport": kinds.get(f.target, TargetKind.SITE.value),
-                "status": status, "severity": f.severity.value, "kind": f.kind.value, "subject": _s(f.subject),
-                "clauses": list(f.clauses),
-                "text": {
-                    "title": {"ja": f.title.ja, "en": f.title.en}, "detail": {"ja": f.detail.ja, "en": f.detail.en},
-                    "remediation": {"ja": f.remediation.ja, "en": f.remediation.en},
-                },
-                "evidence": list(f.evidence), "waiver": f.waiver.model_dump(mode="json") if f.waiver else None, "finished_at": finished,
-            })
-            for clause in dict.fromkeys(f.clauses):  # a clause listed twice is indexed once
-                clause_rows.append({
-                    "report_id": report.id, "seq": seq, "clause": clause, "target": _s(f.target), "host_key": key, "status": status,
-                    "finished_at": observed,
-                })
-            seq += 1
-        del report.findings[: len(chunk)], chunk
-        yield finding_rows, clause_rows
+@dataclass
+class _ChunkRows:
+    findings: list[tuple[Any, ...]]
+    clauses: list[tuple[Any, ...]]
+
+
+def finding_rows(header: Report, offset: int, findings: list[Finding], keys: dict[str, str], kinds: dict[str, str], observed: datetime) -> _ChunkRows:
+    """Row tuples (in FINDING_COLS / CLAUSE_COLS order) for one validated chunk of findings."""
+    finished = as_utc(header.finished_at)
+    rid = header.id
+    site = TargetKind.SITE.value
+    out = _ChunkRows([], [])
+    add_f, add_c = out.findings.append, out.clauses.append
+    for seq, f in enumerate(findings, start=offset):
+        status = f.status.value
+        target = _s(f.target)
+        key = keys[f.target]
+        title, detail, rem = f.title, f.detail, f.remediation
+        add_f((
+            rid, seq, _s(f.id), _s(f.check_id), target, key, kinds.get(f.target, site), status, f.severity.value, f.kind.value,
+            _s(f.subject), list(f.clauses),
+            {"title": {"ja": title.ja, "en": title.en}, "detail": {"ja": detail.ja, "en": detail.en}, "remediation": {"ja": rem.ja, "en": rem.en}},
+            list(f.evidence), f.waiver.model_dump(mode="json") if f.waiver else None, finished,
+        ))
+        for clause in dict.fromkeys(f.clauses):  # a clause listed twice is indexed once
+            add_c((rid, seq, clause, target, key, status, observed))
+    return out
 
 
 def _existing(conn: Connection, report_id: str, agent_id: str, payload_sha: str) -> Accepted | None:
@@ -295,30 +315,57 @@ def _existing(conn: Connection, report_id: str, agent_id: str, payload_sha: str)
     raise IngestError(409, f"report id {report_id} was already stored with different content (replayed or reused id)")
 
 
-def store(engine: Engine, report: Report, *, agent_id: str, envelope: bytes, payload: bytes, now: datetime | None = None) -> Accepted:
-    """Store the verified report in one transaction, or answer duplicate/409 if its id is taken."""
+def store(engine: Engine, report: StreamedReport, *, agent_id: str, envelope: bytes, payload: bytes, now: datetime | None = None) -> Accepted:
+    """Store the verified report in one transaction, or answer duplicate/409 if its id is taken.
+
+    Everything that needs no lock (host keys, rows of the first chunk) is built before the write
+    transaction, so on SQLite, where writers queue, one upload's Python work overlaps another's writes.
+    Later chunks of a large report are validated inside the transaction: an invalid finding there rolls
+    back every row already written."""
+    header = report.header
     payload_sha = hashlib.sha256(payload).hexdigest()
     with engine.connect() as conn:
-        seen = _existing(conn, report.id, agent_id, payload_sha)
-    if seen is not None:
-        return seen
+        seen = _existing(conn, header.id, agent_id, payload_sha)
+        if seen is not None:
+            return seen
+        keys = _resolve_keys(conn, header)
+    rows = _rows(header, agent_id=agent_id, envelope=envelope, payload_sha=payload_sha, now=now or utcnow(), keys=keys)
+    observed = rows["report"]["observed_at"]
+    kinds = {ti.target: ti.kind.value for ti in header.targets}
+    first = finding_rows(header, *report.first, keys, kinds, observed) if report.first else None
+    report.first = None
+    single = not report.raw_findings  # every finding is validated: the summary is known now
+    if single:
+        rows["report"]["summary"] = _summary(report)
     try:
         with write_tx(engine) as conn:
-            keys = _resolve_keys(conn, report)
-            rows = _rows(report, agent_id=agent_id, envelope=envelope, payload_sha=payload_sha, now=now or utcnow(), keys=keys)
             conn.execute(t.reports.insert(), [rows["report"]])
             upsert_hosts(conn, rows["hosts"])
             bulk_insert(conn, t.targets, rows["targets"])
             bulk_insert(conn, t.evidence, rows.pop("evidence"))
-            for finding_rows, clause_rows in finding_chunks(report, keys, rows["report"]["observed_at"]):
-                bulk_insert(conn, t.findings, finding_rows)
-                bulk_insert(conn, t.finding_clauses, clause_rows)
-                del finding_rows, clause_rows
+            if first is not None:
+                _insert_chunk(conn, first)
+                del first
+            for offset, chunk in report.rest or ():
+                _insert_chunk(conn, finding_rows(header, offset, chunk, keys, kinds, observed))
+                del chunk
+            if not single:
+                conn.execute(t.reports.update().where(t.reports.c.id == header.id).values(summary=_summary(report)))
     except IntegrityError:
         # Another request (or hub process) stored this id between our check and our insert.
         with engine.connect() as conn:
-            seen = _existing(conn, report.id, agent_id, payload_sha)
+            seen = _existing(conn, header.id, agent_id, payload_sha)
         if seen is None:
             raise
         return seen
-    return Accepted(report.id, "stored")
+    return Accepted(header.id, "stored")
+
+
+def _summary(report: StreamedReport) -> dict[str, int]:
+    h = report.header
+    return {"findings": sum(report.counts.values()), "evidence": len(h.evidence), "targets": len(h.targets), **report.summary()}
+
+
+def _insert_chunk(conn: Connection, rows: _ChunkRows) -> None:
+    bulk_insert_tuples(conn, t.findings, FINDING_COLS, rows.findings)
+    bulk_insert_tuples(conn, t.finding_clauses, CLAUSE_COLS, rows.clauses)

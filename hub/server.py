@@ -141,4 +141,19 @@ def serve(
 
     config = make_config(app, host=host, port=port, context=context, log_level=log_level, limit_concurrency=limit_concurrency)
     install_repeat_filter()  # after uvicorn configured its loggers
+    tune_gc()
     HubServer(config, handshake_timeout=handshake_timeout).run()
+
+
+def tune_gc() -> None:
+    """Fewer cyclic-GC passes while reports are ingested.
+
+    One upload allocates hundreds of thousands of short-lived, acyclic objects (models, row tuples) that
+    reference counting frees; at CPython's default threshold (700) the collector walked the young heap
+    thousands of times per report, ~10% of ingest CPU here (tests/hub shows no cyclic garbage build-up).
+    Objects alive after start-up (modules, app, schema) are frozen out of every collection."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 50)

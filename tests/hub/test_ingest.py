@@ -324,3 +324,40 @@ def test_timestamp_out_of_utc_range_is_422(hub: Hub, agents: dict[str, Agent]) -
     data["evidence"][0]["collected_at"] = "0001-01-01T00:00:00+05:00"
     before = hub.counts()
     assert_rejected(hub, a.post(hub, a.sign(data)), 422, before, "timestamp")
+
+
+def test_invalid_finding_in_a_late_chunk_rolls_back_the_stored_chunks(hub: Hub, agents: dict[str, Agent]) -> None:
+    """Findings are validated and stored chunk by chunk (tenken.hub.report_stream): a bad finding in the
+    fourth chunk must undo the three chunks already written, and the 422 names its index. Run in-process
+    on the hub's own database with a small chunk, as a near-maximum body would not fit the test hub's limit."""
+    from sqlalchemy import select
+    from tenken.hub import tables as t
+    from tenken.hub.ingest import EnrolledAgent, IngestError, store, verify_and_parse
+
+    a = agents["a"]
+    grant = EnrolledAgent(a.agent_id, a.key.public_key(), patterns=("*",))
+    size = 40
+    report = make_report(n_findings=size * 3 + 10, target="chunk-host")
+    doc = json.loads(report.to_json())
+    bad = size * 3 + 5
+    doc["findings"][bad]["status"] = "pass"
+    doc["findings"][bad]["evidence"] = []  # 'pass' without evidence: invalid
+    body = a.sign(doc)
+    before = hub.counts()
+    eng = hub.engine()
+    parsed, payload = verify_and_parse(body, grant, window=timedelta(days=7), chunk=size)
+    assert parsed.raw_findings, "the first chunk alone was validated before storing"
+    with pytest.raises(IngestError) as exc:
+        store(eng, parsed, agent_id=a.agent_id, envelope=body, payload=payload)
+    assert exc.value.status == 422 and f"findings.{bad}" in exc.value.detail, exc.value.detail
+    assert hub.counts() == before, "chunks stored before the bad one were not rolled back"
+
+    ok = make_report(n_findings=size * 2 + 3, target="chunk-host", statuses=["fail", "warn", "pass"])
+    body = a.sign(ok)
+    parsed, payload = verify_and_parse(body, grant, window=timedelta(days=7), chunk=size)
+    assert store(eng, parsed, agent_id=a.agent_id, envelope=body, payload=payload).status == "stored"
+    assert hub.counts()["findings"] == before["findings"] + size * 2 + 3
+    with eng.connect() as conn:
+        summary = conn.execute(select(t.reports.c.summary).where(t.reports.c.id == ok.id)).scalar_one()
+    assert summary["findings"] == size * 2 + 3
+    assert (summary["fail"], summary["warn"], summary["pass"]) == (28, 28, 27)
