@@ -77,7 +77,8 @@ class Scenario:
     cmd: dict[str, Output]  # normalised command line -> output
     registry: dict[tuple[str, str], int] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
-    dirs: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)
+    #: folder -> entries (name, mtime) or (name, mtime, FileAttributes, is_directory)
+    dirs: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     slow_topics: tuple[str, ...] = ("updates",)  # answered only after one OperationTimeout fault
 
 
@@ -339,8 +340,12 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
         },
         files={"C:\\Windows\\System32\\drivers\\etc\\hosts": b"# Copyright (c) 1993-2009 Microsoft Corp.\r\n127.0.0.1 localhost\r\n"},
         dirs={
-            "D:\\Backup\\EMR": [(f"emr-{(now - timedelta(days=i)):%Y%m%d}.vhdx", now - timedelta(days=i, hours=2)) for i in range(7, 0, -1)],
-            "\\\\nas01\\offline-emr": [(f"emr-week{i}.vhdx", now - timedelta(days=7 * i)) for i in range(1, 5)],
+            # seven nightly images, plus what Explorer and the job leave beside them (desktop.ini: Hidden|System|Archive
+            # = 38, Thumbs.db: Hidden|System = 6, the job's log): never generations
+            "D:\\Backup\\EMR": [*((f"emr-{(now - timedelta(days=i)):%Y%m%d}.vhdx", now - timedelta(days=i, hours=2)) for i in range(7, 0, -1)),
+                                ("desktop.ini", now - timedelta(days=300), 38, False), ("Thumbs.db", now - timedelta(days=1), 6, False),
+                                ("backup-job.log", now - timedelta(hours=20), 32, False)],
+            # the offline NAS is disconnected between weekly copies: the path is not there, as expected
         },
     )
 
@@ -462,17 +467,19 @@ def run_powershell(sc: Scenario, script: str) -> tuple[str | None, Output]:
             if items is None:
                 rows.append({"Path": p, "Exists": False, "Count": 0, "Newest": None, "Oldest": None, "Error": "ItemNotFoundException"})
             else:
-                times = sorted(t for _, t in items)
-                rows.append({"Path": p, "Exists": True, "Count": len(items),
-                             "Newest": dotnet_o(times[-1]) if times else None,
-                             "Oldest": dotnet_o(times[0]) if times else None, "Error": None})
+                listed = []
+                for entry in items:
+                    name, t, attrs, is_dir = (*entry, 32, False)[:4] if len(entry) == 2 else entry
+                    listed.append({"N": name, "D": is_dir, "A": attrs, "T": dotnet_o(t)})
+                # ConvertTo-Json: a one-element array stays an array (@()), an empty one is []
+                rows.append({"Path": p, "Exists": True, "Total": len(items), "Items": listed, "Error": None})
         return "backup_dirs", Output(ps_json_dumps(rows) + "\r\n")
     if "Get-ChildItem -LiteralPath $p" in script:
         path = _literal(script, "p") or ""
         items = _ci_get(sc.dirs, path)
         if items is None:
             return "list_dir", Output(exit_code=2)
-        return "list_dir", Output("\n".join(n for n, _ in items) + "\r\n")
+        return "list_dir", Output("\n".join(e[0] for e in items) + "\r\n")
     if "Get-Item -LiteralPath $p" in script:
         path = _literal(script, "p") or ""
         if _ci_get(sc.dirs, path) is not None:

@@ -50,9 +50,14 @@ COMPLIANT = {
     ("windows.rdp.nla", "pass", None, ("SO-7-12",)),
     ("windows.audit.logon", "pass", None, ("SO-17-1",)),
     ("windows.backup.found", "pass", None, ("SO-11-1", "SO-12-4", "SO-18-1")),
-    ("windows.backup.generations", "pass", None, ("SO-11-1", "SO-18-1")),
-    ("windows.backup.freshness", "pass", None, ("SO-12-4", "SO-11-1")),
-    ("windows.backup.offline", "pass", None, ("SO-11-1", "SO-18-1")),
+    # one verdict per source (checks/rules/backups.py), as on Linux; desktop.ini, Thumbs.db and the job's log
+    # beside the seven images are not generations
+    ("windows.backup.generations", "pass", "Windows Server Backup", ("SO-11-1", "SO-18-1")),
+    ("windows.backup.generations", "pass", "D:\\Backup\\EMR", ("SO-11-1", "SO-18-1")),
+    ("windows.backup.freshness", "pass", "Windows Server Backup", ("SO-12-4", "SO-11-1")),
+    ("windows.backup.freshness", "pass", "D:\\Backup\\EMR", ("SO-12-4", "SO-11-1")),
+    # the offline NAS is disconnected at scan time: its expected state
+    ("windows.backup.offline", "pass", "\\\\nas01\\offline-emr", ("SO-11-1", "SO-18-1")),
 }
 
 
