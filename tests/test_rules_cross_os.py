@@ -150,6 +150,24 @@ def backup_offline(where: str) -> tuple[Facts, Facts]:
             _win_backup(2, timedelta(days=1), path="C:\\Backup\\Offline", offline=True))
 
 
+def log_retention(weeks_kept: int) -> tuple[Facts, Facts]:
+    """The same number of days of login records: logrotate `weekly` + `rotate N` on /var/log/auth.log (N+1
+    weeks), and a full circular Security log whose oldest event is that many days old."""
+    from tenken.collectors.linux.logs import LogFile, LogsFacts, SyslogFacts, expand_includes, rotation_for
+    from tenken.collectors.windows.eventlog import EventLogFacts
+
+    conf = "weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d\n"
+    stanza = f"/var/log/auth.log\n{{\n\trotate {weeks_kept - 1}\n\tmissingok\n}}\n"
+    pieces = expand_includes("/etc/logrotate.conf", conf, lambda arg: [("/etc/logrotate.d/rsyslog", stanza)])
+    rot = rotation_for("/var/log/auth.log", pieces)
+    assert rot is not None
+    linux = LogsFacts(syslog=SyslogFacts(daemons=["rsyslog"], running=["rsyslog"]), logrotate_present=True, processes_known=True,
+                      rotation={"/var/log/auth.log": rot}, files=[LogFile(path="/var/log/auth.log", mode=0o640, uid=0, gid=4)])
+    win = EventLogFacts(enabled=True, mode="Circular", max_size=1 << 30, file_size=(1 << 30) - 4096, records=10**6,
+                        oldest=NOW - timedelta(days=7 * weeks_kept))
+    return linux, win
+
+
 RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] = {
     # rule: (adapter, linux collector, linux check, windows collector, windows check)
     "patch_age": (patch_age, "linux.patches", "linux.patches.recency", "windows.updates", "windows.patches.age"),
@@ -161,6 +179,7 @@ RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] 
     "stratum": (stratum, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
     "backup_generations": (backup_generations, "linux.backups", "linux.backup.generations", "windows.backups", "windows.backup.generations"),
     "backup_age": (backup_age, "linux.backups", "linux.backup.freshness", "windows.backups", "windows.backup.freshness"),
+    "log_retention": (log_retention, "linux.logs", "linux.logs.retention", "windows.eventlog", "windows.logs.retention"),
     "backup_offline": (backup_offline, "linux.backups", "linux.backup.offline", "windows.backups", "windows.backup.offline"),
 }
 
@@ -187,6 +206,8 @@ CASES = [
     ("offset", -75.0, "fail"),
     ("stratum", 3, "pass"),
     ("stratum", 7, "warn"),  # Windows used to fail
+    ("log_retention", 53, "pass"),  # rotate 52 weekly: 53 weeks, 371 days
+    ("log_retention", 5, "warn"),  # rotate 4 weekly: 35 days (Linux used to count 28)
     ("backup_generations", 3, "pass"),
     ("backup_generations", 1, "fail"),  # Windows counted desktop.ini and Thumbs.db and passed with 3
     ("backup_age", timedelta(days=2), "pass"),

@@ -310,6 +310,11 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
                 {"Name": "Public", "Enabled": "True", "DefaultInboundAction": "Block", "DefaultOutboundAction": "Allow"},
             ],
             "smb": {"EnableSMB1Protocol": False, "EnableSMB2Protocol": True, "RequireSecuritySignature": True, "EncryptData": False},
+            # Get-WinEvent -ListLog Security as Windows PowerShell 5.1 serialises it ([string] LogMode is the
+            # EventLogMode name, Microsoft Learn "EventLogMode Enum"): a 1 GB circular log, full, reaching back 400 days
+            "security_log": {"LogName": "Security", "IsEnabled": True, "LogMode": "Circular", "MaximumSizeInBytes": 1073741824,
+                             "FileSize": 1073614848, "RecordCount": 2915406, "LogFilePath": "%SystemRoot%\\System32\\Winevt\\Logs\\Security.evtx",
+                             "Oldest": dotnet_o(now - timedelta(days=400))},
         },
         cmd={
             "net accounts": Output((NET_ACCOUNTS_JA if ja else NET_ACCOUNTS_EN).format(
@@ -388,6 +393,11 @@ def weak(now: datetime) -> Scenario:
                 {"Name": "Public", "Enabled": "False", "DefaultInboundAction": "Block", "DefaultOutboundAction": "Allow"},
             ],
             "smb": {"EnableSMB1Protocol": True, "EnableSMB2Protocol": True, "RequireSecuritySignature": False, "EncryptData": False},
+            # the client default: 20 MB circular ("defaults to 20 megabytes", Group Policy's Event Log Service
+            # help text), full after nine days of logons
+            "security_log": {"LogName": "Security", "IsEnabled": True, "LogMode": "Circular", "MaximumSizeInBytes": 20971520,
+                             "FileSize": 20975616, "RecordCount": 30112, "LogFilePath": "%SystemRoot%\\System32\\Winevt\\Logs\\Security.evtx",
+                             "Oldest": dotnet_o(now - timedelta(days=9, hours=4))},
         },
         cmd={
             "net accounts": Output(NET_ACCOUNTS_EN.format(min_age=0, max_age=42, min_len=0, history="None", lockout="Never")),
@@ -429,6 +439,7 @@ PS_TOPICS = (  # first match wins
     ("Get-NetFirewallProfile", "firewall"),
     ("Get-SmbServerConfiguration", "smb"),
     ("auditpol.exe /backup", "auditpol_backup"),
+    ("Get-WinEvent -ListLog Security", "security_log"),
     ("Write-Error", "clixml_ja"),
 )
 

@@ -6,6 +6,7 @@ from tenken.collectors.windows import (  # noqa: F401
     auditpol,
     backups,
     bitlocker,
+    eventlog,
     firewall,
     password_policy,
     pending_updates,

@@ -137,3 +137,27 @@ def test_stale_accounts_ignore_builtin_disabled_and_system() -> None:
     res = run("windows.accounts", WinAccountsFacts(users=users))
     assert [r for r in res if r[0] == "windows.accounts.stale"] == [("windows.accounts.stale", "warn", "b")]
     assert status_of(run("windows.accounts", WinAccountsFacts(users=users), accounts={"stale_days": 365}), "windows.accounts.stale") == ["pass"]
+
+
+def test_security_log_retention_by_mode_and_fill() -> None:
+    """Get-WinEvent -ListLog Security: AutoBackup/Retain keep everything; Circular keeps what MaxSize holds."""
+    import pytest
+    from tenken.collectors.windows._ps import ParseError
+    from tenken.collectors.windows.eventlog import parse_eventlog
+
+    def st(**kw: Any) -> list[tuple[str, str, str | None]]:
+        base = {"LogName": "Security", "IsEnabled": True, "LogMode": "Circular", "MaximumSizeInBytes": 20971520,
+                "FileSize": 20971520, "RecordCount": 30000, "Oldest": (NOW - timedelta(days=9)).isoformat()}
+        return run("windows.eventlog", parse_eventlog(base | kw))
+
+    assert status_of(st(), "windows.logs.retention") == ["warn"]  # the 20 MB default, full after 9 days
+    assert status_of(st(LogMode=1), "windows.logs.retention") == ["pass"]  # AutoBackup as a number
+    assert status_of(st(LogMode="Retain"), "windows.logs.retention") == ["pass"]
+    # a quarter full after 100 days: projected 400 days
+    assert status_of(st(FileSize=20971520 // 4, Oldest=(NOW - timedelta(days=100)).isoformat()), "windows.logs.retention") == ["pass"]
+    assert status_of(run("windows.eventlog", parse_eventlog({"LogMode": "Circular", "MaximumSizeInBytes": 20971520, "FileSize": 20971520,
+                                                             "Oldest": (NOW - timedelta(days=9)).isoformat()}),
+                         logging={"enforce_retention": True}), "windows.logs.retention") == ["fail"]
+    assert status_of(st(IsEnabled=False), "windows.logs.retention") == ["fail"]
+    with pytest.raises(ParseError):
+        parse_eventlog({"LogMode": "Sometimes", "MaximumSizeInBytes": 1})

@@ -49,6 +49,7 @@ COMPLIANT = {
     ("windows.smb1", "pass", None, ("SO-8-3",)),
     ("windows.rdp.nla", "pass", None, ("SO-7-12",)),
     ("windows.audit.logon", "pass", None, ("SO-17-1",)),
+    ("windows.logs.retention", "pass", "Security", ("SO-17-1",)),
     ("windows.backup.found", "pass", None, ("SO-11-1", "SO-12-4", "SO-18-1")),
     # one verdict per source (checks/rules/backups.py), as on Linux; desktop.ini, Thumbs.db and the job's log
     # beside the seven images are not generations
@@ -106,6 +107,7 @@ WEAK = {
     ("windows.rdp.nla", "fail", "RDP:3389", ("SO-7-12",)),
     ("windows.audit.logon", "fail", "Logon", ("SO-17-1",)),
     ("windows.audit.logon", "fail", "Logoff", ("SO-17-1",)),
+    ("windows.logs.retention", "warn", "Security", ("SO-17-1",)),
     ("windows.backup.found", "fail", None, ("SO-11-1", "SO-12-4", "SO-18-1")),
     ("windows.backup.generations", "not_applicable", None, ("SO-11-1", "SO-18-1")),
     ("windows.backup.freshness", "not_applicable", None, ("SO-12-4", "SO-11-1")),
