@@ -168,6 +168,22 @@ def log_retention(weeks_kept: int) -> tuple[Facts, Facts]:
     return linux, win
 
 
+def pending(v: tuple[int, int]) -> tuple[Facts, Facts]:
+    """(security, other) updates pending: apt's pending packages from the security suite or not, and the
+    Windows Update Agent's missing updates (MSRC-rated security updates or not)."""
+    from tenken.collectors.linux.patches import PendingUpdate
+    from tenken.collectors.windows.pending_updates import MissingUpdate, PendingUpdatesFacts
+
+    sec, other = v
+    linux = PatchFacts(security_known=True, pending_source="apt lists", index_refreshed_at=NOW - timedelta(days=1), pending=[
+        *(PendingUpdate(name=f"libssl3-{i}", origin="Debian-Security:12/stable-security", security=True) for i in range(sec)),
+        *(PendingUpdate(name=f"tzdata-{i}", origin="Debian:12/stable") for i in range(other))])
+    win = PendingUpdatesFacts(enabled=True, searched=True, server="wsus", missing_updates=[
+        *(MissingUpdate(title=f"累積更新プログラム (KB50442{i:02d})", kbs=[f"KB50442{i:02d}"], severity="Critical", security=True) for i in range(sec)),
+        *(MissingUpdate(title=f"Microsoft Defender Antivirus マルウェア対策プラットフォームの更新プログラム - KB4052623-{i}") for i in range(other))])
+    return linux, win
+
+
 RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] = {
     # rule: (adapter, linux collector, linux check, windows collector, windows check)
     "patch_age": (patch_age, "linux.patches", "linux.patches.recency", "windows.updates", "windows.patches.age"),
@@ -179,6 +195,7 @@ RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] 
     "stratum": (stratum, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
     "backup_generations": (backup_generations, "linux.backups", "linux.backup.generations", "windows.backups", "windows.backup.generations"),
     "backup_age": (backup_age, "linux.backups", "linux.backup.freshness", "windows.backups", "windows.backup.freshness"),
+    "pending": (pending, "linux.patches", "linux.patches.pending", "windows.pending_updates", "windows.patches.pending"),
     "log_retention": (log_retention, "linux.logs", "linux.logs.retention", "windows.eventlog", "windows.logs.retention"),
     "backup_offline": (backup_offline, "linux.backups", "linux.backup.offline", "windows.backups", "windows.backup.offline"),
 }
@@ -206,6 +223,9 @@ CASES = [
     ("offset", -75.0, "fail"),
     ("stratum", 3, "pass"),
     ("stratum", 7, "warn"),  # Windows used to fail
+    ("pending", (0, 0), "pass"),
+    ("pending", (2, 0), "fail"),
+    ("pending", (0, 3), "warn"),  # Windows had no pending-updates check
     ("log_retention", 53, "pass"),  # rotate 52 weekly: 53 weeks, 371 days
     ("log_retention", 5, "warn"),  # rotate 4 weekly: 35 days (Linux used to count 28)
     ("backup_generations", 3, "pass"),

@@ -315,6 +315,8 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
             "security_log": {"LogName": "Security", "IsEnabled": True, "LogMode": "Circular", "MaximumSizeInBytes": 1073741824,
                              "FileSize": 1073614848, "RecordCount": 2915406, "LogFilePath": "%SystemRoot%\\System32\\Winevt\\Logs\\Security.evtx",
                              "Oldest": dotnet_o(now - timedelta(days=400))},
+            # IUpdateSearcher.Search against the hospital's WSUS (ServerSelection 1 = ssManagedServer): nothing missing
+            "wua_search": {"ResultCode": 2, "ServerSelection": 1, "Updates": []},
         },
         cmd={
             "net accounts": Output((NET_ACCOUNTS_JA if ja else NET_ACCOUNTS_EN).format(
@@ -440,6 +442,7 @@ PS_TOPICS = (  # first match wins
     ("Get-SmbServerConfiguration", "smb"),
     ("auditpol.exe /backup", "auditpol_backup"),
     ("Get-WinEvent -ListLog Security", "security_log"),
+    ("Microsoft.Update.Session", "wua_search"),
     ("Write-Error", "clixml_ja"),
 )
 

@@ -161,3 +161,25 @@ def test_security_log_retention_by_mode_and_fill() -> None:
     assert status_of(st(IsEnabled=False), "windows.logs.retention") == ["fail"]
     with pytest.raises(ParseError):
         parse_eventlog({"LogMode": "Sometimes", "MaximumSizeInBytes": 1})
+
+
+def test_pending_updates_from_a_wsus_search() -> None:
+    """IUpdateSearcher results as the collector's script serialises them, titles in the Japanese form
+    Microsoft publishes (support.microsoft.com/ja-jp KB pages, e.g. KB5042349 for .NET on Server 2022)."""
+    from tenken.collectors.windows.pending_updates import PendingUpdatesFacts, parse_pending
+
+    data = {"ResultCode": 2, "ServerSelection": 1, "Updates": [
+        {"Title": "2024-10 Microsoft server operating system version 21H2 x64 ベース システム用累積更新プログラム (KB5044281)",
+         "KB": "5044281", "Severity": "Critical", "Security": True},
+        {"Title": "2024-08 x64 用 Microsoft server operating system version 21H2 用 .NET Framework 3.5、4.8 の累積的な更新プログラム (KB5042349)",
+         "KB": "5042349", "Severity": "", "Security": False},
+    ]}
+    f = parse_pending(data).model_copy(update={"enabled": True})
+    got = run("windows.pending_updates", f)
+    assert sorted(s for c, s, _ in got if c == "windows.patches.pending") == ["fail", "warn"]
+    assert status_of(run("windows.pending_updates", f, patches={"max_pending_total": 5}), "windows.patches.pending") == ["fail"]
+    none = parse_pending({"ResultCode": 2, "ServerSelection": 1, "Updates": []}).model_copy(update={"enabled": True})
+    assert status_of(run("windows.pending_updates", none), "windows.patches.pending") == ["pass"]
+    assert status_of(run("windows.pending_updates", PendingUpdatesFacts()), "windows.patches.pending") == ["not_applicable"]
+    failed = PendingUpdatesFacts(enabled=True, unavailable={"search": Unavailable(reason=Reason.TIMEOUT, detail="300 s")})
+    assert status_of(run("windows.pending_updates", failed), "windows.patches.pending") == ["error"]

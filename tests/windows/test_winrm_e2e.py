@@ -25,6 +25,8 @@ def assert_no_password(*texts: str) -> None:
 
 
 BACKUP_POLICY = """\
+windows:
+  update_search: true
 backups:
   locations:
     - {path: 'D:\\Backup\\EMR', expected_generations: 7}
@@ -40,6 +42,7 @@ COMPLIANT = {
     ("windows.accounts.stale", "pass", None, ("SO-14-7",)),
     ("windows.accounts.inventory", "manual", None, ("SO-14-7",)),
     ("windows.patches.age", "pass", None, ("SO-8-3",)),
+    ("windows.patches.pending", "pass", None, ("SO-8-3",)),  # the WSUS search finds nothing missing
     ("windows.antimalware.enabled", "pass", None, ("SO-8-2",)),
     ("windows.antimalware.signatures", "pass", None, ("SO-8-2", "SO-8-3")),
     ("windows.time.sync", "pass", None, ("SO-17-3",)),
@@ -96,6 +99,7 @@ WEAK = {
     ("windows.accounts.stale", "warn", "olduser", ("SO-14-7",)),
     ("windows.accounts.inventory", "manual", None, ("SO-14-7",)),
     ("windows.patches.age", "fail", None, ("SO-8-3",)),
+    ("windows.patches.pending", "not_applicable", None, ("SO-8-3",)),  # the search is off by default
     ("windows.antimalware.enabled", "fail", None, ("SO-8-2",)),
     ("windows.antimalware.signatures", "fail", None, ("SO-8-2", "SO-8-3")),
     ("windows.time.sync", "fail", "source", ("SO-17-3",)),
