@@ -184,6 +184,27 @@ def pending(v: tuple[int, int]) -> tuple[Facts, Facts]:
     return linux, win
 
 
+def screen_lock(v: tuple[int | None, bool]) -> tuple[Facts, Facts]:
+    """(idle seconds or None for no setting, enforced): GNOME's dconf idle-delay + lock-enabled (locked or not)
+    and Windows' machine inactivity limit (enforced) or a user's own password-protected screen saver."""
+    from tenken.collectors.linux.protections import LockSetting, ProtectionFacts, ScreenLockFacts
+    from tenken.collectors.windows.screen_lock import ScreenLockFacts as WinLock
+    from tenken.collectors.windows.screen_lock import ScreenSaver
+
+    idle, enforced = v
+    settings = [] if idle is None else [LockSetting(desktop="gnome", source="/etc/dconf/db/local.d/00-screenlock", lock_enabled=True,
+                                                    idle_seconds=idle, locked=enforced)]
+    linux = ProtectionFacts(screen=ScreenLockFacts(desktop_present=True, display_managers=["gdm3"], sessions=["gnome"], settings=settings))
+    if idle is None:
+        win = WinLock(installation_type="Client")
+    elif enforced:
+        win = WinLock(installation_type="Client", inactivity_timeout_seconds=idle)
+    else:
+        win = WinLock(installation_type="Client", screensavers=[ScreenSaver(sid="S-1-5-21-1-2-3-1001", policy=False, active=True,
+                                                                            secure=True, timeout_seconds=idle)])
+    return linux, win
+
+
 RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] = {
     # rule: (adapter, linux collector, linux check, windows collector, windows check)
     "patch_age": (patch_age, "linux.patches", "linux.patches.recency", "windows.updates", "windows.patches.age"),
@@ -195,6 +216,7 @@ RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] 
     "stratum": (stratum, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
     "backup_generations": (backup_generations, "linux.backups", "linux.backup.generations", "windows.backups", "windows.backup.generations"),
     "backup_age": (backup_age, "linux.backups", "linux.backup.freshness", "windows.backups", "windows.backup.freshness"),
+    "screen_lock": (screen_lock, "linux.protections", "linux.host.screen_lock", "windows.screen_lock", "windows.screen_lock"),
     "pending": (pending, "linux.patches", "linux.patches.pending", "windows.pending_updates", "windows.patches.pending"),
     "log_retention": (log_retention, "linux.logs", "linux.logs.retention", "windows.eventlog", "windows.logs.retention"),
     "backup_offline": (backup_offline, "linux.backups", "linux.backup.offline", "windows.backups", "windows.backup.offline"),
@@ -223,6 +245,10 @@ CASES = [
     ("offset", -75.0, "fail"),
     ("stratum", 3, "pass"),
     ("stratum", 7, "warn"),  # Windows used to fail
+    ("screen_lock", (300, True), "pass"),
+    ("screen_lock", (3600, True), "fail"),  # beyond host.max_screen_lock_idle_seconds
+    ("screen_lock", (300, False), "warn"),  # users can turn it off
+    ("screen_lock", (None, False), "fail"),  # Windows had no screen lock check
     ("pending", (0, 0), "pass"),
     ("pending", (2, 0), "fail"),
     ("pending", (0, 3), "warn"),  # Windows had no pending-updates check

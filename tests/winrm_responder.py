@@ -315,6 +315,11 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
             "security_log": {"LogName": "Security", "IsEnabled": True, "LogMode": "Circular", "MaximumSizeInBytes": 1073741824,
                              "FileSize": 1073614848, "RecordCount": 2915406, "LogFilePath": "%SystemRoot%\\System32\\Winevt\\Logs\\Security.evtx",
                              "Oldest": dotnet_o(now - timedelta(days=400))},
+            # Registry value names and REG_SZ "1"/"0" flags as the Group Policy ADMX (ControlPanelDisplay.admx) and the
+            # security policy "Interactive logon: Machine inactivity limit" write them; one loaded hive (the auditor's)
+            "screen_lock": {"InstallationType": "Server", "InactivityTimeoutSecs": 900, "Users": {
+                "Sid": "S-1-5-21-1-2-3-1001", "PolicyActive": None, "PolicySecure": None, "PolicyTimeout": None,
+                "Active": "1", "Secure": "0", "Timeout": "600"}},
             # IUpdateSearcher.Search against the hospital's WSUS (ServerSelection 1 = ssManagedServer): nothing missing
             "wua_search": {"ResultCode": 2, "ServerSelection": 1, "Updates": []},
         },
@@ -395,6 +400,10 @@ def weak(now: datetime) -> Scenario:
                 {"Name": "Public", "Enabled": "False", "DefaultInboundAction": "Block", "DefaultOutboundAction": "Allow"},
             ],
             "smb": {"EnableSMB1Protocol": True, "EnableSMB2Protocol": True, "RequireSecuritySignature": False, "EncryptData": False},
+            # a nurse's laptop: no machine limit, the user's own screen saver without a password (ScreenSaverIsSecure=0)
+            "screen_lock": {"InstallationType": "Client", "InactivityTimeoutSecs": None, "Users": [
+                {"Sid": "S-1-5-21-1-2-3-1003", "PolicyActive": None, "PolicySecure": None, "PolicyTimeout": None,
+                 "Active": "1", "Secure": "0", "Timeout": "600"}]},
             # the client default: 20 MB circular ("defaults to 20 megabytes", Group Policy's Event Log Service
             # help text), full after nine days of logons
             "security_log": {"LogName": "Security", "IsEnabled": True, "LogMode": "Circular", "MaximumSizeInBytes": 20971520,
@@ -502,6 +511,11 @@ def run_powershell(sc: Scenario, script: str) -> tuple[str | None, Output]:
         if data is None:
             return "stat", Output(exit_code=2)
         return "stat", Output(ps_json_dumps({"Length": len(data), "Mtime": 1.7e12, "Dir": False, "Attributes": "Archive"}) + "\r\n")
+    if "Registry::HKEY_USERS" in script:
+        topic = "screen_lock"
+        if topic not in sc.ps:
+            return topic, Output(ps_json_dumps({"InstallationType": "Server", "InactivityTimeoutSecs": None, "Users": []}) + "\r\n")
+        return topic, Output(ps_json_dumps(sc.ps[topic]) + "\r\n")
     if "function R($k,$n)" in script:
         obj: dict[str, int | None] = {}
         for name, key, value in re.findall(r"\$o\['((?:[^']|'')*)'\]=R '((?:[^']|'')*)' '((?:[^']|'')*)'", script):

@@ -11,6 +11,7 @@ from tenken.collectors.windows import (  # noqa: F401
     password_policy,
     pending_updates,
     rdp,
+    screen_lock,
     smb,
     time,
     updates,

@@ -183,3 +183,20 @@ def test_pending_updates_from_a_wsus_search() -> None:
     assert status_of(run("windows.pending_updates", PendingUpdatesFacts()), "windows.patches.pending") == ["not_applicable"]
     failed = PendingUpdatesFacts(enabled=True, unavailable={"search": Unavailable(reason=Reason.TIMEOUT, detail="300 s")})
     assert status_of(run("windows.pending_updates", failed), "windows.patches.pending") == ["error"]
+
+
+def test_screen_lock_from_registry_values() -> None:
+    """REG_SZ flags and timeouts as ControlPanelDisplay.admx writes them; a lone hive is an object, not a list."""
+    from tenken.collectors.windows.screen_lock import parse_screen_lock
+
+    def st(data: dict) -> list[str]:
+        return status_of(run("windows.screen_lock", parse_screen_lock(data)), "windows.screen_lock")
+
+    gpo = {"Sid": "S-1-5-21-1-2-3-1001", "PolicyActive": "1", "PolicySecure": "1", "PolicyTimeout": "600",
+           "Active": "1", "Secure": "0", "Timeout": "60"}
+    assert st({"InstallationType": "Client", "InactivityTimeoutSecs": None, "Users": gpo}) == ["pass"]  # Group Policy wins
+    own = {k: (None if k.startswith("Policy") else v) for k, v in gpo.items()} | {"Secure": "1"}
+    assert st({"InstallationType": "Client", "InactivityTimeoutSecs": None, "Users": [own]}) == ["warn"]  # the user can undo it
+    assert st({"InstallationType": "Client", "InactivityTimeoutSecs": 1800, "Users": []}) == ["fail"]
+    assert st({"InstallationType": "Server Core", "InactivityTimeoutSecs": None, "Users": []}) == ["not_applicable"]
+    assert st({"InstallationType": "Client", "InactivityTimeoutSecs": 0, "Users": []}, ) == ["fail"]  # 0: never locks

@@ -49,6 +49,7 @@ COMPLIANT = {
     ("windows.bitlocker", "pass", None, ("SO-7-3",)),
     ("windows.firewall", "pass", None, ("SO-7-12", "SO-8-3")),  # clauses shared with Linux (checks/rules/host.py)
     ("windows.usb.storage", "pass", None, ("SO-8-1",)),
+    ("windows.screen_lock", "pass", None, ("SO-7-3", "SO-14-2")),  # machine inactivity limit 900 s
     ("windows.smb1", "pass", None, ("SO-8-3",)),
     ("windows.rdp.nla", "pass", None, ("SO-7-12",)),
     ("windows.audit.logon", "pass", None, ("SO-17-1",)),
@@ -107,6 +108,7 @@ WEAK = {
     ("windows.firewall", "fail", "Private", ("SO-7-12", "SO-8-3", "SO-7-4")),  # a laptop: SO-7-4 too
     ("windows.firewall", "fail", "Public", ("SO-7-12", "SO-8-3", "SO-7-4")),
     ("windows.usb.storage", "fail", "USBSTOR", ("SO-8-1",)),
+    ("windows.screen_lock", "fail", None, ("SO-7-3", "SO-14-2")),  # screen saver without a password
     ("windows.smb1", "fail", None, ("SO-8-3",)),
     ("windows.rdp.nla", "fail", "RDP:3389", ("SO-7-12",)),
     ("windows.audit.logon", "fail", "Logon", ("SO-17-1",)),
