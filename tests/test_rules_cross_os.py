@@ -205,6 +205,19 @@ def screen_lock(v: tuple[int | None, bool]) -> tuple[Facts, Facts]:
     return linux, win
 
 
+def listening(v: tuple[int, str]) -> tuple[Facts, Facts]:
+    """One TCP listener (port, address) beside sshd/RDP: ss's view on Linux, Get-NetTCPConnection's on Windows."""
+    from tenken.collectors.linux.services import Listener, ServicesFacts
+    from tenken.collectors.windows.listeners import ListenersFacts, WinListener
+
+    port, addr = v
+    linux = ServicesFacts(listeners=[Listener(proto="tcp", address="0.0.0.0", port=22, process="sshd"),
+                                     Listener(proto="tcp", address=addr, port=port, process="inetd")], listeners_source="ss -tulpn")
+    win = ListenersFacts(listeners=[WinListener(proto="tcp", address="0.0.0.0", port=3389, process="svchost", services=["TermService"]),
+                                    WinListener(proto="tcp", address=addr, port=port, process="svchost", services=["ftpsvc"])])
+    return linux, win
+
+
 RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] = {
     # rule: (adapter, linux collector, linux check, windows collector, windows check)
     "patch_age": (patch_age, "linux.patches", "linux.patches.recency", "windows.updates", "windows.patches.age"),
@@ -216,6 +229,7 @@ RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] 
     "stratum": (stratum, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
     "backup_generations": (backup_generations, "linux.backups", "linux.backup.generations", "windows.backups", "windows.backup.generations"),
     "backup_age": (backup_age, "linux.backups", "linux.backup.freshness", "windows.backups", "windows.backup.freshness"),
+    "ports": (listening, "linux.services", "linux.services.ports", "windows.listeners", "windows.services.ports"),
     "screen_lock": (screen_lock, "linux.protections", "linux.host.screen_lock", "windows.screen_lock", "windows.screen_lock"),
     "pending": (pending, "linux.patches", "linux.patches.pending", "windows.pending_updates", "windows.patches.pending"),
     "log_retention": (log_retention, "linux.logs", "linux.logs.retention", "windows.eventlog", "windows.logs.retention"),
@@ -245,6 +259,9 @@ CASES = [
     ("offset", -75.0, "fail"),
     ("stratum", 3, "pass"),
     ("stratum", 7, "warn"),  # Windows used to fail
+    ("ports", (8443, "0.0.0.0"), "pass"),
+    ("ports", (21, "0.0.0.0"), "fail"),  # Windows had no listening-ports check
+    ("ports", (21, "127.0.0.1"), "warn"),
     ("screen_lock", (300, True), "pass"),
     ("screen_lock", (3600, True), "fail"),  # beyond host.max_screen_lock_idle_seconds
     ("screen_lock", (300, False), "warn"),  # users can turn it off

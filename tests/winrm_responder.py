@@ -243,6 +243,25 @@ COMMON_REG = {
 }
 
 
+def _listen(proto: str, addr: str, port: int, pid: int, proc: str, *svcs: str) -> dict[str, Any]:
+    return {"Proto": proto, "Address": addr, "Port": port, "Pid": pid, "Process": proc, "Services": list(svcs)}
+
+
+#: A Windows Server 2022 member server's listeners, owners as Microsoft's "Service overview and network port
+#: requirements for Windows" lists them (RpcSs 135, System/SMB 445 and NetBIOS 139, TermService 3389, WinRM
+#: over http.sys 5985/47001, the dynamic RPC range 49664+ for lsass/wininit/EventLog/Schedule/spoolsv, W32Time 123).
+SERVER_LISTENERS = [
+    _listen("tcp", "0.0.0.0", 135, 948, "svchost", "RpcEptMapper", "RpcSs"), _listen("tcp", "10.20.0.15", 139, 4, "System"),
+    _listen("tcp", "0.0.0.0", 445, 4, "System"), _listen("tcp", "0.0.0.0", 3389, 1212, "svchost", "TermService"),
+    _listen("tcp", "0.0.0.0", 5985, 4, "System"), _listen("tcp", "0.0.0.0", 47001, 4, "System"),
+    _listen("tcp", "0.0.0.0", 49664, 700, "lsass", "KeyIso", "SamSs"), _listen("tcp", "0.0.0.0", 49665, 560, "wininit"),
+    _listen("tcp", "0.0.0.0", 49666, 1300, "svchost", "EventLog"), _listen("tcp", "0.0.0.0", 49667, 1544, "svchost", "Schedule"),
+    _listen("tcp", "0.0.0.0", 49668, 2484, "spoolsv", "Spooler"), _listen("tcp", "::", 445, 4, "System"),
+    _listen("udp", "0.0.0.0", 123, 1400, "svchost", "W32Time"), _listen("udp", "10.20.0.15", 137, 4, "System"),
+    _listen("udp", "127.0.0.1", 59817, 1812, "svchost", "iphlpsvc"),
+]
+
+
 def compliant(now: datetime, *, lang: str = "en") -> Scenario:
     host = "SRV-EMR01" if lang == "en" else "SRV-DENKARU"
     ja = lang == "ja"
@@ -320,6 +339,7 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
             "screen_lock": {"InstallationType": "Server", "InactivityTimeoutSecs": 900, "Users": {
                 "Sid": "S-1-5-21-1-2-3-1001", "PolicyActive": None, "PolicySecure": None, "PolicyTimeout": None,
                 "Active": "1", "Secure": "0", "Timeout": "600"}},
+            "listeners": SERVER_LISTENERS,
             # IUpdateSearcher.Search against the hospital's WSUS (ServerSelection 1 = ssManagedServer): nothing missing
             "wua_search": {"ResultCode": 2, "ServerSelection": 1, "Updates": []},
         },
@@ -400,6 +420,10 @@ def weak(now: datetime) -> Scenario:
                 {"Name": "Public", "Enabled": "False", "DefaultInboundAction": "Block", "DefaultOutboundAction": "Allow"},
             ],
             "smb": {"EnableSMB1Protocol": True, "EnableSMB2Protocol": True, "RequireSecuritySignature": False, "EncryptData": False},
+            # the laptop also runs the IIS FTP service (ftpsvc in svchost) and a telnet server (tlntsvr.exe, TlntSvr);
+            # a lone listener would be an object, here the array ConvertTo-Json -InputObject @() keeps
+            "listeners": [_listen("tcp", "0.0.0.0", 21, 3120, "svchost", "ftpsvc"), _listen("tcp", "0.0.0.0", 23, 2204, "tlntsvr", "TlntSvr"),
+                          _listen("tcp", "0.0.0.0", 135, 948, "svchost", "RpcSs"), _listen("tcp", "127.0.0.1", 111, 3300, "portmap")],
             # a nurse's laptop: no machine limit, the user's own screen saver without a password (ScreenSaverIsSecure=0)
             "screen_lock": {"InstallationType": "Client", "InactivityTimeoutSecs": None, "Users": [
                 {"Sid": "S-1-5-21-1-2-3-1003", "PolicyActive": None, "PolicySecure": None, "PolicyTimeout": None,
@@ -452,6 +476,7 @@ PS_TOPICS = (  # first match wins
     ("auditpol.exe /backup", "auditpol_backup"),
     ("Get-WinEvent -ListLog Security", "security_log"),
     ("Microsoft.Update.Session", "wua_search"),
+    ("Get-NetTCPConnection -State Listen", "listeners"),
     ("Write-Error", "clixml_ja"),
 )
 

@@ -8,6 +8,7 @@ from tenken.collectors.windows import (  # noqa: F401
     bitlocker,
     eventlog,
     firewall,
+    listeners,
     password_policy,
     pending_updates,
     rdp,

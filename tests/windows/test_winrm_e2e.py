@@ -51,6 +51,8 @@ COMPLIANT = {
     ("windows.usb.storage", "pass", None, ("SO-8-1",)),
     ("windows.screen_lock", "pass", None, ("SO-7-3", "SO-14-2")),  # machine inactivity limit 900 s
     ("windows.smb1", "pass", None, ("SO-8-3",)),
+    ("windows.services.ports", "pass", None, ("SO-8-3", "SO-7-6")),
+    ("windows.services.listeners", "manual", None, ("SO-8-3", "SO-7-6")),
     ("windows.rdp.nla", "pass", None, ("SO-7-12",)),
     ("windows.audit.logon", "pass", None, ("SO-17-1",)),
     ("windows.logs.retention", "pass", "Security", ("SO-17-1",)),
@@ -110,6 +112,10 @@ WEAK = {
     ("windows.usb.storage", "fail", "USBSTOR", ("SO-8-1",)),
     ("windows.screen_lock", "fail", None, ("SO-7-3", "SO-14-2")),  # screen saver without a password
     ("windows.smb1", "fail", None, ("SO-8-3",)),
+    ("windows.services.ports", "fail", "tcp/21/0.0.0.0", ("SO-8-3", "SO-7-6")),  # the same rule as linux.services.ports
+    ("windows.services.ports", "fail", "tcp/23/0.0.0.0", ("SO-8-3", "SO-7-6")),
+    ("windows.services.ports", "warn", "tcp/111/127.0.0.1", ("SO-8-3", "SO-7-6")),  # loopback only
+    ("windows.services.listeners", "manual", None, ("SO-8-3", "SO-7-6")),
     ("windows.rdp.nla", "fail", "RDP:3389", ("SO-7-12",)),
     ("windows.audit.logon", "fail", "Logon", ("SO-17-1",)),
     ("windows.audit.logon", "fail", "Logoff", ("SO-17-1",)),
