@@ -200,3 +200,26 @@ def test_screen_lock_from_registry_values() -> None:
     assert st({"InstallationType": "Client", "InactivityTimeoutSecs": 1800, "Users": []}) == ["fail"]
     assert st({"InstallationType": "Server Core", "InactivityTimeoutSecs": None, "Users": []}) == ["not_applicable"]
     assert st({"InstallationType": "Client", "InactivityTimeoutSecs": 0, "Users": []}, ) == ["fail"]  # 0: never locks
+
+
+# Process names and ports of a real Windows Server domain controller's `Get-NetTCPConnection -State Listen`
+# (a public Markdown note in the search index's code corpus, "PS C:\> Get-NetTCPConnection -State Listen |
+# Select-Object ... ProcessName, LocalPort"); addresses are the cmdlet's usual 0.0.0.0/:: rows.
+DC_LISTEN = [("dfsrs", 49731), ("dns", 49694), ("services", 49682), ("lsass", 49674), ("lsass", 49673), ("lsass", 49667),
+             ("svchost", 49666), ("svchost", 49665), ("wininit", 49664), ("System", 47001), ("Microsoft.ActiveDirectory.WebServices", 9389),
+             ("System", 8000), ("System", 5985), ("lsass", 3269), ("lsass", 3268), ("lsass", 636), ("svchost", 593), ("lsass", 464),
+             ("System", 445), ("httpd", 443), ("lsass", 389), ("svchost", 135), ("lsass", 88), ("httpd", 80), ("dns", 53)]
+
+
+def test_real_domain_controller_listeners() -> None:
+    from tenken.collectors.windows.listeners import parse_listeners
+
+    rows = [{"Proto": "tcp", "Address": "0.0.0.0", "Port": port, "Pid": 1000 + i, "Process": proc, "Services": None}
+            for i, (proc, port) in enumerate(DC_LISTEN)]
+    rows.append(dict(rows[-1]))  # dns:53 is listed once per address in the capture: duplicates collapse
+    facts = parse_listeners(rows)
+    assert len(facts.listeners) == len(DC_LISTEN)
+    got = run("windows.listeners", facts, services={"unnecessary_ports": {21: "ftp", 23: "telnet", 111: "rpcbind"}})
+    assert status_of(got, "windows.services.ports") == ["pass"] and status_of(got, "windows.services.listeners") == ["manual"]
+    # the same host with the DC's port 88 listed as unneeded by a (strange) site policy: the rule fires on it
+    assert status_of(run("windows.listeners", facts, services={"unnecessary_ports": {88: "kerberos"}}), "windows.services.ports") == ["fail"]
