@@ -195,6 +195,9 @@ class WindowsPolicy(_Section):
 
     allow_smb1: bool = False
     require_rdp_nla: bool = True
+    #: Ask the Windows Update Agent (Windows Update or WSUS) for missing updates; off by default (minutes per host).
+    update_search: bool = False
+    update_search_timeout: float = Field(300.0, gt=0)
     #: w32time on a workgroup host syncs once a week by default; logs then drift between syncs.
     max_time_sync_age_hours: float = Field(24, gt=0)
     required_audit: list[AuditRequirement] = Field(default_factory=lambda: [
@@ -226,6 +229,8 @@ class Policy(BaseModel):
             command_timeout=command_timeout,
             backup_locations=list(self.backups.locations),
             secret_scan_paths=list(self.secrets.paths),
+            windows_update_search=self.windows.update_search,
+            windows_update_search_timeout=self.windows.update_search_timeout,
         )
 
 

@@ -11,9 +11,12 @@ import pytest
 from tenken.checks.policy import Policy
 from tenken.checks.registry import run_checks
 from tenken.collectors.evidence import Facts
+from tenken.collectors.linux._mounts import parse_mountinfo
 from tenken.collectors.linux.accounts import Account, AccountsFacts
 from tenken.collectors.linux.antimalware import AntimalwareFacts as LinuxAm
 from tenken.collectors.linux.antimalware import Engine
+from tenken.collectors.linux.backups import BackupFacts as LinuxBk
+from tenken.collectors.linux.backups import BackupLocationFacts, Generation
 from tenken.collectors.linux.password_policy import Lockout, LoginDefs, PwQuality
 from tenken.collectors.linux.password_policy import PasswordPolicyFacts as LinuxPw
 from tenken.collectors.linux.patches import PatchFacts
@@ -23,6 +26,8 @@ from tenken.collectors.transport.base import OsFamily
 from tenken.collectors.windows.accounts import WinAccountsFacts, WinUser
 from tenken.collectors.windows.antimalware import AntimalwareFacts as WinAm
 from tenken.collectors.windows.antimalware import DefenderStatus
+from tenken.collectors.windows.backups import BackupFacts as WinBk
+from tenken.collectors.windows.backups import parse_locations
 from tenken.collectors.windows.password_policy import PasswordPolicyFacts as WinPw
 from tenken.collectors.windows.time import TimeFacts as WinTime
 from tenken.collectors.windows.updates import HotFix, UpdatesFacts
@@ -30,10 +35,11 @@ from tenken.collectors.windows.updates import HotFix, UpdatesFacts
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
 
-def verdicts(os: OsFamily, collector: str, facts: Facts, check_id: str, policy: Policy) -> list[tuple[str, tuple[str, ...]]]:
+def verdicts(os: OsFamily, collector: str, facts: Facts, check_id: str, policy: Policy) -> list[tuple[str, tuple[str, ...], str]]:
+    """(status, clauses, severity) of every finding: one outcome has one severity on every OS."""
     out = run_checks(os=os, target="t", facts={collector: facts}, evidence_ids={collector: "e-1"}, evidence_errors={},
                      policy=policy, now=NOW, only=[check_id])
-    return sorted((f.status.value, tuple(sorted(f.clauses))) for f in out)
+    return sorted((f.status.value, tuple(sorted(f.clauses)), f.severity.value) for f in out)
 
 
 # -- adapters: one value -> (Linux facts, Windows facts) -------------------------------------------------
@@ -96,6 +102,122 @@ def stratum(n: int) -> tuple[Facts, Facts]:
             win.model_copy(update={"stratum": n}))
 
 
+def _linux_backup(count: int, newest_age: timedelta, *, path: str = "/srv/backup/emr", offline: bool = False,
+                  mount_line: str = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw", state: str = "present") -> LinuxBk:
+    """One location as collectors/linux/backups.py records it: dated generations, the mount holding it."""
+    gens = [Generation(name=f"emr-{(NOW - newest_age - timedelta(days=i)):%Y%m%d}.tar.gz", kind="file",
+                       mtime=NOW - newest_age - timedelta(days=i), size=100) for i in range(count)]
+    mount = parse_mountinfo(mount_line + "\n")[0]
+    loc = BackupLocationFacts(path=path, origin="configured", offline_expected=offline, state=state, layout="plain",
+                              generations=gens, count=count if state == "present" else None,
+                              newest=gens[0].mtime if gens else None, mount=mount if state == "present" else None,
+                              mount_table="mountinfo", same_device_as_root=mount.mount_point == "/")
+    return LinuxBk(locations_configured=True, locations=[loc])
+
+
+def _win_backup(count: int, newest_age: timedelta, *, path: str = "D:\\Backup\\EMR", offline: bool = False,
+                exists: bool = True) -> WinBk:
+    """The same location as collectors/windows/backups.py parses Get-ChildItem -Force: the backup images plus
+    desktop.ini and Thumbs.db (hidden+system), which are never generations."""
+    from tenken.collectors.settings import BackupLocation
+
+    items = [{"N": f"emr-{(NOW - newest_age - timedelta(days=i)):%Y%m%d}.vhdx", "D": False, "A": 32,
+              "T": (NOW - newest_age - timedelta(days=i)).isoformat()} for i in range(count)]
+    items += [{"N": "desktop.ini", "D": False, "A": 38, "T": NOW.isoformat()}, {"N": "Thumbs.db", "D": False, "A": 6, "T": NOW.isoformat()}]
+    row = ({"Path": path, "Exists": True, "Total": len(items), "Items": items, "Error": None} if exists else
+           {"Path": path, "Exists": False, "Total": 0, "Items": [], "Error": "ItemNotFoundException", "ShareReachable": None})
+    return WinBk(locations=parse_locations([row], [BackupLocation(path=path, offline=offline)]))
+
+
+def backup_generations(count: int) -> tuple[Facts, Facts]:
+    return _linux_backup(count, timedelta(days=1)), _win_backup(count, timedelta(days=1))
+
+
+def backup_age(age: timedelta) -> tuple[Facts, Facts]:
+    return _linux_backup(3, age), _win_backup(3, age)
+
+
+def backup_offline(where: str) -> tuple[Facts, Facts]:
+    """The registered offline copy: disconnected, connected read-write, or a folder on the system disk."""
+    if where == "disconnected":
+        return (_linux_backup(0, timedelta(days=1), path="/mnt/offline/emr", offline=True, state="not_mounted"),
+                _win_backup(0, timedelta(days=1), path="\\\\nas01\\offline-emr", offline=True, exists=False))
+    if where == "connected":
+        return (_linux_backup(2, timedelta(days=1), path="/mnt/nas/emr", offline=True,
+                              mount_line="31 22 0:50 / /mnt/nas rw,relatime shared:9 - nfs4 nas:/export rw,vers=4.2"),
+                _win_backup(2, timedelta(days=1), path="\\\\nas01\\offline-emr", offline=True))
+    return (_linux_backup(2, timedelta(days=1), path="/srv/offline", offline=True),
+            _win_backup(2, timedelta(days=1), path="C:\\Backup\\Offline", offline=True))
+
+
+def log_retention(weeks_kept: int) -> tuple[Facts, Facts]:
+    """The same number of days of login records: logrotate `weekly` + `rotate N` on /var/log/auth.log (N+1
+    weeks), and a full circular Security log whose oldest event is that many days old."""
+    from tenken.collectors.linux.logs import LogFile, LogsFacts, SyslogFacts, expand_includes, rotation_for
+    from tenken.collectors.windows.eventlog import EventLogFacts
+
+    conf = "weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d\n"
+    stanza = f"/var/log/auth.log\n{{\n\trotate {weeks_kept - 1}\n\tmissingok\n}}\n"
+    pieces = expand_includes("/etc/logrotate.conf", conf, lambda arg: [("/etc/logrotate.d/rsyslog", stanza)])
+    rot = rotation_for("/var/log/auth.log", pieces)
+    assert rot is not None
+    linux = LogsFacts(syslog=SyslogFacts(daemons=["rsyslog"], running=["rsyslog"]), logrotate_present=True, processes_known=True,
+                      rotation={"/var/log/auth.log": rot}, files=[LogFile(path="/var/log/auth.log", mode=0o640, uid=0, gid=4)])
+    win = EventLogFacts(enabled=True, mode="Circular", max_size=1 << 30, file_size=(1 << 30) - 4096, records=10**6,
+                        oldest=NOW - timedelta(days=7 * weeks_kept))
+    return linux, win
+
+
+def pending(v: tuple[int, int]) -> tuple[Facts, Facts]:
+    """(security, other) updates pending: apt's pending packages from the security suite or not, and the
+    Windows Update Agent's missing updates (MSRC-rated security updates or not)."""
+    from tenken.collectors.linux.patches import PendingUpdate
+    from tenken.collectors.windows.pending_updates import MissingUpdate, PendingUpdatesFacts
+
+    sec, other = v
+    linux = PatchFacts(security_known=True, pending_source="apt lists", index_refreshed_at=NOW - timedelta(days=1), pending=[
+        *(PendingUpdate(name=f"libssl3-{i}", origin="Debian-Security:12/stable-security", security=True) for i in range(sec)),
+        *(PendingUpdate(name=f"tzdata-{i}", origin="Debian:12/stable") for i in range(other))])
+    win = PendingUpdatesFacts(enabled=True, searched=True, server="wsus", missing_updates=[
+        *(MissingUpdate(title=f"累積更新プログラム (KB50442{i:02d})", kbs=[f"KB50442{i:02d}"], severity="Critical", security=True) for i in range(sec)),
+        *(MissingUpdate(title=f"Microsoft Defender Antivirus マルウェア対策プラットフォームの更新プログラム - KB4052623-{i}") for i in range(other))])
+    return linux, win
+
+
+def screen_lock(v: tuple[int | None, bool]) -> tuple[Facts, Facts]:
+    """(idle seconds or None for no setting, enforced): GNOME's dconf idle-delay + lock-enabled (locked or not)
+    and Windows' machine inactivity limit (enforced) or a user's own password-protected screen saver."""
+    from tenken.collectors.linux.protections import LockSetting, ProtectionFacts, ScreenLockFacts
+    from tenken.collectors.windows.screen_lock import ScreenLockFacts as WinLock
+    from tenken.collectors.windows.screen_lock import ScreenSaver
+
+    idle, enforced = v
+    settings = [] if idle is None else [LockSetting(desktop="gnome", source="/etc/dconf/db/local.d/00-screenlock", lock_enabled=True,
+                                                    idle_seconds=idle, locked=enforced)]
+    linux = ProtectionFacts(screen=ScreenLockFacts(desktop_present=True, display_managers=["gdm3"], sessions=["gnome"], settings=settings))
+    if idle is None:
+        win = WinLock(installation_type="Client")
+    elif enforced:
+        win = WinLock(installation_type="Client", inactivity_timeout_seconds=idle)
+    else:
+        win = WinLock(installation_type="Client", screensavers=[ScreenSaver(sid="S-1-5-21-1-2-3-1001", policy=False, active=True,
+                                                                            secure=True, timeout_seconds=idle)])
+    return linux, win
+
+
+def listening(v: tuple[int, str]) -> tuple[Facts, Facts]:
+    """One TCP listener (port, address) beside sshd/RDP: ss's view on Linux, Get-NetTCPConnection's on Windows."""
+    from tenken.collectors.linux.services import Listener, ServicesFacts
+    from tenken.collectors.windows.listeners import ListenersFacts, WinListener
+
+    port, addr = v
+    linux = ServicesFacts(listeners=[Listener(proto="tcp", address="0.0.0.0", port=22, process="sshd"),
+                                     Listener(proto="tcp", address=addr, port=port, process="inetd")], listeners_source="ss -tulpn")
+    win = ListenersFacts(listeners=[WinListener(proto="tcp", address="0.0.0.0", port=3389, process="svchost", services=["TermService"]),
+                                    WinListener(proto="tcp", address=addr, port=port, process="svchost", services=["ftpsvc"])])
+    return linux, win
+
+
 RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] = {
     # rule: (adapter, linux collector, linux check, windows collector, windows check)
     "patch_age": (patch_age, "linux.patches", "linux.patches.recency", "windows.updates", "windows.patches.age"),
@@ -105,6 +227,13 @@ RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] 
     "stale": (stale, "linux.accounts", "linux.accounts.stale", "windows.accounts", "windows.accounts.stale"),
     "offset": (offset, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
     "stratum": (stratum, "linux.timesync", "linux.time.sync", "windows.time", "windows.time.sync"),
+    "backup_generations": (backup_generations, "linux.backups", "linux.backup.generations", "windows.backups", "windows.backup.generations"),
+    "backup_age": (backup_age, "linux.backups", "linux.backup.freshness", "windows.backups", "windows.backup.freshness"),
+    "ports": (listening, "linux.services", "linux.services.ports", "windows.listeners", "windows.services.ports"),
+    "screen_lock": (screen_lock, "linux.protections", "linux.host.screen_lock", "windows.screen_lock", "windows.screen_lock"),
+    "pending": (pending, "linux.patches", "linux.patches.pending", "windows.pending_updates", "windows.patches.pending"),
+    "log_retention": (log_retention, "linux.logs", "linux.logs.retention", "windows.eventlog", "windows.logs.retention"),
+    "backup_offline": (backup_offline, "linux.backups", "linux.backup.offline", "windows.backups", "windows.backup.offline"),
 }
 
 CASES = [
@@ -130,6 +259,25 @@ CASES = [
     ("offset", -75.0, "fail"),
     ("stratum", 3, "pass"),
     ("stratum", 7, "warn"),  # Windows used to fail
+    ("ports", (8443, "0.0.0.0"), "pass"),
+    ("ports", (21, "0.0.0.0"), "fail"),  # Windows had no listening-ports check
+    ("ports", (21, "127.0.0.1"), "warn"),
+    ("screen_lock", (300, True), "pass"),
+    ("screen_lock", (3600, True), "fail"),  # beyond host.max_screen_lock_idle_seconds
+    ("screen_lock", (300, False), "warn"),  # users can turn it off
+    ("screen_lock", (None, False), "fail"),  # Windows had no screen lock check
+    ("pending", (0, 0), "pass"),
+    ("pending", (2, 0), "fail"),
+    ("pending", (0, 3), "warn"),  # Windows had no pending-updates check
+    ("log_retention", 53, "pass"),  # rotate 52 weekly: 53 weeks, 371 days
+    ("log_retention", 5, "warn"),  # rotate 4 weekly: 35 days (Linux used to count 28)
+    ("backup_generations", 3, "pass"),
+    ("backup_generations", 1, "fail"),  # Windows counted desktop.ini and Thumbs.db and passed with 3
+    ("backup_age", timedelta(days=2), "pass"),
+    ("backup_age", timedelta(days=7, hours=6), "fail"),
+    ("backup_offline", "disconnected", "pass"),  # Windows asked for a manual check
+    ("backup_offline", "connected", "warn"),  # Windows passed a reachable copy
+    ("backup_offline", "system_disk", "fail"),
 ]
 
 
@@ -137,11 +285,12 @@ CASES = [
 def test_same_numbers_same_verdict_on_both_oses(rule: str, value: object, expected: str) -> None:
     adapter, lc, lcheck, wc, wcheck = RULES[rule]
     linux_facts, win_facts = adapter(value)
-    policy = Policy()
+    # the shipped policy's list of unneeded ports (config/policy.yaml); everything else at its defaults
+    policy = Policy.model_validate({"services": {"unnecessary_ports": {21: "ftp", 23: "telnet"}}})
     linux = verdicts(OsFamily.LINUX, lc, linux_facts, lcheck, policy)
     win = verdicts(OsFamily.WINDOWS, wc, win_facts, wcheck, policy)
     assert linux == win, f"{rule}={value}: Linux {linux} vs Windows {win}"
-    assert {s for s, _ in linux} == {expected}
+    assert {s for s, *_ in linux} == {expected}
 
 
 def test_untrusted_time_source_warns_on_both_and_not_on_a_domain_member() -> None:
@@ -149,10 +298,10 @@ def test_untrusted_time_source_warns_on_both_and_not_on_a_domain_member() -> Non
     linux, win = offset(0.01)
     lv = verdicts(OsFamily.LINUX, "linux.timesync", linux, "linux.time.sources", policy)
     wv = verdicts(OsFamily.WINDOWS, "windows.time", win, "windows.time.sync", policy)
-    assert lv == wv == [("warn", ("SO-17-3",))]
+    assert [v[:2] for v in lv] == [v[:2] for v in wv] == [("warn", ("SO-17-3",))]
     assert isinstance(win, WinTime)
     member = win.model_copy(update={"config_type": "NT5DS", "source": "dc01.hosp.local"})
-    assert verdicts(OsFamily.WINDOWS, "windows.time", member, "windows.time.sync", policy) == [("pass", ("SO-17-3",))]
+    assert [v[:2] for v in verdicts(OsFamily.WINDOWS, "windows.time", member, "windows.time.sync", policy)] == [("pass", ("SO-17-3",))]
 
 
 def test_no_login_account_is_not_applicable_on_both() -> None:
@@ -161,7 +310,7 @@ def test_no_login_account_is_not_applicable_on_both() -> None:
     win = WinAccountsFacts(users=[WinUser(name="Administrator", sid="S-1-5-21-1-2-3-500", enabled=True, last_logon=None)])
     assert (verdicts(OsFamily.LINUX, "linux.accounts", linux, "linux.accounts.stale", Policy())
             == verdicts(OsFamily.WINDOWS, "windows.accounts", win, "windows.accounts.stale", Policy())
-            == [("not_applicable", ("SO-14-7",))])
+            == [("not_applicable", ("SO-14-7",), "info")])
 
 
 def test_checks_never_read_the_wall_clock() -> None:

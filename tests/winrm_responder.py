@@ -77,7 +77,8 @@ class Scenario:
     cmd: dict[str, Output]  # normalised command line -> output
     registry: dict[tuple[str, str], int] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
-    dirs: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)
+    #: folder -> entries (name, mtime) or (name, mtime, FileAttributes, is_directory)
+    dirs: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     slow_topics: tuple[str, ...] = ("updates",)  # answered only after one OperationTimeout fault
 
 
@@ -242,6 +243,25 @@ COMMON_REG = {
 }
 
 
+def _listen(proto: str, addr: str, port: int, pid: int, proc: str, *svcs: str) -> dict[str, Any]:
+    return {"Proto": proto, "Address": addr, "Port": port, "Pid": pid, "Process": proc, "Services": list(svcs)}
+
+
+#: A Windows Server 2022 member server's listeners, owners as Microsoft's "Service overview and network port
+#: requirements for Windows" lists them (RpcSs 135, System/SMB 445 and NetBIOS 139, TermService 3389, WinRM
+#: over http.sys 5985/47001, the dynamic RPC range 49664+ for lsass/wininit/EventLog/Schedule/spoolsv, W32Time 123).
+SERVER_LISTENERS = [
+    _listen("tcp", "0.0.0.0", 135, 948, "svchost", "RpcEptMapper", "RpcSs"), _listen("tcp", "10.20.0.15", 139, 4, "System"),
+    _listen("tcp", "0.0.0.0", 445, 4, "System"), _listen("tcp", "0.0.0.0", 3389, 1212, "svchost", "TermService"),
+    _listen("tcp", "0.0.0.0", 5985, 4, "System"), _listen("tcp", "0.0.0.0", 47001, 4, "System"),
+    _listen("tcp", "0.0.0.0", 49664, 700, "lsass", "KeyIso", "SamSs"), _listen("tcp", "0.0.0.0", 49665, 560, "wininit"),
+    _listen("tcp", "0.0.0.0", 49666, 1300, "svchost", "EventLog"), _listen("tcp", "0.0.0.0", 49667, 1544, "svchost", "Schedule"),
+    _listen("tcp", "0.0.0.0", 49668, 2484, "spoolsv", "Spooler"), _listen("tcp", "::", 445, 4, "System"),
+    _listen("udp", "0.0.0.0", 123, 1400, "svchost", "W32Time"), _listen("udp", "10.20.0.15", 137, 4, "System"),
+    _listen("udp", "127.0.0.1", 59817, 1812, "svchost", "iphlpsvc"),
+]
+
+
 def compliant(now: datetime, *, lang: str = "en") -> Scenario:
     host = "SRV-EMR01" if lang == "en" else "SRV-DENKARU"
     ja = lang == "ja"
@@ -309,6 +329,19 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
                 {"Name": "Public", "Enabled": "True", "DefaultInboundAction": "Block", "DefaultOutboundAction": "Allow"},
             ],
             "smb": {"EnableSMB1Protocol": False, "EnableSMB2Protocol": True, "RequireSecuritySignature": True, "EncryptData": False},
+            # Get-WinEvent -ListLog Security as Windows PowerShell 5.1 serialises it ([string] LogMode is the
+            # EventLogMode name, Microsoft Learn "EventLogMode Enum"): a 1 GB circular log, full, reaching back 400 days
+            "security_log": {"LogName": "Security", "IsEnabled": True, "LogMode": "Circular", "MaximumSizeInBytes": 1073741824,
+                             "FileSize": 1073614848, "RecordCount": 2915406, "LogFilePath": "%SystemRoot%\\System32\\Winevt\\Logs\\Security.evtx",
+                             "Oldest": dotnet_o(now - timedelta(days=400))},
+            # Registry value names and REG_SZ "1"/"0" flags as the Group Policy ADMX (ControlPanelDisplay.admx) and the
+            # security policy "Interactive logon: Machine inactivity limit" write them; one loaded hive (the auditor's)
+            "screen_lock": {"InstallationType": "Server", "InactivityTimeoutSecs": 900, "Users": {
+                "Sid": "S-1-5-21-1-2-3-1001", "PolicyActive": None, "PolicySecure": None, "PolicyTimeout": None,
+                "Active": "1", "Secure": "0", "Timeout": "600"}},
+            "listeners": SERVER_LISTENERS,
+            # IUpdateSearcher.Search against the hospital's WSUS (ServerSelection 1 = ssManagedServer): nothing missing
+            "wua_search": {"ResultCode": 2, "ServerSelection": 1, "Updates": []},
         },
         cmd={
             "net accounts": Output((NET_ACCOUNTS_JA if ja else NET_ACCOUNTS_EN).format(
@@ -339,8 +372,12 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
         },
         files={"C:\\Windows\\System32\\drivers\\etc\\hosts": b"# Copyright (c) 1993-2009 Microsoft Corp.\r\n127.0.0.1 localhost\r\n"},
         dirs={
-            "D:\\Backup\\EMR": [(f"emr-{(now - timedelta(days=i)):%Y%m%d}.vhdx", now - timedelta(days=i, hours=2)) for i in range(7, 0, -1)],
-            "\\\\nas01\\offline-emr": [(f"emr-week{i}.vhdx", now - timedelta(days=7 * i)) for i in range(1, 5)],
+            # seven nightly images, plus what Explorer and the job leave beside them (desktop.ini: Hidden|System|Archive
+            # = 38, Thumbs.db: Hidden|System = 6, the job's log): never generations
+            "D:\\Backup\\EMR": [*((f"emr-{(now - timedelta(days=i)):%Y%m%d}.vhdx", now - timedelta(days=i, hours=2)) for i in range(7, 0, -1)),
+                                ("desktop.ini", now - timedelta(days=300), 38, False), ("Thumbs.db", now - timedelta(days=1), 6, False),
+                                ("backup-job.log", now - timedelta(hours=20), 32, False)],
+            # the offline NAS is disconnected between weekly copies: the path is not there, as expected
         },
     )
 
@@ -383,6 +420,19 @@ def weak(now: datetime) -> Scenario:
                 {"Name": "Public", "Enabled": "False", "DefaultInboundAction": "Block", "DefaultOutboundAction": "Allow"},
             ],
             "smb": {"EnableSMB1Protocol": True, "EnableSMB2Protocol": True, "RequireSecuritySignature": False, "EncryptData": False},
+            # the laptop also runs the IIS FTP service (ftpsvc in svchost) and a telnet server (tlntsvr.exe, TlntSvr);
+            # a lone listener would be an object, here the array ConvertTo-Json -InputObject @() keeps
+            "listeners": [_listen("tcp", "0.0.0.0", 21, 3120, "svchost", "ftpsvc"), _listen("tcp", "0.0.0.0", 23, 2204, "tlntsvr", "TlntSvr"),
+                          _listen("tcp", "0.0.0.0", 135, 948, "svchost", "RpcSs"), _listen("tcp", "127.0.0.1", 111, 3300, "portmap")],
+            # a nurse's laptop: no machine limit, the user's own screen saver without a password (ScreenSaverIsSecure=0)
+            "screen_lock": {"InstallationType": "Client", "InactivityTimeoutSecs": None, "Users": [
+                {"Sid": "S-1-5-21-1-2-3-1003", "PolicyActive": None, "PolicySecure": None, "PolicyTimeout": None,
+                 "Active": "1", "Secure": "0", "Timeout": "600"}]},
+            # the client default: 20 MB circular ("defaults to 20 megabytes", Group Policy's Event Log Service
+            # help text), full after nine days of logons
+            "security_log": {"LogName": "Security", "IsEnabled": True, "LogMode": "Circular", "MaximumSizeInBytes": 20971520,
+                             "FileSize": 20975616, "RecordCount": 30112, "LogFilePath": "%SystemRoot%\\System32\\Winevt\\Logs\\Security.evtx",
+                             "Oldest": dotnet_o(now - timedelta(days=9, hours=4))},
         },
         cmd={
             "net accounts": Output(NET_ACCOUNTS_EN.format(min_age=0, max_age=42, min_len=0, history="None", lockout="Never")),
@@ -424,6 +474,9 @@ PS_TOPICS = (  # first match wins
     ("Get-NetFirewallProfile", "firewall"),
     ("Get-SmbServerConfiguration", "smb"),
     ("auditpol.exe /backup", "auditpol_backup"),
+    ("Get-WinEvent -ListLog Security", "security_log"),
+    ("Microsoft.Update.Session", "wua_search"),
+    ("Get-NetTCPConnection -State Listen", "listeners"),
     ("Write-Error", "clixml_ja"),
 )
 
@@ -462,17 +515,19 @@ def run_powershell(sc: Scenario, script: str) -> tuple[str | None, Output]:
             if items is None:
                 rows.append({"Path": p, "Exists": False, "Count": 0, "Newest": None, "Oldest": None, "Error": "ItemNotFoundException"})
             else:
-                times = sorted(t for _, t in items)
-                rows.append({"Path": p, "Exists": True, "Count": len(items),
-                             "Newest": dotnet_o(times[-1]) if times else None,
-                             "Oldest": dotnet_o(times[0]) if times else None, "Error": None})
+                listed = []
+                for entry in items:
+                    name, t, attrs, is_dir = (*entry, 32, False)[:4] if len(entry) == 2 else entry
+                    listed.append({"N": name, "D": is_dir, "A": attrs, "T": dotnet_o(t)})
+                # ConvertTo-Json: a one-element array stays an array (@()), an empty one is []
+                rows.append({"Path": p, "Exists": True, "Total": len(items), "Items": listed, "Error": None})
         return "backup_dirs", Output(ps_json_dumps(rows) + "\r\n")
     if "Get-ChildItem -LiteralPath $p" in script:
         path = _literal(script, "p") or ""
         items = _ci_get(sc.dirs, path)
         if items is None:
             return "list_dir", Output(exit_code=2)
-        return "list_dir", Output("\n".join(n for n, _ in items) + "\r\n")
+        return "list_dir", Output("\n".join(e[0] for e in items) + "\r\n")
     if "Get-Item -LiteralPath $p" in script:
         path = _literal(script, "p") or ""
         if _ci_get(sc.dirs, path) is not None:
@@ -481,6 +536,11 @@ def run_powershell(sc: Scenario, script: str) -> tuple[str | None, Output]:
         if data is None:
             return "stat", Output(exit_code=2)
         return "stat", Output(ps_json_dumps({"Length": len(data), "Mtime": 1.7e12, "Dir": False, "Attributes": "Archive"}) + "\r\n")
+    if "Registry::HKEY_USERS" in script:
+        topic = "screen_lock"
+        if topic not in sc.ps:
+            return topic, Output(ps_json_dumps({"InstallationType": "Server", "InactivityTimeoutSecs": None, "Users": []}) + "\r\n")
+        return topic, Output(ps_json_dumps(sc.ps[topic]) + "\r\n")
     if "function R($k,$n)" in script:
         obj: dict[str, int | None] = {}
         for name, key, value in re.findall(r"\$o\['((?:[^']|'')*)'\]=R '((?:[^']|'')*)' '((?:[^']|'')*)'", script):

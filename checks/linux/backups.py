@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time
 
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
+from tenken.checks.rules import backups as rules
 from tenken.collectors.linux.backups import BackupFacts, BackupLocationFacts, Generation
 
 BACKUPS = "linux.backups"
@@ -158,20 +159,20 @@ def _no_data_na(ctx: CheckContext) -> Finding:
 
 @check(
     "linux.backup.generations",
-    clauses=("SO-11-1", "SO-18-1"),
+    clauses=rules.GENERATION_CLAUSES,
     needs=(BACKUPS,),
     severity=Severity.HIGH,
-    title=Text(ja="バックアップの世代数", en="Backup generations"),
+    title=rules.GENERATIONS_TITLE,
 )
 def backup_generations(ctx: CheckContext) -> list[Finding]:
-    """"数世代": fewer generations than the site requires leaves one bad (or encrypted) copy between it and loss."""
+    """"数世代" (checks/rules/backups.py). A generation here: a non-hidden, non-symlink entry or a restic snapshot."""
     facts = ctx.get(BACKUPS, BackupFacts)
     locs = [loc for loc in facts.locations if _has_data(loc)]
     if not locs:
         return [_no_data_na(ctx)]
     out = []
     for loc in locs:
-        need = _required(ctx, loc)
+        need = rules.required_generations(loc.expected_generations, loc.offline_expected, ctx.policy.backups)
         names = ", ".join(g.name for g in loc.generations[:8]) + (" …" if len(loc.generations) > 8 else "")
         if loc.count is None:
             out.append(ctx.finding(
@@ -182,42 +183,28 @@ def backup_generations(ctx: CheckContext) -> list[Finding]:
                 remediation=Text(ja=f"borg list {loc.path} で世代数が {need} 以上あることを確認し、記録してください。",
                                  en=f"Confirm with `borg list {loc.path}` that at least {need} archives exist, and record it."),
             ))
-        elif loc.count < need:
-            out.append(ctx.finding(
-                Status.FAIL, subject=loc.path,
-                title=Text(ja="バックアップの世代数が不足", en="Too few backup generations"),
-                detail=Text(ja=f"{_where(loc)} には {loc.count} 世代（{names}）しかありません。必要な世代数は {need} です。",
-                            en=f"{_where(loc)} holds {loc.count} generation(s) ({names}); {need} are required."),
-                remediation=Text(ja=f"少なくとも {need} 世代を保持するよう、バックアップの保持設定を見直してください。",
-                                 en=f"Change the backup retention to keep at least {need} generations."),
-            ))
-        else:
-            out.append(ctx.finding(
-                Status.PASS, subject=loc.path, title=ctx.spec.title,
-                detail=Text(ja=f"{_where(loc)} に {loc.count} 世代（必要 {need}）: {names}。合計 {_size(loc.total_size)}。",
-                            en=f"{_where(loc)} holds {loc.count} generations (required {need}): {names}. Total {_size(loc.total_size)}."),
-            ))
+            continue
+        total = Text(ja=f"合計 {_size(loc.total_size)}。", en=f"Total {_size(loc.total_size)}.")
+        out.append(ctx.verdict(rules.judge_generations(loc.count, need, where=_where(loc), names=names, extra=total), subject=loc.path))
     return out
 
 
 @check(
     "linux.backup.freshness",
-    clauses=("SO-12-4", "SO-11-1"),
+    clauses=rules.FRESHNESS_CLAUSES,
     needs=(BACKUPS,),
     severity=Severity.HIGH,
-    title=Text(ja="最新バックアップの鮮度", en="Newest backup is recent"),
+    title=rules.FRESHNESS_TITLE,
 )
 def backup_freshness(ctx: CheckContext) -> list[Finding]:
-    """A backup that stopped weeks ago is not usable in an emergency (SO-12-4): everything since is lost."""
+    """The newest online copy against `backups.max_newest_age_days` (checks/rules/backups.py)."""
     facts = ctx.get(BACKUPS, BackupFacts)
-    locs = [loc for loc in facts.locations if _has_data(loc)]
+    locs = [loc for loc in facts.locations if _has_data(loc) and rules.judged_for_freshness(loc.offline_expected)]
     if not locs:
         return [_no_data_na(ctx)]
-    now = ctx.now
-    limit = ctx.policy.backups.max_newest_age_days
     out = []
     for loc in locs:
-        newest = _newest(loc, now)
+        newest = _newest(loc, ctx.now)
         if newest is None:
             out.append(ctx.finding(
                 Status.ERROR, subject=loc.path, severity=Severity.MEDIUM, title=ctx.spec.title,
@@ -225,23 +212,7 @@ def backup_freshness(ctx: CheckContext) -> list[Finding]:
                             en=f"The time of the newest backup in {loc.path} could not be determined."),
             ))
             continue
-        age = (now - newest).total_seconds() / 86400
-        when = newest.date().isoformat()
-        if age > limit:
-            out.append(ctx.finding(
-                Status.FAIL, subject=loc.path,
-                title=Text(ja="最新のバックアップが古い", en="Newest backup is too old"),
-                detail=Text(ja=f"{_where(loc)} の最新バックアップは {when}（{age:.0f} 日前）で、方針の上限 {limit:g} 日を超えています。",
-                            en=f"The newest backup in {_where(loc)} is from {when} ({age:.0f} days ago), beyond the policy limit of {limit:g} days."),
-                remediation=Text(ja="バックアップジョブが止まっていないか（cron・タイマー・ログ）確認し、再開してください。",
-                                 en="Check whether the backup job stopped (cron, timers, its logs) and restart it."),
-            ))
-        else:
-            out.append(ctx.finding(
-                Status.PASS, subject=loc.path, title=ctx.spec.title,
-                detail=Text(ja=f"{_where(loc)} の最新バックアップは {when}（{age:.1f} 日前、上限 {limit:g} 日）。",
-                            en=f"The newest backup in {_where(loc)} is from {when} ({age:.1f} days ago; limit {limit:g} days)."),
-            ))
+        out.append(ctx.verdict(rules.judge_newest(newest, ctx.now, ctx.policy.backups, where=_where(loc)), subject=loc.path))
     return out
 
 
@@ -265,12 +236,39 @@ def _reach_text(loc: BackupLocationFacts) -> tuple[str, str]:
     return "".join(bits_ja), "".join(bits_en)
 
 
+def offline_state(loc: BackupLocationFacts) -> tuple[rules.OfflineState, Text] | None:
+    """Where a registered offline location stands, with what was seen; None when it could not be read."""
+    rj, re_ = _reach_text(loc)
+    if loc.state in ("absent", "not_mounted"):
+        noauto = loc.fstab_entry is not None and loc.fstab_entry.noauto
+        how_ja = "マウントされていません（fstab の noauto）" if noauto else (
+            "マウントされていません" if loc.state == "not_mounted" else "このホストからは見えません")
+        how_en = "not mounted (noauto in fstab)" if noauto else ("not mounted" if loc.state == "not_mounted" else "not visible from this host")
+        return rules.OfflineState.DISCONNECTED, Text(ja=f"（{how_ja}）", en=f"({how_en})")
+    if loc.state == "unreadable":
+        return None
+    m = loc.mount
+    seen = Text(ja=f"{rj}。", en=f"{re_}.")
+    if loc.immutable or loc.append_only:
+        attr = "immutable (i)" if loc.immutable else "append-only (a)"
+        return rules.OfflineState.IMMUTABLE, Text(ja=f"{attr} 属性。{seen.ja}", en=f"Attribute {attr}. {seen.en}")
+    if m is None:
+        return rules.OfflineState.CONNECTED_UNKNOWN, Text(ja="マウント情報を取得できませんでした。", en="No mount table could be read.")
+    if m.read_only:
+        return rules.OfflineState.READ_ONLY, seen
+    if loc.same_device_as_root and m.mount_point == "/":
+        return rules.OfflineState.WRITABLE_SYSTEM_DISK, seen
+    if loc.fstab_entry is not None and loc.fstab_entry.noauto:
+        seen = Text(ja=seen.ja + "fstab では noauto ですが、マウントされたままです。", en=seen.en + " fstab marks it noauto, yet it is mounted.")
+    return rules.OfflineState.CONNECTED_WRITABLE, seen
+
+
 @check(
     "linux.backup.offline",
-    clauses=("SO-11-1", "SO-18-1"),
+    clauses=rules.OFFLINE_CLAUSES,
     needs=(BACKUPS,),
-    severity=Severity.HIGH,
-    title=Text(ja="不正ソフトウェアの影響が及ばないバックアップ", en="A backup copy out of malware's reach"),
+    severity=Severity.MEDIUM,
+    title=rules.OFFLINE_TITLE,
 )
 def backup_offline(ctx: CheckContext) -> list[Finding]:
     """"その一部は不正ソフトウェアの混入による影響が波及しない手段で管理": the copy ransomware on this host cannot touch.
@@ -281,97 +279,25 @@ def backup_offline(ctx: CheckContext) -> list[Finding]:
     facts = ctx.get(BACKUPS, BackupFacts)
     offline = [loc for loc in facts.locations if loc.offline_expected]
     if not offline:
-        evidence_ja, evidence_en = [], []
+        seen_ja, seen_en = [], []
         for loc in facts.locations:
             if _has_data(loc):
                 rj, re_ = _reach_text(loc)
-                evidence_ja.append(f"{loc.path}: {rj}")
-                evidence_en.append(f"{loc.path}: {re_}")
-        seen_ja = ("検出した保存先: " + "; ".join(evidence_ja) + "。") if evidence_ja else ""
-        seen_en = ("Locations seen: " + "; ".join(evidence_en) + ". ") if evidence_en else ""
-        return [ctx.finding(
-            Status.WARN,
-            title=Text(ja="オフライン（隔離）バックアップの登録がない", en="No offline backup copy configured"),
-            detail=Text(
-                ja=f"{seen_ja}ネットワークやホストから切り離した（または追記不能な）バックアップがどこにあるか、方針に登録されていません。"
-                   "このホストからは、ランサムウェアの影響が及ばないコピーの存在を確認できません。",
-                en=f"{seen_en}The policy does not say where the copy disconnected from hosts and networks (or on "
-                   "non-rewritable media) is kept, so its existence cannot be confirmed from this host."),
-            remediation=Text(
-                ja="オフライン／追記不能なバックアップの保存先を backups.locations に offline: true として登録してください"
-                   "（例: {path: /mnt/offline-nas/emr, offline: true}）。外部媒体やテープで運用する場合は、その手順を記録してください。",
-                en="Configure backups.locations with offline: true for the disconnected or immutable copy "
-                   "(e.g. {path: /mnt/offline-nas/emr, offline: true}); for tapes or removable media, record the procedure."),
-        )]
+                seen_ja.append(f"{loc.path}: {rj}")
+                seen_en.append(f"{loc.path}: {re_}")
+        seen = Text(ja="検出した保存先: " + "; ".join(seen_ja) + "。", en="Locations seen: " + "; ".join(seen_en) + ".") if seen_ja else None
+        return [ctx.verdict(rules.judge_offline(rules.OfflineState.NOT_CONFIGURED, where=None, facts=seen))]
     out = []
     for loc in offline:
-        rj, re_ = _reach_text(loc)
-        if loc.state in ("absent", "not_mounted"):
-            how_ja = "マウントされていません（fstab の noauto）" if loc.fstab_entry is not None and loc.fstab_entry.noauto else (
-                "マウントされていません" if loc.state == "not_mounted" else "このホストからは見えません")
-            how_en = "not mounted (noauto in fstab)" if loc.fstab_entry is not None and loc.fstab_entry.noauto else (
-                "not mounted" if loc.state == "not_mounted" else "not visible from this host")
-            out.append(ctx.finding(
-                Status.PASS, subject=loc.path, title=ctx.spec.title,
-                detail=Text(ja=f"オフライン用の保存先 {loc.path} はスキャン時点で{how_ja}。オフラインコピーとして想定どおりの状態です。"
-                               "中身はこのスキャンでは確認できないため、復元テストで確認してください。",
-                            en=f"The offline location {loc.path} is {how_en} at scan time, as an offline copy should be. "
-                               "Its contents cannot be seen by this scan; confirm them in the restore test."),
-            ))
-            continue
-        if loc.state == "unreadable":
+        st = offline_state(loc)
+        if st is None:
             out.append(ctx.finding(
                 Status.ERROR, subject=loc.path, severity=Severity.MEDIUM, title=ctx.spec.title,
                 detail=Text(ja=f"{loc.path} を読めませんでした（{loc.detail}）。", en=f"Could not read {loc.path} ({loc.detail})."),
                 remediation=Text(ja="root 権限で再実行してください。", en="Re-run with root privileges."),
             ))
             continue
-        m = loc.mount
-        if loc.immutable or loc.append_only:
-            attr = "immutable (i)" if loc.immutable else "append-only (a)"
-            out.append(ctx.finding(
-                Status.PASS, subject=loc.path, title=ctx.spec.title,
-                detail=Text(ja=f"{loc.path} はマウント中ですが {attr} 属性が付いており、書換え・削除できません。{rj}。",
-                            en=f"{loc.path} is mounted but carries the {attr} attribute, so it cannot be rewritten or deleted. {re_}."),
-            ))
-        elif m is not None and m.read_only:
-            out.append(ctx.finding(
-                Status.PASS, subject=loc.path, title=ctx.spec.title,
-                detail=Text(ja=f"{loc.path} は読取専用でマウントされています: {rj}。", en=f"{loc.path} is mounted read-only: {re_}."),
-            ))
-        elif m is None:
-            out.append(ctx.finding(
-                Status.WARN, subject=loc.path,
-                title=Text(ja="オフライン用保存先のマウント状態が不明", en="Mount state of the offline location unknown"),
-                detail=Text(ja=f"{loc.path} は存在しますが、マウント情報を取得できず、書込み可能かどうか判断できません。",
-                            en=f"{loc.path} exists, but no mount table could be read to tell whether it is writable."),
-                remediation=Text(ja="稼働中のホストに対して root 権限で再実行してください。", en="Re-run against the running host as root."),
-            ))
-        elif loc.same_device_as_root and m.mount_point == "/":
-            out.append(ctx.finding(
-                Status.FAIL, subject=loc.path,
-                title=Text(ja="「オフライン」バックアップがシステムディスク上で書込み可能", en="'Offline' backup is a writable directory on the system disk"),
-                detail=Text(ja=f"offline: true とされた {loc.path} は、システムディスク上の書込み可能なディレクトリです: {rj}。"
-                               "このホストに侵入したランサムウェアは、本番データと同時にこのコピーも暗号化・削除できます。",
-                            en=f"{loc.path}, configured as offline, is a writable directory on the system disk: {re_}. "
-                               "Ransomware on this host can encrypt or delete it together with the live data."),
-                remediation=Text(ja="オフラインコピーは、取得後に取り外す媒体・普段はマウントしない別装置・追記不能（WORM／イミュータブル）なストレージに置いてください。",
-                                 en="Keep the offline copy on media removed after the job, a separate device that is normally unmounted, or WORM/immutable storage."),
-            ))
-        else:
-            noauto = loc.fstab_entry is not None and loc.fstab_entry.noauto
-            out.append(ctx.finding(
-                Status.WARN, subject=loc.path,
-                title=Text(ja="オフライン用保存先が読み書き可能でマウント中", en="Offline backup location mounted read-write"),
-                detail=Text(ja=f"offline: true とされた {loc.path} は現在、読み書き可能でマウントされています: {rj}。"
-                               + ("fstab では noauto ですが、マウントされたままです。" if noauto else "")
-                               + "マウント中はこのホストのランサムウェアから到達できます。",
-                            en=f"{loc.path}, configured as offline, is mounted read-write now: {re_}. "
-                               + ("fstab marks it noauto, yet it is mounted. " if noauto else "")
-                               + "While mounted, ransomware on this host can reach it."),
-                remediation=Text(ja="バックアップ取得後はアンマウント（または媒体を取り外し）するか、読取専用・イミュータブルにしてください。",
-                                 en="Unmount it (or remove the medium) after each backup, or make it read-only or immutable."),
-            ))
+        out.append(ctx.verdict(rules.judge_offline(st[0], where=loc.path, facts=st[1]), subject=loc.path))
     return out
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
-from tenken.collectors.linux.logs import AUTH_LOGS, LogFile, LogsFacts
+from tenken.checks.rules import logs as rules
+from tenken.collectors.linux.logs import AUTH_LOGS, LogFile, LogsFacts, Rotation
 
 LOGS = "linux.logs"
 
@@ -22,6 +23,12 @@ LOGIN_FILES = ("/var/log/lastlog", "/var/log/wtmp", "/var/log/btmp", "/var/run/f
 
 def _auth_files(facts: LogsFacts) -> list[LogFile]:
     return [f for f in facts.files if f.path in AUTH_LOGS]
+
+
+def _kept_on_disk(f: LogsFacts) -> list[LogFile]:
+    """Auth log files on disk that a syslog daemon writes (or may: offline root) and logrotate rotates."""
+    writer = bool(f.syslog.running) if f.processes_known else bool(f.syslog.daemons)
+    return [x for x in _auth_files(f) if writer and x.path in f.rotation]
 
 
 @check(
@@ -105,6 +112,17 @@ def journal_persistent(ctx: CheckContext) -> list[Finding]:
         return [ctx.finding(Status.PASS, title=ctx.spec.title,
                             detail=Text(ja=f"ジャーナルはディスクに保存されます（{how_ja}）。", en=f"The journal is stored on disk ({how_en})."))]
     required = ctx.policy.logging.require_persistent_journal
+    kept = _kept_on_disk(f)
+    if kept:
+        return [ctx.finding(
+            Status.PASS, title=ctx.spec.title,
+            detail=Text(ja=f"ジャーナルはメモリ上のみ（Storage={j.storage}）ですが、ログインの記録は認証ログ "
+                           + "、".join(f"{x.path}（logrotate {f.rotation[x.path].source}）" for x in kept)
+                           + " としてディスクに保存され、ローテートされています。SO-17-1 の記録はこちらで満たされます。",
+                        en=f"The journal is volatile (Storage={j.storage}), but login records are kept on disk in "
+                           + ", ".join(f"{x.path} (logrotate {f.rotation[x.path].source})" for x in kept)
+                           + ", with rotation: SO-17-1's record is met there."),
+        )]
     files = ", ".join(x.path for x in _auth_files(f))
     why_ja = f"Storage={j.storage}" + ("（/var/log/journal がない）" if j.storage == "auto" else "")
     why_en = f"Storage={j.storage}" + (" and /var/log/journal does not exist" if j.storage == "auto" else "")
@@ -118,83 +136,66 @@ def journal_persistent(ctx: CheckContext) -> list[Finding]:
     )]
 
 
+def _rule_text(r: Rotation) -> str:
+    bits = [f"rotate {r.rotate} × {r.period}" if r.period else f"rotate {r.rotate}"]
+    if r.maxage:
+        bits.append(f"maxage {r.maxage}")
+    if r.size_mode != "time":
+        bits.append(r.size_mode)
+    return ", ".join([*bits, r.source])
+
+
+def _fix(need: int, source: str | None) -> Text:
+    where_ja = f"{source} の" if source else "logrotate の"
+    where_en = f" in {source}" if source else ""
+    return Text(ja=f"{where_ja} rotate と周期で {need} 日以上を確保する（例: weekly なら rotate {-(-need // 7) - 1}）か、ログサーバへ転送して長期保存してください。",
+                en=f"Keep at least {need} days with rotate × period{where_en} (e.g. weekly with rotate {-(-need // 7) - 1}: "
+                   "the current file plus the rotated ones), or forward to a log server that keeps them.")
+
+
+def rotation_retention(r: Rotation | None) -> tuple[rules.Retention, float | None, str]:
+    """logrotate's rule for one file as the shared rule's input (checks/rules/logs.py says how days are counted)."""
+    if r is None:
+        return rules.Retention.UNDEFINED, None, "no logrotate rule covers it"
+    if r.unlimited:
+        return rules.Retention.UNLIMITED, None, _rule_text(r)
+    if r.retention_days is None:
+        return rules.Retention.VOLUME, None, _rule_text(r)
+    return rules.Retention.DAYS, r.retention_days, _rule_text(r)
+
+
 @check(
     "linux.logs.retention",
-    clauses=("SO-17-1",),
+    clauses=rules.CLAUSES,
     needs=(LOGS,),
     severity=Severity.MEDIUM,
-    title=Text(ja="アクセスログの保存期間", en="Access log retention"),
+    title=rules.TITLE,
 )
 def retention(ctx: CheckContext) -> list[Finding]:
-    """Logs must survive long enough to be reviewed (定期的にログを確認): rotate × period against the policy."""
+    """Logs must survive long enough to be reviewed (定期的にログを確認): logrotate or journald against the policy."""
     f = ctx.get(LOGS, LogsFacts)
     pol = ctx.policy.logging
     need = pol.min_retention_days
-    short = Status.FAIL if pol.enforce_retention else Status.WARN
     out: list[Finding] = []
     auth = _auth_files(f)
     for lf in auth:
         r = f.rotation.get(lf.path)
-        if r is None:
-            if not f.logrotate_present and (u := f.missing("logrotate")) is not None and u.reason.value != "absent":
-                out.append(ctx.unavailable(u, title=ctx.spec.title, subject=lf.path))
-                continue
-            out.append(ctx.finding(
-                Status.WARN, subject=lf.path,
-                title=Text(ja="ログの保存期間を確認できない", en="Log retention not determined"),
-                detail=Text(ja=f"{lf.path} に当てはまる logrotate の設定がなく、保存期間が決まっていません（手作業での削除やディスク溢れに依存）。",
-                            en=f"No logrotate rule covers {lf.path}; how long it is kept is not defined (manual deletion or a full disk decides)."),
-                remediation=Text(ja=f"logrotate で {need} 日以上保存されるよう rotate と周期を設定してください。",
-                                 en=f"Add a logrotate rule keeping at least {need} days (rotate × period)."),
-            ))
+        if r is None and not f.logrotate_present and (u := f.missing("logrotate")) is not None and u.reason.value != "absent":
+            out.append(ctx.unavailable(u, title=ctx.spec.title, subject=lf.path))
             continue
-        if r.retention_days is None:
-            out.append(ctx.finding(
-                Status.WARN, subject=lf.path,
-                title=Text(ja="ログの保存期間がサイズ基準で不定", en="Log retention depends on size only"),
-                detail=Text(ja=f"{lf.path} はサイズ基準でローテートされ（{r.source}、rotate {r.rotate}）、保存日数が決まりません。",
-                            en=f"{lf.path} is rotated by size ({r.source}, rotate {r.rotate}); the number of days kept is not defined."),
-                remediation=Text(ja=f"周期（daily/weekly 等）と rotate で {need} 日以上を確保してください。",
-                                 en=f"Use a period (daily/weekly...) and rotate count giving at least {need} days."),
-            ))
-            continue
-        days = r.retention_days
-        rule = f"rotate {r.rotate} × {r.period}" + (f", maxage {r.maxage}" if r.maxage else "")
-        if days < need:
-            out.append(ctx.finding(
-                short, subject=lf.path,
-                title=Text(ja="ログの保存期間が方針より短い", en="Log retention shorter than policy"),
-                detail=Text(ja=f"{lf.path} は約 {days:g} 日分しか保存されません（{rule}、{r.source}）。方針は {need} 日以上です。",
-                            en=f"{lf.path} is kept for about {days:g} days ({rule}, {r.source}); the policy asks for {need} days."),
-                remediation=Text(ja=f"{r.source} の rotate を増やす（例: weekly なら rotate {-(-need // 7)}）か、ログサーバへ転送して長期保存してください。",
-                                 en=f"Raise rotate in {r.source} (e.g. weekly with rotate {-(-need // 7)}), or forward to a log server that keeps them."),
-            ))
-        else:
-            out.append(ctx.finding(
-                Status.PASS, subject=lf.path, title=ctx.spec.title,
-                detail=Text(ja=f"{lf.path} は約 {days:g} 日分保存されます（{rule}、方針 {need} 日）。",
-                            en=f"{lf.path} is kept for about {days:g} days ({rule}; policy {need} days)."),
-            ))
+        kind, days, rule = rotation_retention(r)
+        out.append(ctx.verdict(rules.judge_retention(kind, days, pol, where=lf.path, rule=rule, fix=_fix(need, r.source if r else None)),
+                               subject=lf.path))
     if not auth and f.journald.installed and f.journald.persistent:
         secs = f.journald.max_retention_seconds
-        if secs is None or secs == 0:
-            out.append(ctx.finding(
-                Status.WARN, subject="journal",
-                title=Text(ja="ジャーナルの保存期間が容量まかせ", en="Journal retention limited only by size"),
-                detail=Text(ja=f"認証ログはジャーナルのみに記録され、MaxRetentionSec の指定がないため、保存期間は容量上限（SystemMaxUse={f.journald.system_max_use or '既定'}）次第です。",
-                            en=f"Auth records live only in the journal, with no MaxRetentionSec: how long they last depends on the size cap (SystemMaxUse={f.journald.system_max_use or 'default'})."),
-                remediation=Text(ja=f"SystemMaxUse を十分に確保して MaxRetentionSec={need}d 以上を設定するか、rsyslog でファイルに保存してください。",
-                                 en=f"Give SystemMaxUse enough room and set MaxRetentionSec={need}d or more, or keep auth logs in files via rsyslog."),
-            ))
+        fix = Text(ja=f"SystemMaxUse を十分に確保して MaxRetentionSec={need}d 以上を設定するか、rsyslog でファイルに保存してください。",
+                   en=f"Give SystemMaxUse enough room and set MaxRetentionSec={need}d or more, or keep auth logs in files via rsyslog.")
+        if not secs:
+            v = rules.judge_retention(rules.Retention.VOLUME, None, pol, where="journal", fix=fix,
+                                      rule=f"no MaxRetentionSec; SystemMaxUse={f.journald.system_max_use or 'default'}")
         else:
-            days = secs / 86400
-            out.append(ctx.finding(
-                Status.PASS if days >= need else short, subject="journal",
-                title=ctx.spec.title if days >= need else Text(ja="ジャーナルの保存期間が方針より短い", en="Journal retention shorter than policy"),
-                detail=Text(ja=f"ジャーナルの MaxRetentionSec は約 {days:.0f} 日です（方針 {need} 日）。",
-                            en=f"The journal's MaxRetentionSec is about {days:.0f} days (policy {need} days)."),
-                remediation=None if days >= need else Text(ja=f"MaxRetentionSec={need}d 以上に設定してください。", en=f"Set MaxRetentionSec={need}d or more."),
-            ))
+            v = rules.judge_retention(rules.Retention.DAYS, round(secs / 86400, 1), pol, where="journal", fix=fix, rule="MaxRetentionSec")
+        out.append(ctx.verdict(v, subject="journal"))
     if not out:
         out.append(ctx.finding(
             Status.NOT_APPLICABLE, title=ctx.spec.title,

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
+from tenken.checks.rules import patches as rules
 from tenken.checks.rules.patches import judge_patch_age
 from tenken.collectors.linux.patches import PatchFacts, PendingUpdate
 
@@ -60,14 +61,9 @@ def pending_updates(ctx: CheckContext) -> list[Finding]:
     sec = [u for u in facts.pending if u.security]
     other = [u for u in facts.pending if not u.security]
     src = facts.pending_source or "package manager"
-    if len(sec) > pol.max_pending_security:
-        out.append(ctx.finding(
-            Status.FAIL, subject="security",
-            title=Text(ja="未適用のセキュリティ更新がある", en="Security updates are pending"),
-            detail=Text(ja=f"セキュリティ更新 {len(sec)} 件が未適用です（許容 {pol.max_pending_security} 件、{src}）: {_names(sec)}",
-                        en=f"{len(sec)} security updates are pending (policy allows {pol.max_pending_security}; {src}): {_names(sec)}"),
-            remediation=_upgrade_cmd(facts),
-        ))
+    fix = _upgrade_cmd(facts)
+    judged = rules.judge_pending([u.name for u in sec], [u.name for u in other] if facts.security_known else [], pol, source=src, fix=fix)
+    out += [ctx.verdict(v) for v in judged if v.subject == "security"]
     if not facts.security_known and facts.pending:
         u = facts.missing("pending_security")
         out.append(ctx.finding(
@@ -77,15 +73,7 @@ def pending_updates(ctx: CheckContext) -> list[Finding]:
                         en=f"Of {len(facts.pending)} pending updates, the security ones could not be told apart ({u.detail if u else 'no advisory data'})."),
             remediation=_upgrade_cmd(facts),
         ))
-    limit = pol.max_pending_total if pol.max_pending_total is not None else 0
-    if len(other) > limit and facts.security_known:
-        out.append(ctx.finding(
-            Status.WARN, subject="other", severity=Severity.LOW,
-            title=Text(ja="未適用の更新（セキュリティ以外）がある", en="Non-security updates are pending"),
-            detail=Text(ja=f"セキュリティ以外の更新 {len(other)} 件が未適用です: {_names(other)}",
-                        en=f"{len(other)} non-security updates are pending: {_names(other)}"),
-            remediation=_upgrade_cmd(facts),
-        ))
+    out += [ctx.verdict(v) for v in judged if v.subject == "other"]
     stale = facts.index_refreshed_at is not None and _days(facts.index_refreshed_at, now) > pol.max_days_since_update
     if stale:
         assert facts.index_refreshed_at is not None
@@ -101,11 +89,7 @@ def pending_updates(ctx: CheckContext) -> list[Finding]:
                              en="Refresh the index (apt-get update / dnf makecache) and scan again."),
         ))
     if not out:
-        out.append(ctx.finding(
-            Status.PASS, title=ctx.spec.title,
-            detail=Text(ja=f"保留中のセキュリティ更新はありません（{src}、更新全体 {len(facts.pending)} 件）。",
-                        en=f"No security updates pending ({src}; {len(facts.pending)} updates pending in all)."),
-        ))
+        out.append(ctx.verdict(rules.pending_pass(len(facts.pending), source=src)))
     return out
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
 from tenken.checks.rules import host as host_rules
-from tenken.collectors.linux.protections import PORTABLE_CHASSIS, FilterState, LockSetting, ProtectionFacts
+from tenken.checks.rules import screen_lock as lock_rule
+from tenken.collectors.linux.protections import PORTABLE_CHASSIS, FilterState, ProtectionFacts
 
 PROT = "linux.protections"
 
@@ -240,66 +241,26 @@ def usb_storage(ctx: CheckContext) -> list[Finding]:
     )]
 
 
-def _lock_ok(s: LockSetting, limit: int) -> bool:
-    return s.lock_enabled is not False and s.idle_seconds is not None and 0 < s.idle_seconds <= limit
-
-
 @check(
     "linux.host.screen_lock",
-    clauses=("SO-7-3", "SO-14-2"),
+    clauses=lock_rule.CLAUSES,
     needs=(PROT,),
     severity=Severity.MEDIUM,
-    title=Text(ja="画面ロック（一定時間操作がない場合）", en="Screen lock after inactivity"),
+    title=lock_rule.TITLE,
 )
 def screen_lock(ctx: CheckContext) -> list[Finding]:
     """An unattended, unlocked desktop lends the logged-in user's session (and records) to whoever sits down."""
     f = ctx.get(PROT, ProtectionFacts)
     sc = f.screen
     limit = ctx.policy.host.max_screen_lock_idle_seconds
-    if not sc.desktop_present:
-        return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title,
-                            detail=Text(ja="デスクトップ環境（ディスプレイマネージャ・セッション）がありません。",
-                                        en="No desktop (display manager or session) is installed."))]
-    desk = ", ".join(sc.display_managers + sc.sessions)
-    bad = Status.FAIL if ctx.policy.host.require_screen_lock else Status.WARN
-    good = [s for s in sc.settings if _lock_ok(s, limit)]
-    enforced = [s for s in good if s.locked and s.lock_enabled is True]
-    if enforced:
-        s = enforced[0]
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja=f"{s.desktop}: {s.idle_seconds} 秒の無操作で画面ロック（{s.source}、利用者は変更不可）。",
-                                        en=f"{s.desktop}: screen locks after {s.idle_seconds} s idle ({s.source}; users cannot change it)."))]
-    if good:
-        s = good[0]
-        return [ctx.finding(
-            Status.WARN, title=Text(ja="画面ロックの設定が強制されていない", en="Screen lock not enforced"),
-            detail=Text(ja=f"{s.desktop}: {s.idle_seconds} 秒で画面ロックする設定（{s.source}）ですが、ロック（locks）されておらず利用者が無効にできます。",
-                        en=f"{s.desktop}: locks after {s.idle_seconds} s ({s.source}), but the keys are not locked, so users can turn it off."),
-            remediation=Text(ja="/etc/dconf/db/local.d/locks/ に /org/gnome/desktop/session/idle-delay と /org/gnome/desktop/screensaver/lock-enabled を記載し、dconf update を実行してください。",
-                             en="List /org/gnome/desktop/session/idle-delay and /org/gnome/desktop/screensaver/lock-enabled in /etc/dconf/db/local.d/locks/ and run dconf update."),
-        )]
-    if sc.settings:
-        s = sc.settings[0]
-        why_ja = ("画面ロックが無効（lock-enabled=false）" if s.lock_enabled is False else
-                  "無操作時間が 0（画面が消えない）" if s.idle_seconds == 0 else
-                  f"無操作時間 {s.idle_seconds} 秒が方針の上限 {limit} 秒を超える" if s.idle_seconds is not None else "無操作時間の指定がない")
-        why_en = ("screen lock disabled (lock-enabled=false)" if s.lock_enabled is False else
-                  "idle delay 0 (never blanks)" if s.idle_seconds == 0 else
-                  f"idle delay {s.idle_seconds} s exceeds the policy limit of {limit} s" if s.idle_seconds is not None else "no idle delay set")
-        return [ctx.finding(
-            bad, title=Text(ja="画面ロックの設定が不適切", en="Screen lock setting inadequate"),
-            detail=Text(ja=f"{s.desktop}（{s.source}）: {why_ja}。", en=f"{s.desktop} ({s.source}): {why_en}."),
-            remediation=Text(ja=f"idle-delay=uint32 {min(limit, 300)}、lock-enabled=true を dconf で設定し、locks で固定してください。",
-                             en=f"Set idle-delay=uint32 {min(limit, 300)} and lock-enabled=true in dconf, and lock the keys."),
-        )]
-    return [ctx.finding(
-        bad, title=Text(ja="画面ロックの方針が設定されていない", en="No screen lock policy"),
-        detail=Text(ja=f"デスクトップ環境（{desk}）がありますが、システム全体の画面ロック設定（dconf・kscreenlockerrc）が見つかりません。"
-                       "離席中の端末を他人が操作できる可能性があります。",
-                    en=f"A desktop is installed ({desk}) but no system-wide screen lock setting (dconf, kscreenlockerrc) was found; "
-                       "an unattended session can be used by someone else."),
-        remediation=Text(ja=f"/etc/dconf/db/local.d/00-screenlock に [org/gnome/desktop/session] idle-delay=uint32 {min(limit, 300)} と "
-                            "[org/gnome/desktop/screensaver] lock-enabled=true を設定し、locks で固定して dconf update を実行してください。",
-                         en=f"Create /etc/dconf/db/local.d/00-screenlock with [org/gnome/desktop/session] idle-delay=uint32 {min(limit, 300)} "
-                            "and [org/gnome/desktop/screensaver] lock-enabled=true, lock both keys, and run dconf update."),
-    )]
+    desk = ", ".join(sc.display_managers + sc.sessions) if sc.desktop_present else None
+    settings = [lock_rule.LockSetting(source=f"{s.desktop} ({s.source})", idle_seconds=s.idle_seconds, lock_enabled=s.lock_enabled,
+                                      enforced=s.locked) for s in sc.settings]
+    return [ctx.verdict(lock_rule.judge_screen_lock(settings, ctx.policy.host, desktop=desk or ("desktop" if sc.desktop_present else None), fix_enforce=Text(
+        ja="/etc/dconf/db/local.d/locks/ に /org/gnome/desktop/session/idle-delay と /org/gnome/desktop/screensaver/lock-enabled を記載し、dconf update を実行してください。",
+        en="List /org/gnome/desktop/session/idle-delay and /org/gnome/desktop/screensaver/lock-enabled in /etc/dconf/db/local.d/locks/ and run dconf update."),
+        fix_set=Text(
+        ja=f"/etc/dconf/db/local.d/00-screenlock に [org/gnome/desktop/session] idle-delay=uint32 {min(limit, 300)} と "
+           "[org/gnome/desktop/screensaver] lock-enabled=true を設定し、locks で固定して dconf update を実行してください。",
+        en=f"Create /etc/dconf/db/local.d/00-screenlock with [org/gnome/desktop/session] idle-delay=uint32 {min(limit, 300)} "
+           "and [org/gnome/desktop/screensaver] lock-enabled=true, lock both keys, and run dconf update.")))]

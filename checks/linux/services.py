@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
+from tenken.checks.rules import services as rules
 from tenken.collectors.linux.services import Listener, ServicesFacts, resolve_service, unit_base
 
 SERVICES = "linux.services"
@@ -100,7 +101,7 @@ def _label(li: Listener) -> str:
 
 @check(
     "linux.services.ports",
-    clauses=CLAUSES,
+    clauses=rules.CLAUSES,
     needs=(SERVICES,),
     severity=Severity.HIGH,
     title=Text(ja="不要なポートで待ち受けていない", en="No listener on an unneeded port"),
@@ -109,26 +110,9 @@ def ports(ctx: CheckContext) -> list[Finding]:
     facts = ctx.get(SERVICES, ServicesFacts)
     if (u := facts.missing("listeners")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
-    pol = ctx.policy.services
-    out: list[Finding] = []
-    for li in facts.listeners:
-        svc = pol.unnecessary_ports.get(li.port)
-        if svc is None:
-            continue
-        local = li.loopback_only
-        out.append(ctx.finding(
-            Status.WARN if local else _status(pol.active_status), subject=f"{li.proto}/{li.port}/{li.address}",
-            title=Text(ja=f"不要なポート {li.port}（{svc}）で待ち受け", en=f"Listening on unneeded port {li.port} ({svc})"),
-            detail=Text(ja=f"{_label(li)} が待ち受けています。{'ループバックのみですが、' if local else ''}{svc} は方針で不要とされています。",
-                        en=f"{_label(li)} is listening.{' Loopback only, but' if local else ''} {svc} is listed as unneeded by policy."),
-            remediation=Text(ja="待ち受けているサービスを停止・無効化してください。", en="Stop and disable the service listening there."),
-        ))
-    if out:
-        return out
-    return [ctx.finding(Status.PASS, title=ctx.spec.title, detail=Text(
-        ja=f"{len(facts.listeners)} 件の待ち受け（{facts.listeners_source}）に方針で不要なポート（{', '.join(str(p) for p in sorted(pol.unnecessary_ports))}）はありません。",
-        en=f"None of {len(facts.listeners)} listeners ({facts.listeners_source}) is on a port policy lists as unneeded "
-           f"({', '.join(str(p) for p in sorted(pol.unnecessary_ports))})."))]
+    got = rules.judge_ports([rules.Listening(proto=li.proto, address=li.address, port=li.port, owner=li.process) for li in facts.listeners],
+                            ctx.policy.services, source=facts.listeners_source or "listeners")
+    return [ctx.verdict(v) for v in got]
 
 
 @check(

@@ -5,11 +5,13 @@ Sources: Windows Server Backup's catalogue, and `backups.locations` entries that
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, OsFamily, check
-from tenken.collectors.windows.backups import BackupFacts
+from tenken.checks.rules import backups as rules
+from tenken.collectors.windows.backups import BackupFacts, LocationState
 
 BK = "windows.backups"
 W = OsFamily.WINDOWS
@@ -39,6 +41,8 @@ def backup_found(ctx: CheckContext) -> list[Finding]:
         return [ctx.unavailable(u, title=ctx.spec.title)]
     out = []
     for loc in f.locations:
+        if loc.offline:
+            continue  # out of reach by design: windows.backup.offline reports where it stands
         if loc.unverifiable:
             out.append(ctx.finding(
                 Status.ERROR, subject=loc.path, severity=Severity.MEDIUM,
@@ -78,88 +82,95 @@ def backup_found(ctx: CheckContext) -> list[Finding]:
     )]
 
 
-@check("windows.backup.generations", clauses=("SO-11-1", "SO-18-1"), needs=(BK,), os=W, severity=Severity.HIGH,  # as on Linux
-       title=Text(ja="バックアップの世代数", en="Backup generations"))
+@check("windows.backup.generations", clauses=rules.GENERATION_CLAUSES, needs=(BK,), os=W, severity=Severity.HIGH,
+       title=rules.GENERATIONS_TITLE)
 def generations(ctx: CheckContext) -> list[Finding]:
+    """"数世代" (checks/rules/backups.py). A generation here: a wbadmin version, a WindowsImageBackup set, or a
+    visible directory/archive in a configured folder — never desktop.ini, Thumbs.db, hidden or system files."""
     f = ctx.get(BK, BackupFacts)
     if (u := f.missing("locations")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
     srcs = [s for s in _sources(f) if s[1] > 0]
     if not srcs:
         return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title,
-                            detail=Text(ja="バックアップが見つからないため判定しません。", en="No backup found to count."))]
+                            detail=Text(ja="判定できるバックアップがありません（windows.backup.found を参照）。",
+                                        en="No backup to judge (see windows.backup.found)."))]
     out = []
-    for name, count, _newest, expected, offline in srcs:
-        need = expected if expected is not None else (1 if offline else ctx.policy.backups.min_generations)
-        if count < need:
-            out.append(ctx.finding(
-                Status.FAIL, subject=name, title=Text(ja="バックアップの世代数が不足", en="Too few backup generations"),
-                detail=Text(ja=f"{name} の世代数は {count}（必要 {need}）。", en=f"{name} holds {count} generations ({need} required)."),
-                remediation=Text(ja="保持世代数の設定を見直してください。", en="Review the retention setting."),
-            ))
-    if out:
-        return out
-    return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                        detail=Text(ja="世代数は十分です: " + ", ".join(f"{n} {c}" for n, c, *_ in srcs) + "。",
-                                    en="Enough generations: " + ", ".join(f"{n} {c}" for n, c, *_ in srcs) + "."))]
+    for name, count, _newest, expected, off in srcs:
+        need = rules.required_generations(expected, off, ctx.policy.backups)
+        skipped = _skipped(f, name)
+        extra = Text(ja=f"数えなかった項目: {', '.join(skipped[:8])}。", en=f"Not counted: {', '.join(skipped[:8])}.") if skipped else None
+        out.append(ctx.verdict(rules.judge_generations(count, need, where=name, names=_names(f, name), extra=extra), subject=name))
+    return out
 
 
-@check("windows.backup.freshness", clauses=("SO-12-4", "SO-11-1"), needs=(BK,), os=W, severity=Severity.HIGH,
-       title=Text(ja="最新バックアップの鮮度", en="Newest backup is recent"))
+def _loc(f: BackupFacts, name: str) -> LocationState | None:
+    return next((loc for loc in f.locations if (loc.label or loc.path) == name), None)
+
+
+def _names(f: BackupFacts, name: str) -> str:
+    loc = _loc(f, name)
+    gens = loc.generations if loc else [v.version for v in f.wbadmin_versions]
+    return ", ".join(gens[:8]) + (" …" if len(gens) > 8 else "")
+
+
+def _skipped(f: BackupFacts, name: str) -> list[str]:
+    loc = _loc(f, name)
+    return loc.skipped if loc else []
+
+
+@check("windows.backup.freshness", clauses=rules.FRESHNESS_CLAUSES, needs=(BK,), os=W, severity=Severity.HIGH,
+       title=rules.FRESHNESS_TITLE)
 def freshness(ctx: CheckContext) -> list[Finding]:
     f = ctx.get(BK, BackupFacts)
     if (u := f.missing("locations")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
-    limit = ctx.policy.backups.max_newest_age_days
-    now = ctx.now
-    srcs = [s for s in _sources(f) if s[1] > 0 and not s[4]]  # offline copies are rotated on their own cycle
+    srcs = [s for s in _sources(f) if s[1] > 0 and rules.judged_for_freshness(s[4])]
     if not srcs:
         return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title,
-                            detail=Text(ja="オンラインのバックアップがないため判定しません。", en="No online backup to date."))]
+                            detail=Text(ja="判定できるバックアップがありません（windows.backup.found を参照）。",
+                                        en="No backup to judge (see windows.backup.found)."))]
     out = []
     for name, _count, newest, _exp, _off in srcs:
         if newest is None:
             out.append(ctx.finding(Status.ERROR, subject=name, title=ctx.spec.title, severity=Severity.MEDIUM,
                                    detail=Text(ja=f"{name} の最新バックアップの日時を取得できません。", en=f"The newest backup time of {name} is unknown.")))
             continue
-        age = (now - newest).total_seconds() / 86400
-        if age > limit:
-            out.append(ctx.finding(
-                Status.FAIL, subject=name, title=Text(ja="最新のバックアップが古い", en="Newest backup is too old"),
-                detail=Text(ja=f"{name} の最新バックアップは {newest.date().isoformat()}（{age:.0f} 日前、基準 {limit:g} 日以内）。",
-                            en=f"The newest backup in {name} is from {newest.date().isoformat()} ({age:.0f} days ago; policy {limit:g} days)."),
-                remediation=Text(ja="バックアップ ジョブが失敗していないか確認してください。", en="Check whether the backup job is failing."),
-            ))
-    if out:
-        return out
-    return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                        detail=Text(ja=f"最新のバックアップは {limit:g} 日以内です。", en=f"The newest backups are within {limit:g} days."))]
+        out.append(ctx.verdict(rules.judge_newest(newest, ctx.now, ctx.policy.backups, where=name), subject=name))
+    return out
 
 
-@check("windows.backup.offline", clauses=("SO-11-1", "SO-18-1"), needs=(BK,), os=W, severity=Severity.MEDIUM,
-       title=Text(ja="不正ソフトウェアの影響が及ばないバックアップ", en="A backup copy out of malware's reach"))
+_SYSTEM_DRIVE = re.compile(r"^[Cc]:[\\/]")
+
+
+def offline_state(loc: LocationState) -> tuple[rules.OfflineState, Text]:
+    """Where a registered offline location stands. Windows cannot tell from here whether a share or disk it
+    reaches is read-only to the host, so a reachable one is `connected_unknown`; a folder on C: (the system
+    drive) is the system disk."""
+    if not loc.exists:
+        if loc.unverifiable:
+            return rules.OfflineState.DISCONNECTED, Text(ja="（この WinRM セッションからは共有に到達できません）",
+                                                          en="(its share does not answer this WinRM session)")
+        return rules.OfflineState.DISCONNECTED, Text(ja="（このホストからは見えません）", en="(not visible from this host)")
+    if _SYSTEM_DRIVE.match(loc.path):
+        return rules.OfflineState.WRITABLE_SYSTEM_DISK, Text(ja=f"{loc.path} はシステム ドライブ（C:）上のフォルダーです。",
+                                                             en=f"{loc.path} is a folder on the system drive (C:).")
+    return rules.OfflineState.CONNECTED_UNKNOWN, Text(ja=f"{loc.count} 世代が見えています。", en=f"{loc.count} generations are visible.")
+
+
+@check("windows.backup.offline", clauses=rules.OFFLINE_CLAUSES, needs=(BK,), os=W, severity=Severity.MEDIUM,
+       title=rules.OFFLINE_TITLE)
 def offline(ctx: CheckContext) -> list[Finding]:
     """Part of the backups must be beyond malware's reach. tenken cannot see a tape in a safe: the site
-    registers the offline location (`offline: true`) and tenken checks it holds something when mounted."""
+    registers the offline location (`offline: true`) and tenken reports where it stands at scan time."""
     f = ctx.get(BK, BackupFacts)
     if (u := f.missing("locations")) is not None:
         return [ctx.unavailable(u, title=ctx.spec.title)]
     off = [loc for loc in f.locations if loc.offline]
     if not off:
-        return [ctx.finding(
-            Status.WARN, title=Text(ja="オフライン（隔離）バックアップの登録がない", en="No offline backup copy configured"),
-            detail=Text(ja="ネットワークから切り離された、または書換え不可の媒体のバックアップが方針に登録されていません。ランサムウェアは到達できるバックアップも暗号化します。",
-                        en="No disconnected or write-once backup is registered in the policy; ransomware encrypts every backup it can reach."),
-            remediation=Text(ja="オフライン保管先を backups.locations に offline: true で登録し、保管手順を整備してください。",
-                             en="Register the offline copy under backups.locations with offline: true, and document how it is kept."),
-        )]
-    with_data = [loc for loc in off if loc.exists and loc.count > 0]
-    if with_data:
-        return [ctx.finding(Status.PASS, title=ctx.spec.title,
-                            detail=Text(ja="オフライン保管先にバックアップがあります: " + ", ".join(loc.path for loc in with_data) + "。",
-                                        en="The offline location holds backups: " + ", ".join(loc.path for loc in with_data) + "."))]
-    return [ctx.finding(
-        Status.MANUAL, title=ctx.spec.title,
-        detail=Text(ja="登録されたオフライン保管先は現在接続されていないか空です（切り離されているのは想定どおりです）。保管状況を台帳で確認してください。",
-                    en="The registered offline location is not connected or empty now (being disconnected is expected); confirm its state in the log."),
-    )]
+        return [ctx.verdict(rules.judge_offline(rules.OfflineState.NOT_CONFIGURED, where=None))]
+    out = []
+    for loc in off:
+        state, seen = offline_state(loc)
+        out.append(ctx.verdict(rules.judge_offline(state, where=loc.path, facts=seen), subject=loc.path))
+    return out

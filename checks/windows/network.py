@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tenken.checks.finding import Finding, Severity, Status, Text
+from tenken.checks.finding import Finding, FindingKind, Severity, Status, Text
 from tenken.checks.registry import CheckContext, OsFamily, check
+from tenken.checks.rules import services as port_rules
+from tenken.collectors.windows.listeners import ListenersFacts
 from tenken.collectors.windows.rdp import RdpFacts
 from tenken.collectors.windows.smb import SmbFacts
 
@@ -71,3 +73,38 @@ def rdp_nla(ctx: CheckContext) -> list[Finding]:
                          en="Enable 'Allow connections only from computers running Remote Desktop with Network Level Authentication' "
                             "(System Properties > Remote), or disable Remote Desktop if it is not needed."),
     )]
+
+
+LISTEN = "windows.listeners"
+
+
+@check("windows.services.ports", clauses=port_rules.CLAUSES, needs=(LISTEN,), os=W, severity=Severity.HIGH, title=port_rules.PORTS_TITLE)
+def ports(ctx: CheckContext) -> list[Finding]:
+    """The same rule as linux.services.ports (checks/rules/services.py), over Get-NetTCPConnection/Get-NetUDPEndpoint."""
+    f = ctx.get(LISTEN, ListenersFacts)
+    if (u := f.missing("listeners")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    got = port_rules.judge_ports([port_rules.Listening(proto=li.proto, address=li.address, port=li.port, owner=li.owner) for li in f.listeners],
+                                 ctx.policy.services, source="Get-NetTCPConnection -State Listen, Get-NetUDPEndpoint")
+    return [ctx.verdict(v) for v in got]
+
+
+@check("windows.services.listeners", clauses=port_rules.CLAUSES, needs=(LISTEN,), os=W, severity=Severity.INFO,
+       kind=FindingKind.PROMPT, title=Text(ja="待ち受けポートの業務上の必要性の確認", en="Confirm every listening port is needed"))
+def listeners(ctx: CheckContext) -> list[Finding]:
+    """Which listeners the work needs is known to the hospital: list the TCP ones reachable from the network."""
+    f = ctx.get(LISTEN, ListenersFacts)
+    if (u := f.missing("listeners")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    tcp = [port_rules.Listening(proto=li.proto, address=li.address, port=li.port, owner=li.owner) for li in f.listeners if li.proto == "tcp"]
+    ext = [li for li in tcp if not li.loopback_only and li.port < 49152]  # the dynamic RPC range is listed by count only
+    dyn = [li for li in tcp if not li.loopback_only and li.port >= 49152]
+    names = "; ".join(li.label for li in ext)
+    return [ctx.finding(
+        Status.MANUAL, kind=FindingKind.PROMPT, title=ctx.spec.title,
+        detail=Text(ja=f"外部から到達可能な TCP の待ち受け {len(ext)} 件: {names or 'なし'}。動的ポート（49152 以上）{len(dyn)} 件。"
+                       "それぞれが業務に必要なサービスであることを確認してください。",
+                    en=f"{len(ext)} TCP listeners reachable from the network: {names or 'none'}. {len(dyn)} in the dynamic range (49152+). "
+                       "Confirm each one is a service the work needs."),
+        remediation=Text(ja="不要な待ち受けはサービスを停止し、必要なものは Windows ファイアウォールで接続元を制限してください。",
+                         en="Stop services behind unneeded listeners and restrict the sources of the needed ones in Windows Firewall."))]

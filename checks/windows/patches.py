@@ -10,8 +10,9 @@ from tenken.checks.registry import CheckContext, OsFamily, check
 from tenken.checks.rules.antimalware import CLAUSES as SIG_CLAUSES
 from tenken.checks.rules.antimalware import judge_signature_age
 from tenken.checks.rules.patches import CLAUSES as CLAUSES_PATCH
-from tenken.checks.rules.patches import judge_patch_age
+from tenken.checks.rules.patches import PENDING_TITLE, judge_patch_age, judge_pending, pending_pass
 from tenken.collectors.windows.antimalware import AntimalwareFacts
+from tenken.collectors.windows.pending_updates import MissingUpdate, PendingUpdatesFacts
 from tenken.collectors.windows.updates import UpdatesFacts
 
 UPDATES = "windows.updates"
@@ -138,3 +139,32 @@ def av_signatures(ctx: CheckContext) -> list[Finding]:
     return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title,
                         detail=Text(ja="稼働中のマルウェア対策製品がないため判定しません（稼働の項目を参照）。",
                                     en="No running anti-malware product to judge (see the protection finding)."))]
+
+
+PENDING = "windows.pending_updates"
+
+
+@check("windows.patches.pending", clauses=CLAUSES_PATCH, needs=(PENDING,), os=W, severity=Severity.HIGH,
+       title=PENDING_TITLE)
+def pending(ctx: CheckContext) -> list[Finding]:
+    """Missing updates from the Windows Update Agent's search (WSUS or Microsoft Update), judged by the
+    same rule as Linux's pending packages (checks/rules/patches.py): an MSRC security update counts as security."""
+    f = ctx.get(PENDING, PendingUpdatesFacts)
+    if not f.enabled:
+        return [ctx.finding(Status.NOT_APPLICABLE, title=ctx.spec.title, detail=Text(
+            ja="Windows Update の検索は無効です（方針 windows.update_search: false）。更新の適用時期は windows.patches.age で判定しています。",
+            en="The Windows Update search is off (policy windows.update_search: false); patch age is judged by windows.patches.age."))]
+    if (u := f.missing("search")) is not None or not f.searched:
+        return [ctx.unavailable(u, title=ctx.spec.title) if u is not None else ctx.finding(
+            Status.ERROR, title=ctx.spec.title, severity=Severity.MEDIUM,
+            detail=Text(ja="Windows Update の検索結果がありません。", en="The Windows Update search returned no result."))]
+    def label(m: MissingUpdate) -> str:
+        return f"{m.title} ({', '.join(m.kbs)})" if m.kbs and not any(k in m.title for k in m.kbs) else m.title
+
+    sec = [label(m) for m in f.missing_updates if m.security or m.severity in ("Critical", "Important")]
+    other = [label(m) for m in f.missing_updates if not (m.security or m.severity in ("Critical", "Important"))]
+    src = f"Windows Update Agent search ({f.server or 'default'} server)"
+    fix = Text(ja="WSUS（または Windows Update）で未適用の更新プログラムを承認・適用してください。",
+               en="Approve and install the missing updates through WSUS (or Windows Update).")
+    got = judge_pending(sec, other, ctx.policy.patches, source=src, fix=fix)
+    return [ctx.verdict(v) for v in got] or [ctx.verdict(pending_pass(len(f.missing_updates), source=src))]

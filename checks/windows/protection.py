@@ -10,8 +10,10 @@ from __future__ import annotations
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, OsFamily, check
 from tenken.checks.rules import host as host_rules
+from tenken.checks.rules import screen_lock as lock_rule
 from tenken.collectors.windows.bitlocker import BitLockerFacts
 from tenken.collectors.windows.firewall import FirewallFacts
+from tenken.collectors.windows.screen_lock import ScreenLockFacts
 from tenken.collectors.windows.usb import UsbFacts
 
 W = OsFamily.WINDOWS
@@ -130,3 +132,36 @@ def usb_storage(ctx: CheckContext) -> list[Finding]:
                          en="Enable the Group Policy 'All Removable Storage classes: Deny all access', or set Start=4 under "
                             "HKLM\\SYSTEM\\CurrentControlSet\\Services\\USBSTOR. If media are controlled by procedure, record a waiver."),
     )]
+
+
+SCREEN = "windows.screen_lock"
+
+
+def screen_settings(f: ScreenLockFacts) -> list[lock_rule.LockSetting]:
+    """The machine inactivity limit first (it binds every user), then Group Policy, then users' own screen savers."""
+    out = []
+    if f.inactivity_timeout_seconds is not None:
+        out.append(lock_rule.LockSetting(source="Interactive logon: Machine inactivity limit (InactivityTimeoutSecs)",
+                                         idle_seconds=f.inactivity_timeout_seconds, lock_enabled=True, enforced=True))
+    for s in sorted(f.screensavers, key=lambda s: not s.policy):
+        where = "Group Policy screen saver" if s.policy else "user's own screen saver"
+        out.append(lock_rule.LockSetting(
+            source=f"{where} ({s.sid}: ScreenSaveActive={int(bool(s.active))}, ScreenSaverIsSecure={int(bool(s.secure))}, "
+                   f"ScreenSaveTimeOut={s.timeout_seconds})",
+            idle_seconds=s.timeout_seconds, lock_enabled=bool(s.active) and bool(s.secure), enforced=s.policy))
+    return out
+
+
+@check("windows.screen_lock", clauses=lock_rule.CLAUSES, needs=(SCREEN,), os=W, severity=Severity.MEDIUM, title=lock_rule.TITLE)
+def screen_lock(ctx: CheckContext) -> list[Finding]:
+    """The same rule as linux.host.screen_lock (checks/rules/screen_lock.py) over the registry's settings."""
+    f = ctx.get(SCREEN, ScreenLockFacts)
+    if (u := f.missing("screen_lock")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    limit = ctx.policy.host.max_screen_lock_idle_seconds
+    desktop = f"Windows {f.installation_type or ''}".strip() if f.desktop else None
+    fix = Text(ja=f"グループ ポリシーの「対話型ログオン: コンピューターの非アクティブ状態の制限」を {limit} 秒以下に設定してください"
+                  "（またはユーザーの構成で、パスワード付きスクリーン セーバーとそのタイムアウトを強制してください）。",
+               en=f"Set the Group Policy 'Interactive logon: Machine inactivity limit' to {limit} seconds or less "
+                  "(or enforce a password-protected screen saver and its timeout under User Configuration).")
+    return [ctx.verdict(lock_rule.judge_screen_lock(screen_settings(f), ctx.policy.host, desktop=desktop, fix_enforce=fix, fix_set=fix))]

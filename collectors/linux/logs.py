@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts, Reason
@@ -84,8 +84,10 @@ class Rotation(BaseModel):
     rotate: int | None = None
     period: str | None = None  # hourly | daily | weekly | monthly | yearly
     maxage: int | None = None
-    size_based: bool = False
-    retention_days: float | None = None  # rotate × period, capped by maxage; None when unknown
+    size_based: bool = False  # `size`: rotated on volume only
+    size_mode: str = "time"  # time | size | maxsize (sooner when large) | minsize (never before the period)
+    unlimited: bool = False  # rotate -1 without maxage: rotated files are never removed
+    retention_days: float | None = None  # (rotate + 1) × period, capped by maxage; None when unknown
 
 
 class LogFile(BaseModel):
@@ -271,21 +273,30 @@ def parse_syslog_ng(text: str) -> tuple[list[str], list[str]]:
 
 _PERIODS = {"hourly": 1 / 24, "daily": 1, "weekly": 7, "monthly": 30, "yearly": 365}
 _SCRIPT_START = ("postrotate", "prerotate", "firstaction", "lastaction", "preremove")
+#: logrotate's default taboo extensions: files in an included directory ending so are skipped.
+TABOO_SUFFIXES = ("~", ".dpkg-dist", ".dpkg-old", ".dpkg-new", ".ucf-dist", ".ucf-new", ".ucf-old", ".rpmnew", ".rpmorig",
+                  ".rpmsave", ".disabled", ".bak", ".swp", ".cfsaved", ".rhn-cfg-tmp-*")
 
 
 class RotateBlock(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     patterns: list[str]
     settings: dict[str, str]
+    #: the file's top-level directives in force where the block starts (a later `rotate 9` does not reach back)
+    defaults: dict[str, str] = Field(default_factory=dict)
 
 
 def parse_logrotate(text: str) -> tuple[dict[str, str], list[RotateBlock]]:
-    """logrotate.conf(5): (top-level directives, blocks of `patterns { directives }`). Scripts are skipped."""
+    """logrotate.conf(5): (top-level directives, blocks of `patterns { directives }`). Scripts are skipped.
+
+    size/maxsize/minsize are kept apart: `size` rotates on size alone, `maxsize` sooner than the period
+    when large, `minsize` never before the period (logrotate(8))."""
     glob: dict[str, str] = {}
     blocks: list[RotateBlock] = []
     pending: list[str] = []
     current: dict[str, str] | None = None
     current_patterns: list[str] = []
+    at_start: dict[str, str] = {}
     in_script = False
 
     def directive(target: dict[str, str], words: list[str]) -> None:
@@ -296,7 +307,7 @@ def parse_logrotate(text: str) -> tuple[dict[str, str], list[RotateBlock]]:
             if len(words) > 1 and re.fullmatch(r"-?\d{1,9}", words[1]):
                 target[key] = words[1]
         elif key in ("size", "maxsize", "minsize"):
-            target["size"] = words[1] if len(words) > 1 else ""
+            target[key] = words[1] if len(words) > 1 else ""
         elif key not in ("include", "tabooext", "taboopat"):
             target[key] = " ".join(words[1:])
 
@@ -317,12 +328,13 @@ def parse_logrotate(text: str) -> tuple[dict[str, str], list[RotateBlock]]:
                 current_patterns = pending + [w.strip('"') for w in head.split()]
                 pending = []
                 current = {}
+                at_start = dict(glob)
                 rest = rest.strip()
                 if rest.endswith("}"):
                     body = rest[:-1].strip()
                     if body:
                         directive(current, body.split())
-                    blocks.append(RotateBlock(patterns=current_patterns, settings=current))
+                    blocks.append(RotateBlock(patterns=current_patterns, settings=current, defaults=at_start))
                     current = None
                 elif rest:
                     directive(current, rest.split())
@@ -337,38 +349,92 @@ def parse_logrotate(text: str) -> tuple[dict[str, str], list[RotateBlock]]:
             body = s[:-1].strip()
             if body:
                 directive(current, body.split())
-            blocks.append(RotateBlock(patterns=current_patterns, settings=current))
+            blocks.append(RotateBlock(patterns=current_patterns, settings=current, defaults=at_start))
             current = None
             continue
         directive(current, s.split())
     return glob, blocks
 
 
-def rotation_for(path: str, files: Iterable[tuple[str, str]]) -> Rotation | None:
-    """The retention logrotate gives `path`: first matching block, inheriting logrotate.conf's top level.
+def split_includes(text: str) -> list[str | tuple[str]]:
+    """logrotate.conf cut at its top-level `include` lines: text segments and (include argument,) markers, in order.
 
-    `files` are (name, text) pairs, logrotate.conf first. Retention = rotate × period days, capped by
-    maxage (rotated copies older than maxage days are deleted). Size-only rotation has no time retention.
+    logrotate reads an included file where the `include` stands, so the directives above it are the
+    included files' defaults and those below it are not."""
+    out: list[str | tuple[str]] = []
+    seg: list[str] = []
+    depth = 0
+    in_script = False
+    for raw in text.splitlines():
+        s = raw.strip()
+        word = s.split()[0] if s else ""
+        if in_script:
+            in_script = s != "endscript"
+        elif word in _SCRIPT_START:
+            in_script = True
+        elif depth == 0 and word == "include" and len(s.split()) > 1:
+            out.append("\n".join(seg))
+            seg = []
+            out.append((s.split(None, 1)[1].strip().strip('"'),))
+            continue
+        elif not s.startswith("#"):
+            depth = max(0, depth + s.count("{") - s.count("}"))
+        seg.append(raw)
+    out.append("\n".join(seg))
+    return out
+
+
+def expand_includes(name: str, text: str, read: Callable[[str], list[tuple[str, str]]], depth: int = 0) -> list[tuple[str, str]]:
+    """(name, text) pieces in the order logrotate reads them: `read(arg)` gives an include's files (a
+    directory's files sorted, taboo extensions skipped). Nested includes are followed three levels deep."""
+    out: list[tuple[str, str]] = []
+    for part in split_includes(text):
+        if isinstance(part, tuple):
+            if depth < 3:
+                for sub_name, sub_text in read(part[0]):
+                    out.extend(expand_includes(sub_name, sub_text, read, depth + 1))
+        elif part.strip():
+            out.append((name, part))
+    return out
+
+
+def _retention(rotate: int, period: str | None, maxage: int | None, mode: str) -> tuple[float | None, bool]:
+    """(days, unlimited). rotate N keeps N rotated files plus the current one: N+1 periods of records.
+    maxage deletes rotated files older than maxage days: at most maxage days plus the current period."""
+    if rotate < 0:  # rotate -1: old logs are never removed (logrotate >= 3.8.5), unless maxage
+        if maxage is not None and maxage > 0 and period is not None:
+            return float(maxage) + _PERIODS[period], False
+        return None, True
+    if period is None or mode == "size":
+        return None, False
+    days = (rotate + 1) * _PERIODS[period]
+    if maxage is not None and maxage > 0:
+        days = min(days, float(maxage) + _PERIODS[period])
+    return days, False
+
+
+def rotation_for(path: str, files: Iterable[tuple[str, str]]) -> Rotation | None:
+    """The retention logrotate gives `path`: the first matching block, with the top-level directives read before it.
+
+    `files` are (name, text) pieces in logrotate's reading order (expand_includes): top-level directives
+    carry forward from piece to piece as logrotate's defaults do; a block's own directives override them.
+    Retention = (rotate + 1) × period days (the current file plus the rotated ones), capped by maxage;
+    `size` alone rotates on volume, so it has no time retention.
     """
     defaults: dict[str, str] = {}
-    for i, (name, text) in enumerate(files):
+    for name, text in files:
         glob, blocks = parse_logrotate(text)
-        if i == 0:
-            defaults = glob
         for b in blocks:
             if any(fnmatch.fnmatchcase(path, pat) for pat in b.patterns):
-                eff = {**defaults, **b.settings}
+                eff = {**defaults, **b.defaults, **b.settings}
                 rotate = int(eff["rotate"]) if "rotate" in eff else 0  # logrotate's default: rotate 0
                 period = eff.get("period")
                 maxage = int(eff["maxage"]) if "maxage" in eff else None
-                size_based = "size" in eff
-                retention: float | None = None
-                if period is not None:
-                    retention = max(rotate, 0) * _PERIODS[period]
-                    if maxage is not None and maxage > 0:
-                        retention = min(retention, float(maxage))
+                mode = "size" if "size" in eff else "maxsize" if "maxsize" in eff else "minsize" if "minsize" in eff else "time"
+                retention, unlimited = _retention(rotate, period, maxage, mode)
                 return Rotation(path=path, source=name, rotate=rotate, period=period, maxage=maxage,
-                                size_based=size_based, retention_days=retention)
+                                size_based=mode == "size", size_mode=mode, unlimited=unlimited, retention_days=retention)
+        defaults.update(glob)
     return None
 
 
@@ -479,17 +545,27 @@ def _syslog(p: Probe, procs: set[str] | None) -> SyslogFacts:
 
 
 def _logrotate(p: Probe, facts: LogsFacts) -> None:
-    texts: list[tuple[str, str]] = []
     main = p.file("/etc/logrotate.conf", fact="logrotate")
     if main is None:
         return
     facts.logrotate_present = True
-    texts.append(("/etc/logrotate.conf", main.decode("utf-8", "replace")))
-    for path in sorted(f"/etc/logrotate.d/{n}" for n in (p.listdir("/etc/logrotate.d") or [])
-                       if not n.startswith(".") and not n.endswith(("~", ".dpkg-dist", ".dpkg-old", ".rpmnew", ".rpmsave"))):
-        data = p.file(path)
-        if data is not None:
-            texts.append((path, data.decode("utf-8", "replace")))
+
+    def read(arg: str) -> list[tuple[str, str]]:
+        st = p.stat(arg)
+        if st is None:
+            return []
+        names = p.listdir(arg) if st.is_dir else None
+        paths = [arg] if names is None else sorted(
+            f"{arg.rstrip('/')}/{n}" for n in names
+            if not n.startswith(".") and not any(fnmatch.fnmatchcase(n, "*" + t) for t in TABOO_SUFFIXES))
+        out = []
+        for path in paths:
+            data = p.file(path)
+            if data is not None:
+                out.append((path, data.decode("utf-8", "replace")))
+        return out
+
+    texts = expand_includes("/etc/logrotate.conf", main.decode("utf-8", "replace"), read)
     for log in ROTATED_LOGS:
         r = rotation_for(log, texts)
         if r is not None:

@@ -13,9 +13,10 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenken.collectors.evidence import Facts, Reason
+from tenken.collectors.evidence import BadRecord, Facts, Reason
 from tenken.collectors.linux._mounts import CrypttabEntry, parse_crypttab, parse_fstab, parse_mountinfo
 from tenken.collectors.linux.logs import parse_ini_section, parse_keyvalue
+from tenken.collectors.linux.lvm import LogicalVolume, LvmError, logical_volumes, parse_lvm_text
 from tenken.collectors.linux.procs import process_names
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
@@ -491,6 +492,45 @@ def _sysfs_crypt(p: Probe) -> dict[str, tuple[str, bool]] | None:
 _REAL_FS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs", "vfat", "exfat", "ntfs", "ntfs3", "zfs", "bcachefs"})
 
 
+#: archive files read at most (vgcfgbackup keeps one per change; the newest matter)
+LVM_ARCHIVE_MAX = 20
+
+
+def _lvm_volumes(p: Probe, crypt_names: set[str]) -> dict[str, LogicalVolume]:
+    """{dm name and /dev/<vg>/<lv>: LV} from /etc/lvm/backup, else the newest /etc/lvm/archive copy per group."""
+    best: dict[str, tuple[int, str, dict[str, Any]]] = {}
+    for d, limit in (("/etc/lvm/backup", None), ("/etc/lvm/archive", LVM_ARCHIVE_MAX)):
+        names = sorted((n for n in (p.listdir(d) or []) if not n.startswith(".")), reverse=True)[:limit]
+        for n in names:
+            data = p.file(f"{d}/{n}")
+            if data is None:
+                continue
+            try:
+                meta = parse_lvm_text(data.decode("utf-8", "replace"))
+            except LvmError as exc:
+                p.malformed.append(BadRecord(path=f"{d}/{n}", line=0, reason=f"not LVM text metadata: {exc}"))
+                continue
+            for vg, body in meta.items():
+                if isinstance(body, dict) and "physical_volumes" in body:
+                    seq = body.get("seqno") if isinstance(body.get("seqno"), int) else -1
+                    rank = seq + (1 << 40 if d.endswith("backup") else 0)  # the current backup wins over archives
+                    if vg not in best or rank > best[vg][0]:
+                        best[vg] = (rank, f"{d}/{n}", {vg: body})
+    out: dict[str, LogicalVolume] = {}
+    for _rank, src, meta in best.values():
+        for lv in logical_volumes(meta, crypt_names, src):
+            out[lv.dm_name] = lv
+            out[f"{lv.vg}/{lv.lv}"] = lv
+    return out
+
+
+def _lv_of(source: str, lvs: dict[str, LogicalVolume]) -> LogicalVolume | None:
+    if source.startswith("/dev/mapper/"):
+        return lvs.get(source.removeprefix("/dev/mapper/"))
+    m = re.match(r"^/dev/([^/]+)/([^/]+)$", source)
+    return lvs.get(f"{m.group(1)}/{m.group(2)}") if m else None
+
+
 def _encryption(p: Probe, eff: EncryptionFacts) -> None:
     ct = p.file("/etc/crypttab")
     if ct is not None:
@@ -520,12 +560,16 @@ def _encryption(p: Probe, eff: EncryptionFacts) -> None:
         if fs is not None:
             eff.method = "fstab+crypttab"
             names = {e.name for e in eff.crypttab}
+            lvs = _lvm_volumes(p, names)
             for m in parse_fstab(fs.decode("utf-8", "replace"), p.malformed):
                 if m.fstype not in _REAL_FS or m.mount_point.startswith("/boot"):
                     continue
                 mapper = m.source.removeprefix("/dev/mapper/") if m.source.startswith("/dev/mapper/") else None
+                lv = _lv_of(m.source, lvs)
                 if mapper is not None and mapper in names:
                     enc, via = True, f"crypttab {mapper}"
+                elif lv is not None:
+                    enc, via = lv.encrypted, lv.via
                 elif mapper is not None and names:
                     enc, via = None, "device-mapper volume with crypttab entries (LVM on LUKS?) — not provable offline"
                 elif not names:

@@ -44,6 +44,7 @@ class MissingUpdate(BaseModel):
 
 
 class PendingUpdatesFacts(Facts):
+    enabled: bool = False  # the search was asked for (policy windows.update_search)
     searched: bool = False  # False: the search was off (the default) or failed (see unavailable)
     server: str | None = None
     missing_updates: list[MissingUpdate] = Field(default_factory=list)
@@ -73,12 +74,13 @@ def collect_pending_updates(p: Probe) -> PendingUpdatesFacts:
     if not p.settings.windows_update_search:
         p.note("search", Reason.UNSUPPORTED, "Windows Update search is off (settings windows_update_search: false)")
         return PendingUpdatesFacts()
+    off = PendingUpdatesFacts(enabled=True)
     ok, data = ps_json(p, SCRIPT, fact="search", ref="Microsoft.Update.Session IUpdateSearcher.Search",
                        timeout=p.settings.windows_update_search_timeout)
     if not ok:
-        return PendingUpdatesFacts()
+        return off
     try:
-        return parse_pending(data)
+        return parse_pending(data).model_copy(update={"enabled": True})
     except ParseError as exc:
         p.note("search", Reason.FAILED, str(exc))
-        return PendingUpdatesFacts()
+        return off

@@ -137,3 +137,89 @@ def test_stale_accounts_ignore_builtin_disabled_and_system() -> None:
     res = run("windows.accounts", WinAccountsFacts(users=users))
     assert [r for r in res if r[0] == "windows.accounts.stale"] == [("windows.accounts.stale", "warn", "b")]
     assert status_of(run("windows.accounts", WinAccountsFacts(users=users), accounts={"stale_days": 365}), "windows.accounts.stale") == ["pass"]
+
+
+def test_security_log_retention_by_mode_and_fill() -> None:
+    """Get-WinEvent -ListLog Security: AutoBackup/Retain keep everything; Circular keeps what MaxSize holds."""
+    import pytest
+    from tenken.collectors.windows._ps import ParseError
+    from tenken.collectors.windows.eventlog import parse_eventlog
+
+    def st(**kw: Any) -> list[tuple[str, str, str | None]]:
+        base = {"LogName": "Security", "IsEnabled": True, "LogMode": "Circular", "MaximumSizeInBytes": 20971520,
+                "FileSize": 20971520, "RecordCount": 30000, "Oldest": (NOW - timedelta(days=9)).isoformat()}
+        return run("windows.eventlog", parse_eventlog(base | kw))
+
+    assert status_of(st(), "windows.logs.retention") == ["warn"]  # the 20 MB default, full after 9 days
+    assert status_of(st(LogMode=1), "windows.logs.retention") == ["pass"]  # AutoBackup as a number
+    assert status_of(st(LogMode="Retain"), "windows.logs.retention") == ["pass"]
+    # a quarter full after 100 days: projected 400 days
+    assert status_of(st(FileSize=20971520 // 4, Oldest=(NOW - timedelta(days=100)).isoformat()), "windows.logs.retention") == ["pass"]
+    assert status_of(run("windows.eventlog", parse_eventlog({"LogMode": "Circular", "MaximumSizeInBytes": 20971520, "FileSize": 20971520,
+                                                             "Oldest": (NOW - timedelta(days=9)).isoformat()}),
+                         logging={"enforce_retention": True}), "windows.logs.retention") == ["fail"]
+    assert status_of(st(IsEnabled=False), "windows.logs.retention") == ["fail"]
+    with pytest.raises(ParseError):
+        parse_eventlog({"LogMode": "Sometimes", "MaximumSizeInBytes": 1})
+
+
+def test_pending_updates_from_a_wsus_search() -> None:
+    """IUpdateSearcher results as the collector's script serialises them, titles in the Japanese form
+    Microsoft publishes (support.microsoft.com/ja-jp KB pages, e.g. KB5042349 for .NET on Server 2022)."""
+    from tenken.collectors.windows.pending_updates import PendingUpdatesFacts, parse_pending
+
+    data = {"ResultCode": 2, "ServerSelection": 1, "Updates": [
+        {"Title": "2024-10 Microsoft server operating system version 21H2 x64 ベース システム用累積更新プログラム (KB5044281)",
+         "KB": "5044281", "Severity": "Critical", "Security": True},
+        {"Title": "2024-08 x64 用 Microsoft server operating system version 21H2 用 .NET Framework 3.5、4.8 の累積的な更新プログラム (KB5042349)",
+         "KB": "5042349", "Severity": "", "Security": False},
+    ]}
+    f = parse_pending(data).model_copy(update={"enabled": True})
+    got = run("windows.pending_updates", f)
+    assert sorted(s for c, s, _ in got if c == "windows.patches.pending") == ["fail", "warn"]
+    assert status_of(run("windows.pending_updates", f, patches={"max_pending_total": 5}), "windows.patches.pending") == ["fail"]
+    none = parse_pending({"ResultCode": 2, "ServerSelection": 1, "Updates": []}).model_copy(update={"enabled": True})
+    assert status_of(run("windows.pending_updates", none), "windows.patches.pending") == ["pass"]
+    assert status_of(run("windows.pending_updates", PendingUpdatesFacts()), "windows.patches.pending") == ["not_applicable"]
+    failed = PendingUpdatesFacts(enabled=True, unavailable={"search": Unavailable(reason=Reason.TIMEOUT, detail="300 s")})
+    assert status_of(run("windows.pending_updates", failed), "windows.patches.pending") == ["error"]
+
+
+def test_screen_lock_from_registry_values() -> None:
+    """REG_SZ flags and timeouts as ControlPanelDisplay.admx writes them; a lone hive is an object, not a list."""
+    from tenken.collectors.windows.screen_lock import parse_screen_lock
+
+    def st(data: dict) -> list[str]:
+        return status_of(run("windows.screen_lock", parse_screen_lock(data)), "windows.screen_lock")
+
+    gpo = {"Sid": "S-1-5-21-1-2-3-1001", "PolicyActive": "1", "PolicySecure": "1", "PolicyTimeout": "600",
+           "Active": "1", "Secure": "0", "Timeout": "60"}
+    assert st({"InstallationType": "Client", "InactivityTimeoutSecs": None, "Users": gpo}) == ["pass"]  # Group Policy wins
+    own = {k: (None if k.startswith("Policy") else v) for k, v in gpo.items()} | {"Secure": "1"}
+    assert st({"InstallationType": "Client", "InactivityTimeoutSecs": None, "Users": [own]}) == ["warn"]  # the user can undo it
+    assert st({"InstallationType": "Client", "InactivityTimeoutSecs": 1800, "Users": []}) == ["fail"]
+    assert st({"InstallationType": "Server Core", "InactivityTimeoutSecs": None, "Users": []}) == ["not_applicable"]
+    assert st({"InstallationType": "Client", "InactivityTimeoutSecs": 0, "Users": []}, ) == ["fail"]  # 0: never locks
+
+
+# Process names and ports of a real Windows Server domain controller's `Get-NetTCPConnection -State Listen`
+# (a public Markdown note in the search index's code corpus, "PS C:\> Get-NetTCPConnection -State Listen |
+# Select-Object ... ProcessName, LocalPort"); addresses are the cmdlet's usual 0.0.0.0/:: rows.
+DC_LISTEN = [("dfsrs", 49731), ("dns", 49694), ("services", 49682), ("lsass", 49674), ("lsass", 49673), ("lsass", 49667),
+             ("svchost", 49666), ("svchost", 49665), ("wininit", 49664), ("System", 47001), ("Microsoft.ActiveDirectory.WebServices", 9389),
+             ("System", 8000), ("System", 5985), ("lsass", 3269), ("lsass", 3268), ("lsass", 636), ("svchost", 593), ("lsass", 464),
+             ("System", 445), ("httpd", 443), ("lsass", 389), ("svchost", 135), ("lsass", 88), ("httpd", 80), ("dns", 53)]
+
+
+def test_real_domain_controller_listeners() -> None:
+    from tenken.collectors.windows.listeners import parse_listeners
+
+    rows = [{"Proto": "tcp", "Address": "0.0.0.0", "Port": port, "Pid": 1000 + i, "Process": proc, "Services": None}
+            for i, (proc, port) in enumerate(DC_LISTEN)]
+    rows.append(dict(rows[-1]))  # dns:53 is listed once per address in the capture: duplicates collapse
+    facts = parse_listeners(rows)
+    assert len(facts.listeners) == len(DC_LISTEN)
+    got = run("windows.listeners", facts, services={"unnecessary_ports": {21: "ftp", 23: "telnet", 111: "rpcbind"}})
+    assert status_of(got, "windows.services.ports") == ["pass"] and status_of(got, "windows.services.listeners") == ["manual"]
+    # the same host with the DC's port 88 listed as unneeded by a (strange) site policy: the rule fires on it
+    assert status_of(run("windows.listeners", facts, services={"unnecessary_ports": {88: "kerberos"}}), "windows.services.ports") == ["fail"]

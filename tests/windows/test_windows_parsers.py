@@ -291,3 +291,32 @@ def test_windows_paths_and_transport_encodings() -> None:
 def test_clixml_and_decode_are_total(b: bytes) -> None:
     clixml_to_text(b"#< CLIXML\r\n" + b)
     decode_text(b)
+
+
+def test_backup_generations_are_backup_sets_not_every_file() -> None:
+    """A Windows Server Backup target folder as Explorer leaves it: WindowsImageBackup\\<host>\\Backup <date> sets
+    (the layout wbadmin writes, e.g. Microsoft Learn "wbadmin start backup"), desktop.ini and Thumbs.db (Hidden|System),
+    a job log, a partial copy and a junction. Only the sets and the archive count."""
+    from tenken.collectors.windows.backups import count_generations, parse_items
+
+    items = parse_items([
+        {"N": "WindowsImageBackup", "D": True, "A": 16, "T": "2026-12-02T21:00:00.0000000Z"},
+        {"N": "WindowsImageBackup\\EMR-DB01\\Backup 2026-11-30 210012", "D": True, "A": 16, "T": "2026-11-30T21:40:00.0000000Z"},
+        {"N": "WindowsImageBackup\\EMR-DB01\\Backup 2026-12-01 210009", "D": True, "A": 16, "T": "2026-12-01T21:41:00.0000000Z"},
+        {"N": "desktop.ini", "D": False, "A": 38, "T": "2025-01-01T00:00:00.0000000Z"},
+        {"N": "Thumbs.db", "D": False, "A": 6, "T": "2026-12-02T00:00:00.0000000Z"},
+        {"N": "robocopy-job.log", "D": False, "A": 32, "T": "2026-12-02T22:00:00.0000000Z"},
+        {"N": "emr-20261202.zip.partial", "D": False, "A": 32, "T": "2026-12-02T22:00:00.0000000Z"},
+        {"N": "latest", "D": True, "A": 1040, "T": "2026-12-02T22:00:00.0000000Z"},  # Directory|ReparsePoint
+        {"N": "emr-20261201.zip", "D": False, "A": 32, "T": "2026-12-01T22:00:00.0000000Z"},
+    ])
+    gens, skipped = count_generations(items)
+    assert [g.name for g in gens] == ["WindowsImageBackup\\EMR-DB01\\Backup 2026-11-30 210012",
+                                      "WindowsImageBackup\\EMR-DB01\\Backup 2026-12-01 210009", "emr-20261201.zip"]
+    assert skipped == ["desktop.ini", "Thumbs.db", "robocopy-job.log", "emr-20261202.zip.partial", "latest"]
+    # an old-style listing with only a count cannot tell backup sets from desktop.ini: a named error, never a count
+    import pytest
+    from tenken.collectors.windows._ps import ParseError
+
+    with pytest.raises(ParseError, match="Items"):
+        parse_locations([{"Path": "E:\\", "Exists": True, "Count": 9, "Error": None}], [BackupLocation(path="E:\\")])

@@ -25,6 +25,8 @@ def assert_no_password(*texts: str) -> None:
 
 
 BACKUP_POLICY = """\
+windows:
+  update_search: true
 backups:
   locations:
     - {path: 'D:\\Backup\\EMR', expected_generations: 7}
@@ -40,19 +42,29 @@ COMPLIANT = {
     ("windows.accounts.stale", "pass", None, ("SO-14-7",)),
     ("windows.accounts.inventory", "manual", None, ("SO-14-7",)),
     ("windows.patches.age", "pass", None, ("SO-8-3",)),
+    ("windows.patches.pending", "pass", None, ("SO-8-3",)),  # the WSUS search finds nothing missing
     ("windows.antimalware.enabled", "pass", None, ("SO-8-2",)),
     ("windows.antimalware.signatures", "pass", None, ("SO-8-2", "SO-8-3")),
     ("windows.time.sync", "pass", None, ("SO-17-3",)),
     ("windows.bitlocker", "pass", None, ("SO-7-3",)),
     ("windows.firewall", "pass", None, ("SO-7-12", "SO-8-3")),  # clauses shared with Linux (checks/rules/host.py)
     ("windows.usb.storage", "pass", None, ("SO-8-1",)),
+    ("windows.screen_lock", "pass", None, ("SO-7-3", "SO-14-2")),  # machine inactivity limit 900 s
     ("windows.smb1", "pass", None, ("SO-8-3",)),
+    ("windows.services.ports", "pass", None, ("SO-8-3", "SO-7-6")),
+    ("windows.services.listeners", "manual", None, ("SO-8-3", "SO-7-6")),
     ("windows.rdp.nla", "pass", None, ("SO-7-12",)),
     ("windows.audit.logon", "pass", None, ("SO-17-1",)),
+    ("windows.logs.retention", "pass", "Security", ("SO-17-1",)),
     ("windows.backup.found", "pass", None, ("SO-11-1", "SO-12-4", "SO-18-1")),
-    ("windows.backup.generations", "pass", None, ("SO-11-1", "SO-18-1")),
-    ("windows.backup.freshness", "pass", None, ("SO-12-4", "SO-11-1")),
-    ("windows.backup.offline", "pass", None, ("SO-11-1", "SO-18-1")),
+    # one verdict per source (checks/rules/backups.py), as on Linux; desktop.ini, Thumbs.db and the job's log
+    # beside the seven images are not generations
+    ("windows.backup.generations", "pass", "Windows Server Backup", ("SO-11-1", "SO-18-1")),
+    ("windows.backup.generations", "pass", "D:\\Backup\\EMR", ("SO-11-1", "SO-18-1")),
+    ("windows.backup.freshness", "pass", "Windows Server Backup", ("SO-12-4", "SO-11-1")),
+    ("windows.backup.freshness", "pass", "D:\\Backup\\EMR", ("SO-12-4", "SO-11-1")),
+    # the offline NAS is disconnected at scan time: its expected state
+    ("windows.backup.offline", "pass", "\\\\nas01\\offline-emr", ("SO-11-1", "SO-18-1")),
 }
 
 
@@ -90,6 +102,7 @@ WEAK = {
     ("windows.accounts.stale", "warn", "olduser", ("SO-14-7",)),
     ("windows.accounts.inventory", "manual", None, ("SO-14-7",)),
     ("windows.patches.age", "fail", None, ("SO-8-3",)),
+    ("windows.patches.pending", "not_applicable", None, ("SO-8-3",)),  # the search is off by default
     ("windows.antimalware.enabled", "fail", None, ("SO-8-2",)),
     ("windows.antimalware.signatures", "fail", None, ("SO-8-2", "SO-8-3")),
     ("windows.time.sync", "fail", "source", ("SO-17-3",)),
@@ -97,10 +110,16 @@ WEAK = {
     ("windows.firewall", "fail", "Private", ("SO-7-12", "SO-8-3", "SO-7-4")),  # a laptop: SO-7-4 too
     ("windows.firewall", "fail", "Public", ("SO-7-12", "SO-8-3", "SO-7-4")),
     ("windows.usb.storage", "fail", "USBSTOR", ("SO-8-1",)),
+    ("windows.screen_lock", "fail", None, ("SO-7-3", "SO-14-2")),  # screen saver without a password
     ("windows.smb1", "fail", None, ("SO-8-3",)),
+    ("windows.services.ports", "fail", "tcp/21/0.0.0.0", ("SO-8-3", "SO-7-6")),  # the same rule as linux.services.ports
+    ("windows.services.ports", "fail", "tcp/23/0.0.0.0", ("SO-8-3", "SO-7-6")),
+    ("windows.services.ports", "warn", "tcp/111/127.0.0.1", ("SO-8-3", "SO-7-6")),  # loopback only
+    ("windows.services.listeners", "manual", None, ("SO-8-3", "SO-7-6")),
     ("windows.rdp.nla", "fail", "RDP:3389", ("SO-7-12",)),
     ("windows.audit.logon", "fail", "Logon", ("SO-17-1",)),
     ("windows.audit.logon", "fail", "Logoff", ("SO-17-1",)),
+    ("windows.logs.retention", "warn", "Security", ("SO-17-1",)),
     ("windows.backup.found", "fail", None, ("SO-11-1", "SO-12-4", "SO-18-1")),
     ("windows.backup.generations", "not_applicable", None, ("SO-11-1", "SO-18-1")),
     ("windows.backup.freshness", "not_applicable", None, ("SO-12-4", "SO-11-1")),
