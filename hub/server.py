@@ -161,4 +161,8 @@ async def _serve_both(api: HubServer, web: HubServer) -> None:
             await asyncio.sleep(0.2)
         api.should_exit = web.should_exit = True
 
-    await asyncio.gather(api.serve(), web._serve(), follow())
+    api_task = asyncio.create_task(api.serve())
+    # one startup at a time: HubServer.startup patches the loop's create_server while it runs
+    while not (api.started or api_task.done()):
+        await asyncio.sleep(0.02)
+    await asyncio.gather(api_task, web._serve(), follow())
