@@ -58,7 +58,7 @@ def test_login_ok_and_session_rotated(web: WebHub) -> None:
 
 def test_wrong_password_and_unknown_user_look_the_same(web: WebHub) -> None:
     c1, r1 = web.login("kansa", "Wrong-Password-123")
-    c2, r2 = web.login("nobody", "Wrong-Password-123")
+    _c2, r2 = web.login("nobody", "Wrong-Password-123")
     assert r1.status_code == r2.status_code == 401
     assert "違います" in r1.text and "違います" in r2.text
     assert c1.get("/").status_code == 303  # still not logged in: sent to the login page
