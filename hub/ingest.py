@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from tenken.agent import dsse
 from tenken.agent.report import Report, TargetInfo, TargetKind
 from tenken.checks.catalogue import SITE_TARGET
+from tenken.hub import summaries
 from tenken.hub import tables as t
 from tenken.hub.authz import AgentGrant, Inconsistent, NotAuthorised, authorise_targets, check_consistency
 from tenken.hub.db import as_utc, bulk_insert, upsert_hosts, utcnow, write_tx
@@ -314,6 +315,7 @@ def store(engine: Engine, report: Report, *, agent_id: str, envelope: bytes, pay
                 bulk_insert(conn, t.findings, finding_rows)
                 bulk_insert(conn, t.finding_clauses, clause_rows)
                 del finding_rows, clause_rows
+            summaries.update_after_ingest(conn, report.id)  # the web view's latest-status and trend tables
     except IntegrityError:
         # Another request (or hub process) stored this id between our check and our insert.
         with engine.connect() as conn:
