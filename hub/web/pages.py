@@ -65,7 +65,8 @@ def overview(request: Request, session: UserSession) -> Response:
     with _conn(request) as conn:
         ov = wq.overview(conn, f)
         all_groups = wq.group_names(conn)
-    return page(request, "web_overview.html", ov=ov, f=f, params=_filter_params(f), all_groups=all_groups, os_values=OS_VALUES)
+    return page(request, "web_overview.html", ov=ov, f=f, params=_filter_params(f), all_groups=all_groups, os_values=OS_VALUES,
+                sections=wq.section_titles())
 
 
 def _day(value: str | None, default: date) -> date:

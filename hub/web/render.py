@@ -49,7 +49,9 @@ def group_label(g: str) -> str:
 
 
 def _query(params: dict[str, Any]) -> str:
-    flat = [(k, v) for k, vs in params.items() for v in (vs if isinstance(vs, list | tuple) else [vs]) if v not in (None, "")]
+    # a list keeps "" (group "" = ungrouped); a single empty value is left out
+    flat = [(k, v) for k, vs in params.items() for v in (vs if isinstance(vs, list | tuple) else [vs])
+            if v is not None and (v != "" or isinstance(vs, list | tuple))]
     return urlencode(flat)
 
 

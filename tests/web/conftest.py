@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ class WebHub:
     used_steps: set[int] = field(default_factory=set)
     hosts: dict[str, str] = field(default_factory=dict)  # name -> host key
     scans: dict[str, list[str]] = field(default_factory=dict)  # name -> report ids, oldest first
+    agent_pub: Path | None = None  # the uploading agent's signing key (pinned by `tenken verify`)
 
     @property
     def url(self) -> str:
@@ -78,9 +80,23 @@ def add_user(hub: Hub, name: str, role: str, password: str) -> str:
     return proc.stdout.split("\n")[0].strip()
 
 
-def _as_host(report: dict[str, Any], name: str, groups: list[str]) -> dict[str, Any]:
-    """A real scan's report with the target named after the host and given inventory groups (before signing)."""
-    rep = copy.deepcopy(report)
+def _shift(obj: Any, delta: timedelta) -> Any:
+    """Every `*_at` timestamp moved by `delta` (a scan made now, dated as if made days ago)."""
+    if isinstance(obj, dict):
+        return {k: (_iso(v, delta) if k.endswith("_at") and isinstance(v, str) else _shift(v, delta)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_shift(v, delta) for v in obj]
+    return obj
+
+
+def _iso(value: str, delta: timedelta) -> str:
+    return (datetime.fromisoformat(value.replace("Z", "+00:00")) + delta).isoformat().replace("+00:00", "Z")
+
+
+def _as_host(report: dict[str, Any], name: str, groups: list[str], days_ago: int = 0) -> dict[str, Any]:
+    """A real scan's report with the target named after the host and given inventory groups (before signing),
+    dated `days_ago` days back (the hub accepts reports up to 7 days old)."""
+    rep = _shift(copy.deepcopy(report), -timedelta(days=days_ago)) if days_ago else copy.deepcopy(report)
     old = rep["targets"][0]["target"]
     rep["targets"][0]["target"] = name
     rep["targets"][0]["groups"] = groups
@@ -113,10 +129,12 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHub]:
                 roots[name, kind] = r
         agent = make_agent(hub, base / "agent1")
         # ward-pc01 got better (weak, then good), ehr-db01 got worse (good, then weak), lab-pc07 is ungrouped
-        plan = [("ward-pc01", "weak", ["病棟"]), ("ehr-db01", "good", ["電子カルテ"]), ("lab-pc07", "weak", []),
-                ("ward-pc01", "good", ["病棟"]), ("ehr-db01", "weak", ["電子カルテ"])]
-        for name, kind, groups in plan:
-            rid = _upload(hub, agent, _as_host(scan_root(roots[name, kind]), name, groups))
+        w.agent_pub = agent.dir / "agent.pub"
+        # the first scans are dated two days back, so trends have history and "worse since yesterday" has a before
+        plan = [("ward-pc01", "weak", ["病棟"], 2), ("ehr-db01", "good", ["電子カルテ"], 2), ("lab-pc07", "weak", [], 2),
+                ("ward-pc01", "good", ["病棟"], 0), ("ehr-db01", "weak", ["電子カルテ"], 0)]
+        for name, kind, groups, days_ago in plan:
+            rid = _upload(hub, agent, _as_host(scan_root(roots[name, kind]), name, groups, days_ago))
             w.scans.setdefault(name, []).append(rid)
         from sqlalchemy import select
         from tenken.hub import tables as t
@@ -148,6 +166,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     opts.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False,
                                            "intl.accept_languages": "ja,en"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
+    driver.implicitly_wait(15)  # a find waits for the page a click led to
     driver.downloads = downloads
     try:
         yield driver
