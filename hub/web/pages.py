@@ -62,11 +62,13 @@ def _conn(request: Request) -> Any:
 @router.get("/")
 def overview(request: Request, session: UserSession) -> Response:
     f = _filters(request)
+    show_empty = request.query_params.get("empty") == "1"
     with _conn(request) as conn:
         ov = wq.overview(conn, f)
         all_groups = wq.group_names(conn)
-    return page(request, "web_overview.html", ov=ov, f=f, params=_filter_params(f), all_groups=all_groups, os_values=OS_VALUES,
-                sections=wq.section_titles())
+    rows = ov.rows if show_empty else [r for r in ov.rows if (c := r.cells.get("*")) is not None and c.hosts > 0]
+    return page(request, "web_overview.html", ov=ov, rows=rows, hidden=len(ov.rows) - len(rows), show_empty=show_empty, f=f,
+                params=_filter_params(f), all_groups=all_groups, os_values=OS_VALUES, sections=wq.section_titles())
 
 
 def _day(value: str | None, default: date) -> date:

@@ -14,6 +14,8 @@ import pytest
 from clihelp import run_tenken
 from conftest import ADMIN_PW, AUDITOR_PW, WebHub, shot
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +27,9 @@ def _login(driver, web: WebHub, name: str, password: str, code: str = "") -> Non
     driver.find_element(By.NAME, "password").send_keys(password)
     if code:
         driver.find_element(By.NAME, "code").send_keys(code)
+    old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))  # the answer to the POST has loaded
 
 
 def test_login_fail_then_ok_and_cookie_flags(browser, web: WebHub) -> None:
@@ -53,6 +57,13 @@ def test_matrix_counts_and_filter_link(browser, web: WebHub) -> None:
     assert cells and all(re.search(r"\d+$", c.text) for c in cells)  # status text with a count, not colour alone
     rows_all = len(browser.find_elements(By.CSS_SELECTOR, "table.matrix tbody th.clause"))
     shot(browser, "overview")
+    browser.set_window_size(1180, 740)  # a smaller copy for the README (docs/web-overview.png, < 200 KB)
+    shot(browser, "overview-small")
+    browser.set_window_size(1366, 1000)
+    # clauses without any finding are left out unless asked for
+    browser.find_element(By.PARTIAL_LINK_TEXT, "すべての条項を表示").click()
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.matrix tbody th.clause")) > rows_all
+    browser.get(web.url + "/")
     # the group header is a link to the same page filtered to that group: only its hosts are counted
     browser.find_element(By.LINK_TEXT, "病棟").click()
     assert "group=" in browser.current_url
