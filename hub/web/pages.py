@@ -104,7 +104,7 @@ def host(request: Request, session: UserSession, key: Annotated[str, Query(min_l
         detail = wq.host_detail(conn, key)
     if detail is None:
         raise HTTPException(404, f"ホストがありません / no host {key[:100]!r}")
-    return page(request, "web_host.html", h=detail)
+    return page(request, "web_host.html", h=detail, sections=wq.section_titles())
 
 
 @router.get("/clause/{clause}")

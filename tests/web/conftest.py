@@ -44,6 +44,8 @@ class WebHub:
     hosts: dict[str, str] = field(default_factory=dict)  # name -> host key
     scans: dict[str, list[str]] = field(default_factory=dict)  # name -> report ids, oldest first
     agent_pub: Path | None = None  # the uploading agent's signing key (pinned by `tenken verify`)
+    uploader: str = ""
+    spare_agent: str = ""
 
     @property
     def url(self) -> str:
@@ -112,7 +114,7 @@ def _upload(hub: Hub, agent: Any, report: dict[str, Any]) -> str:
     return r.json()["report_id"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHub]:
     base = tmp_path_factory.mktemp("web")
     hub = start_hub(base / "data", web_port=free_port())
@@ -130,6 +132,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHub]:
         agent = make_agent(hub, base / "agent1")
         # ward-pc01 got better (weak, then good), ehr-db01 got worse (good, then weak), lab-pc07 is ungrouped
         w.agent_pub = agent.dir / "agent.pub"
+        w.uploader = agent.agent_id
+        w.spare_agent = make_agent(hub, base / "agent2").agent_id  # enrolled, sends nothing: the one the revoke test revokes
         # the first scans are dated two days back, so trends have history and "worse since yesterday" has a before
         plan = [("ward-pc01", "weak", ["病棟"], 2), ("ehr-db01", "good", ["電子カルテ"], 2), ("lab-pc07", "weak", [], 2),
                 ("ward-pc01", "good", ["病棟"], 0), ("ehr-db01", "weak", ["電子カルテ"], 0)]
@@ -147,7 +151,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHub]:
         hub.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

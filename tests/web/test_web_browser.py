@@ -85,7 +85,13 @@ def test_host_page(browser, web: WebHub) -> None:
     assert "machine-id:" + "1" * 32 in body and "病棟" in body
     assert len(browser.find_elements(By.CSS_SELECTOR, "article.finding")) > 10
     assert len(browser.find_elements(By.CSS_SELECTOR, "table.list tbody tr")) == 2  # two scans in the history
+    assert "情報の持出し" in browser.find_element(By.CSS_SELECTOR, "section.findings h3").text  # section titled
     shot(browser, "host")
+    # the older scan of the history opens the scan page with that scan's findings
+    browser.find_elements(By.CSS_SELECTOR, "table.list tbody tr td a")[-1].click()
+    assert "点検" in browser.find_element(By.TAG_NAME, "h1").text
+    assert web.scans["ward-pc01"][0] in browser.find_element(By.TAG_NAME, "main").text
+    assert browser.find_elements(By.CSS_SELECTOR, "table.list tbody tr .st-fail")  # the weak root's failures
 
 
 def test_clause_page(browser, web: WebHub) -> None:
@@ -172,8 +178,14 @@ def test_admin_pages_and_revoke(browser, web: WebHub) -> None:
     assert "kansa" in text and "kanri" in text
     browser.get(web.url + "/admin/agents")
     assert browser.find_elements(By.CSS_SELECTOR, "td .st-pass")
-    browser.find_element(By.CSS_SELECTOR, "form[action='/admin/agents/revoke'] button").click()
+    forms = [f for f in browser.find_elements(By.CSS_SELECTOR, "form[action='/admin/agents/revoke']")
+             if f.find_element(By.NAME, "agent_id").get_attribute("value") == web.spare_agent]
+    forms[0].find_element(By.TAG_NAME, "button").click()
     assert "失効しました" in browser.find_element(By.CSS_SELECTOR, ".msg.ok").text
+    import json
+
+    states = {a["agent_id"]: a["revoked_at"] for a in json.loads(web.hub.cli("agent", "list", "--json").stdout)}
+    assert states[web.spare_agent] is not None and states[web.uploader] is None
     browser.get(web.url + "/admin/audit")
     audit = browser.find_element(By.TAG_NAME, "main").text
     for action in ("login", "login_failed", "export", "revoke_agent"):
