@@ -112,9 +112,11 @@ def serve(
         if web_port == settings.port:
             raise _fail("--web-port must differ from --port")
         from tenken.hub.web.app import create_web_app
+        from tenken.hub.web.security import SecurityHeaders
         from tenken.hub.web.tls import web_context
 
-        web = (create_web_app(settings, engine=engine), web_port, web_context(settings.tls_cert, settings.tls_key))
+        # outermost too, so that even the server's own 500 answers carry the headers
+        web = (SecurityHeaders(create_web_app(settings, engine=engine)), web_port, web_context(settings.tls_cert, settings.tls_key))
     run_server(
         create_app(settings, engine=engine), host=settings.host, port=settings.port, context=ctx, log_level=log_level,
         handshake_timeout=settings.handshake_timeout, limit_concurrency=settings.limit_concurrency, web=web,

@@ -128,3 +128,17 @@ def test_listeners_are_separate(web: WebHub) -> None:
             assert op.get(path).status_code == 404, path
     with httpx.Client(verify=ssl.create_default_context(cafile=str(web.hub.ca))) as bare, pytest.raises(httpx.HTTPError):  # mutual TLS unchanged
         bare.get(web.hub.url + "/api/v1/hosts")
+
+
+def test_cli_password_rule_and_no_secret_in_logs(web: WebHub) -> None:
+    import subprocess
+
+    from hub_harness import HUB_BIN
+
+    proc = subprocess.run([HUB_BIN, "user", "add", "shorty", "--role", "auditor", "--data", str(web.hub.data)], input="Ab3$efgh\n",
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "13" in proc.stderr and "Ab3$efgh" not in proc.stderr + proc.stdout
+    assert "shorty" not in web.hub.cli("user", "list").stdout
+    log = web.hub.log.read_text(errors="replace")
+    for secret in (ADMIN_PW, AUDITOR_PW, web.admin_secret):
+        assert secret not in log
