@@ -33,6 +33,8 @@ token_app = typer.Typer(help="Operator API tokens (and operator client certifica
 app.add_typer(ca_app, name="ca")
 app.add_typer(agent_app, name="agent")
 app.add_typer(token_app, name="token")
+user_app = typer.Typer(help="Web view accounts (admin / auditor).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 DataOpt = Annotated[Path, typer.Option("--data", envvar="TENKEN_HUB_DATA", help="The hub's data directory.")]
 DbOpt = Annotated[str | None, typer.Option("--db", envvar="TENKEN_HUB_DB", help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in DIR).")]
@@ -63,11 +65,14 @@ def serve(
     window_days: Annotated[float | None, typer.Option("--window-days", help="Refuse reports that finished longer ago than this many days.")] = None,
     max_clock_skew: Annotated[float | None, typer.Option("--max-clock-skew", help="Seconds a report may finish ahead of the hub's clock (default 300).")] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    web_port: Annotated[int | None, typer.Option("--web-port", envvar="TENKEN_HUB_WEB_PORT", min=1, max=65535,
+                                                 help="Also serve the web view for people on this port (HTTPS, TLS 1.3, no client certificate; suggested 8444).")] = None,
 ) -> None:
     """Start the hub (HTTPS, TLS 1.3, client certificates required). On an empty DIR, initialise it first.
 
     Listens on 127.0.0.1 unless --host says otherwise: agents on other machines need `--host 0.0.0.0` (or the
-    hub's address) and TCP port 8443 open to them in the firewall.
+    hub's address) and TCP port 8443 open to them in the firewall. With --web-port, people's browsers reach
+    the web view there (accounts from `tenken-hub user add`); the agent port keeps mutual TLS.
     """
     from tenken.hub.app import create_app
     from tenken.hub.bootstrap import ensure_initialised, first_run_text, secure_db_files, write_token_file
@@ -102,9 +107,19 @@ def serve(
             "only %d open files allowed (hard limit %d): raise LimitNOFILE= for the hub", limits[0], limits[1])
     sys.stdout.flush()
     ctx = server_context(settings.tls_cert, settings.tls_key, settings.ca_cert)
+    web = None
+    if web_port is not None:
+        if web_port == settings.port:
+            raise _fail("--web-port must differ from --port")
+        from tenken.hub.web.app import create_web_app
+        from tenken.hub.web.security import SecurityHeaders
+        from tenken.hub.web.tls import web_context
+
+        # outermost too, so that even the server's own 500 answers carry the headers
+        web = (SecurityHeaders(create_web_app(settings, engine=engine)), web_port, web_context(settings.tls_cert, settings.tls_key))
     run_server(
         create_app(settings, engine=engine), host=settings.host, port=settings.port, context=ctx, log_level=log_level,
-        handshake_timeout=settings.handshake_timeout, limit_concurrency=settings.limit_concurrency,
+        handshake_timeout=settings.handshake_timeout, limit_concurrency=settings.limit_concurrency, web=web,
     )
 
 
@@ -339,6 +354,110 @@ def token_revoke(name: Annotated[str, typer.Argument()], data: DataOpt = DEFAULT
     if n_tok == 0 and n_cert == 0:
         raise _fail(f"nothing to revoke for {name!r}")
     typer.echo(f"revoked {n_tok} token(s) and {n_cert} certificate(s) of {name}")
+
+
+def _read_password(prompt: str) -> str:
+    """From the terminal (asked twice, not echoed) or, when stdin is not a terminal, its first line. Never argv."""
+    import getpass
+
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"{prompt}: ")
+        if getpass.getpass(f"{prompt}（確認 / again）: ") != first:
+            raise _fail("the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option("--role", help="admin (agents, users, audit log) or auditor (read and export).")] = "auditor",
+    totp: Annotated[bool, typer.Option("--totp/--no-totp", help="Enrol TOTP two-factor (always on for admins).")] = False,
+    data: DataOpt = DEFAULT_DATA_DIR,
+    db: DbOpt = None,
+) -> None:
+    """Add a web account. The password is read from the terminal (or stdin), never from the command line.
+
+    Admins always get a TOTP secret, printed once here (to the terminal only): enter it in an authenticator app.
+    """
+    from tenken.hub.db import open_db, utcnow
+    from tenken.hub.web import accounts as acc
+    from tenken.hub.web.credentials import otpauth_uri
+
+    try:
+        r = acc.Role(role)
+    except ValueError as exc:
+        raise _fail("--role must be admin or auditor") from exc
+    settings = _settings(data, db)
+    password = _read_password("パスワード / password")
+    engine = open_db(settings.database_url)
+    try:
+        secret = acc.add_user(engine, name, r, password, now=utcnow(), totp=totp)
+    except acc.AccountError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"user {name} added ({r.value})", err=True)
+    if secret:
+        typer.echo("TOTP secret (shown only now) / 二要素認証の秘密鍵（この一度だけ表示）:", err=True)
+        typer.echo(secret)
+        typer.echo(otpauth_uri(secret, name))
+
+
+@user_app.command("passwd")
+def user_passwd(name: Annotated[str, typer.Argument()], data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
+    """Set a new password (from the terminal or stdin); unlocks the account and ends its sessions."""
+    from tenken.hub.db import open_db, utcnow
+    from tenken.hub.web import accounts as acc
+
+    settings = _settings(data, db)
+    password = _read_password("新しいパスワード / new password")
+    engine = open_db(settings.database_url)
+    try:
+        acc.set_password(engine, name, password, now=utcnow())
+    except acc.AccountError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"password of {name} changed")
+
+
+@user_app.command("disable")
+def user_disable(name: Annotated[str, typer.Argument()], data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
+    """Disable an account (kept for the audit log) and end its sessions."""
+    from tenken.hub.db import open_db, utcnow
+    from tenken.hub.web import accounts as acc
+
+    settings = _settings(data, db)
+    engine = open_db(settings.database_url)
+    try:
+        acc.disable_user(engine, name, now=utcnow())
+    except acc.AccountError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"disabled {name}")
+
+
+@user_app.command("list")
+def user_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
+    """Web accounts: role, two-factor, state (never a hash or secret)."""
+    from tenken.hub.db import open_db, utcnow
+    from tenken.hub.web import accounts as acc
+
+    settings = _settings(data, db)
+    engine = open_db(settings.database_url)
+    try:
+        users = acc.list_users(engine)
+    finally:
+        engine.dispose()
+    now = utcnow()
+    for u in users:
+        state = "disabled" if u.disabled else (f"locked until {u.locked_until:%Y-%m-%d %H:%M}" if u.locked_until and u.locked_until > now else "active")
+        typer.echo(f"{u.name:<20} {u.role.value:<8} totp={'yes' if u.has_totp else 'no':<3} {state}")
+    if not users:
+        typer.echo("no web users (add one with `tenken-hub user add NAME --role admin`)", err=True)
 
 
 def main() -> None:

@@ -88,6 +88,8 @@ def make_engine(url: str) -> Engine:
 
 def init_schema(engine: Engine) -> None:
     """Create missing tables. Two hub processes starting together on PostgreSQL may race: retry once."""
+    import tenken.hub.web.tables  # noqa: F401 - the web view's tables live on the same metadata
+
     for attempt in range(3):
         try:
             t.metadata.create_all(engine, checkfirst=True)
@@ -267,14 +269,18 @@ def authorize_agent(engine: Engine, agent_id: str, patterns: list[str], *, remov
 
 
 def revoke_agent(engine: Engine, agent_id: str) -> None:
-    now = utcnow()
     with write_tx(engine) as conn:
-        res = conn.execute(update(t.agents).where(t.agents.c.id == agent_id, t.agents.c.revoked_at.is_(None)).values(revoked_at=now))
-        if res.rowcount == 0:
-            exists = conn.execute(select(t.agents.c.id).where(t.agents.c.id == agent_id)).first()
-            if exists is None:
-                raise RegistryError(f"no agent {agent_id} is enrolled")
-        conn.execute(update(t.certs).where(t.certs.c.agent_id == agent_id, t.certs.c.revoked_at.is_(None)).values(revoked_at=now))
+        revoke_agent_in(conn, agent_id, utcnow())
+
+
+def revoke_agent_in(conn: Connection, agent_id: str, now: datetime) -> None:
+    """Revoke inside the caller's write transaction (the web view writes its audit row in the same one)."""
+    res = conn.execute(update(t.agents).where(t.agents.c.id == agent_id, t.agents.c.revoked_at.is_(None)).values(revoked_at=now))
+    if res.rowcount == 0:
+        exists = conn.execute(select(t.agents.c.id).where(t.agents.c.id == agent_id)).first()
+        if exists is None:
+            raise RegistryError(f"no agent {agent_id} is enrolled")
+    conn.execute(update(t.certs).where(t.certs.c.agent_id == agent_id, t.certs.c.revoked_at.is_(None)).values(revoked_at=now))
 
 
 def list_agents(engine: Engine) -> list[dict[str, Any]]:

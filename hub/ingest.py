@@ -23,6 +23,7 @@ from tenken.agent import dsse
 from tenken.agent.report import Report, TargetInfo, TargetKind
 from tenken.checks.catalogue import SITE_TARGET
 from tenken.checks.finding import Finding
+from tenken.hub import summaries
 from tenken.hub import tables as t
 from tenken.hub.authz import (
     AgentGrant,
@@ -351,6 +352,7 @@ def store(engine: Engine, report: StreamedReport, *, agent_id: str, envelope: by
                 del chunk
             if not single:
                 conn.execute(t.reports.update().where(t.reports.c.id == header.id).values(summary=_summary(report)))
+            summaries.update_after_ingest(conn, header.id)  # the web view's latest-status and trend tables
     except IntegrityError:
         # Another request (or hub process) stored this id between our check and our insert.
         with engine.connect() as conn:

@@ -136,13 +136,37 @@ def raise_nofile_limit(want: int = 65536) -> tuple[int, int] | None:
 def serve(
     app: ASGIApp, *, host: str, port: int, context: ssl.SSLContext, log_level: str = "info",
     handshake_timeout: float = 5.0, limit_concurrency: int | None = 512,
+    web: tuple[ASGIApp, int, ssl.SSLContext] | None = None,
 ) -> None:
+    """Run the API listener and, with `web` (app, port, context), the web view's listener in the same loop."""
     from tenken.hub.limits import install_repeat_filter
 
     config = make_config(app, host=host, port=port, context=context, log_level=log_level, limit_concurrency=limit_concurrency)
     install_repeat_filter()  # after uvicorn configured its loggers
     tune_gc()
-    HubServer(config, handshake_timeout=handshake_timeout).run()
+    api = HubServer(config, handshake_timeout=handshake_timeout)
+    if web is None:
+        api.run()
+        return
+    web_app, web_port, web_ctx = web
+    web_server = HubServer(make_config(web_app, host=host, port=web_port, context=web_ctx, log_level=log_level,
+                                       limit_concurrency=limit_concurrency), handshake_timeout=handshake_timeout)
+    asyncio.run(_serve_both(api, web_server))
+
+
+async def _serve_both(api: HubServer, web: HubServer) -> None:
+    """The API server handles the signals; when either server stops, the other is told to stop too."""
+
+    async def follow() -> None:
+        while not (api.should_exit or web.should_exit):
+            await asyncio.sleep(0.2)
+        api.should_exit = web.should_exit = True
+
+    api_task = asyncio.create_task(api.serve())
+    # one startup at a time: HubServer.startup patches the loop's create_server while it runs
+    while not (api.started or api_task.done()):
+        await asyncio.sleep(0.02)
+    await asyncio.gather(api_task, web._serve(), follow())
 
 
 def tune_gc() -> None:

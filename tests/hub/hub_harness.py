@@ -56,6 +56,7 @@ class Hub:
     log: Path
     token: str
     _engine: Engine | None = None
+    web_port: int | None = None  # the web view's listener (`serve --web-port`), when started with one
 
     @property
     def url(self) -> str:
@@ -103,9 +104,12 @@ class Hub:
                 self.proc.wait()
 
 
-def start_hub(data: Path, db_url: str | None = None, *, port: int | None = None, extra: tuple[str, ...] = (), token: str | None = None) -> Hub:
+def start_hub(data: Path, db_url: str | None = None, *, port: int | None = None, extra: tuple[str, ...] = (), token: str | None = None,
+              web_port: int | None = None) -> Hub:
     """Start `tenken-hub serve`; wait until it accepts TCP; read the first-run token from its output."""
     port = port or free_port()
+    if web_port is not None:
+        extra = (*extra, "--web-port", str(web_port))
     data.mkdir(parents=True, exist_ok=True)
     log = data.parent / f"{data.name}-serve-{port}.log"
     args = [HUB_BIN, "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra]
@@ -119,7 +123,11 @@ def start_hub(data: Path, db_url: str | None = None, *, port: int | None = None,
             raise RuntimeError(f"tenken-hub serve exited {proc.returncode}:\n{log.read_text(errors='replace')}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
+                pass
+            if web_port is not None:
+                with socket.create_connection(("127.0.0.1", web_port), timeout=1):
+                    pass
+            break
         except OSError:
             time.sleep(0.1)
     else:
@@ -132,7 +140,7 @@ def start_hub(data: Path, db_url: str | None = None, *, port: int | None = None,
             raise RuntimeError(f"no first-run token file {tfile}:\n{log.read_text(errors='replace')}")
         token = tfile.read_text().strip()
         assert token not in log.read_text(errors="replace"), "the operator token must not appear in the hub's output"
-    return Hub(data=data, port=port, db_url=db_url, proc=proc, log=log, token=token)
+    return Hub(data=data, port=port, db_url=db_url, proc=proc, log=log, token=token, web_port=web_port)
 
 
 @dataclass
