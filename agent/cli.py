@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from tenken.agent.output import EXIT_USAGE, Format, Lang, exit_code, write_report
-from tenken.checks.configfile import ConfigError
 
 if TYPE_CHECKING:  # the report models (pydantic) load only when a command needs them
     from tenken.agent.report import Report
@@ -18,14 +17,21 @@ if TYPE_CHECKING:  # the report models (pydantic) load only when a command needs
 
 from tenken import __version__
 
+#: Help and usage errors are plain click text: Rich's help renderer (markdown-it, pygments) alone costs more than
+#: the whole `tenken --help` budget (0.15 s). Every Typer of the CLI passes this.
+MARKUP = None
+
 app = typer.Typer(
+    rich_markup_mode=MARKUP,
     help="tenken (点検): 医療情報システム安全管理ガイドライン 第6.0版 システム運用編の技術的対策を点検します。\n\n"
     "Audits hospital hosts and endpoints against the MHLW guideline 6.0, System Operations volume.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-scan_app = typer.Typer(help="Scan targets and write a report. / 対象をスキャンして報告書を出力します。", no_args_is_help=True)
+scan_app = typer.Typer(
+    help="Scan targets and write a report. / 対象をスキャンして報告書を出力します。", no_args_is_help=True, rich_markup_mode=MARKUP
+)
 app.add_typer(scan_app, name="scan")
 
 # Options shared by every scan command.
@@ -44,6 +50,7 @@ def fail_usage(message: str) -> typer.Exit:
 
 def load_site_config(policy: Path | None, waivers: Path | None) -> tuple[Policy, list[Waiver]]:
     """The policy (defaults + site file) and waivers every scan command takes; a bad file is exit 2."""
+    from tenken.checks.configfile import ConfigError
     from tenken.checks.policy import load_policy
     from tenken.checks.waivers import load_waivers
 
@@ -54,6 +61,8 @@ def load_site_config(policy: Path | None, waivers: Path | None) -> tuple[Policy,
 
 
 def finish(report: Report, fmt: Format, lang: Lang, output: Path | None, sign: Path | None) -> None:
+    from tenken.checks.configfile import ConfigError
+
     try:
         write_report(report, fmt=fmt, lang=lang, output=output, sign=sign)
     except ConfigError as exc:
@@ -95,6 +104,7 @@ def clauses(
 ) -> None:
     """Browse the システム運用編 clause catalogue and which checks cover each clause."""
     from tenken.agent.clauses_view import show_clauses
+    from tenken.checks.configfile import ConfigError
 
     if fmt not in ("table", "json"):
         raise fail_usage(f"--format must be table or json, not {fmt!r}")

@@ -17,6 +17,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 agent_app = typer.Typer(
     help="The scheduled agent: identity, foreground service, one-shot run, spool status. / 定期点検エージェント",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: see MARKUP in agent/cli.py
 )
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Agent configuration file (YAML).")]

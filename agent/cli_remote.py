@@ -2,7 +2,7 @@
 
 No `from __future__ import annotations`: typer reads the Annotated option types, defined inside
 `register`, at definition time. Imports of the CLI core happen inside `register` (agent/cli.py imports this module while it is still
-being defined), and heavy modules (paramiko, rich) load only when a command runs.
+being defined), and heavy modules (paramiko, rich, pydantic via ConfigError) load only when a command runs.
 """
 
 
@@ -28,7 +28,6 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         load_site_config,
     )
     from tenken.agent.output import Format, Lang
-    from tenken.checks.configfile import ConfigError
 
     KnownHostsOpt = Annotated[
         Path | None,
@@ -60,6 +59,7 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         from tenken.agent.fleet import run_fleet
         from tenken.agent.inventory import HostSpec
         from tenken.agent.scan import assemble_report
+        from tenken.checks.configfile import ConfigError
         from tenken.collectors.transport.ssh import parse_destination
 
         try:
@@ -100,6 +100,7 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         from tenken.agent.fleet import scan_inventory
         from tenken.agent.inventory import load_inventory
         from tenken.agent.scan import assemble_report
+        from tenken.checks.configfile import ConfigError
 
         try:
             inv = load_inventory(inventory)
@@ -117,7 +118,7 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         report = assemble_report(results, policy=pol, waivers=wv, scanned_kinds=kinds)
         finish(report, fmt, lang, output, sign)
 
-    hosts_app = typer.Typer(help=HOSTS_HELP, no_args_is_help=True)
+    hosts_app = typer.Typer(help=HOSTS_HELP, no_args_is_help=True, rich_markup_mode=None)  # plain help: MARKUP in cli.py
     app.add_typer(hosts_app, name="hosts")
 
     @hosts_app.command("trust")
@@ -189,6 +190,7 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         from rich.table import Table
         from tenken.agent.fleet import display_target
         from tenken.agent.inventory import load_inventory
+        from tenken.checks.configfile import ConfigError
 
         try:
             inv = load_inventory(inventory)

@@ -25,7 +25,6 @@ from tenken.agent.cli import (
     load_site_config,
 )
 from tenken.agent.output import Format, Lang
-from tenken.checks.configfile import ConfigError
 
 AUTHS = ("ntlm", "kerberos", "credssp", "basic")
 
@@ -50,6 +49,7 @@ def scan_winrm(
     from tenken.agent.credentials import SecretUnavailable, check_reference, resolve_secret
     from tenken.agent.report import TargetKind
     from tenken.agent.scan import assemble_report, scan_host
+    from tenken.checks.configfile import ConfigError
     from tenken.collectors.transport.base import TransportError
     from tenken.collectors.transport.winrm import WinRMTransport
 
