@@ -371,3 +371,11 @@ def _summary(report: StreamedReport) -> dict[str, int]:
 def _insert_chunk(conn: Connection, rows: _ChunkRows) -> None:
     bulk_insert_tuples(conn, t.findings, FINDING_COLS, rows.findings)
     bulk_insert_tuples(conn, t.finding_clauses, CLAUSE_COLS, rows.clauses)
+
+
+def streamed(report: Report, *, chunk: int = CHUNK) -> StreamedReport:
+    """A Report built in-process (tests, benchmarks, migrations) in the form `store` takes, with the same checks."""
+    parsed = split_payload(report.to_json(indent=None).encode())
+    parsed.rest = _checked_chunks(parsed, chunk)
+    parsed.first = next(parsed.rest, None)
+    return parsed

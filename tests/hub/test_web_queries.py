@@ -25,7 +25,7 @@ from tenken.hub import summaries as s
 from tenken.hub import tables as t
 from tenken.hub import web_queries as wq
 from tenken.hub.db import as_utc, open_db, write_tx
-from tenken.hub.ingest import store
+from tenken.hub.ingest import store, streamed
 
 BASE = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 AGENT = "agent-web-test"
@@ -77,7 +77,7 @@ def report(at: datetime, targets: list[TargetInfo], findings: list[tuple[str, st
 
 
 def ingest(engine: Engine, rep: Report, received: datetime | None = None) -> str:
-    acc = store(engine, rep, agent_id=AGENT, envelope=b"{}", payload=rep.id.encode(), now=received or rep.finished_at + timedelta(minutes=1))
+    acc = store(engine, streamed(rep), agent_id=AGENT, envelope=b"{}", payload=rep.id.encode(), now=received or rep.finished_at + timedelta(minutes=1))
     assert acc.status == "stored"
     return rep.id
 
