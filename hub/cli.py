@@ -10,14 +10,19 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tenken.agent import dsse
 from tenken.hub import ca as hubca
 from tenken.hub.settings import DEFAULT_DATA_DIR, DEFAULT_PORT, HubSettings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 EXIT_USAGE = 2
 
@@ -369,6 +374,21 @@ def _read_password(prompt: str) -> str:
     return line[:-1] if line.endswith("\n") else line
 
 
+@contextmanager
+def _accounts_engine(data: Path, db: str | None) -> Iterator[Engine]:
+    """The hub's database for a `user` command; an account error becomes its message and exit 2."""
+    from tenken.hub.db import open_db
+    from tenken.hub.web.accounts import AccountError
+
+    engine = open_db(_settings(data, db).database_url)
+    try:
+        yield engine
+    except AccountError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="Login name.")],
@@ -381,7 +401,7 @@ def user_add(
 
     Admins always get a TOTP secret, printed once here (to the terminal only): enter it in an authenticator app.
     """
-    from tenken.hub.db import open_db, utcnow
+    from tenken.hub.db import utcnow
     from tenken.hub.web import accounts as acc
     from tenken.hub.web.credentials import otpauth_uri
 
@@ -389,15 +409,9 @@ def user_add(
         r = acc.Role(role)
     except ValueError as exc:
         raise _fail("--role must be admin or auditor") from exc
-    settings = _settings(data, db)
     password = _read_password("パスワード / password")
-    engine = open_db(settings.database_url)
-    try:
+    with _accounts_engine(data, db) as engine:
         secret = acc.add_user(engine, name, r, password, now=utcnow(), totp=totp)
-    except acc.AccountError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        engine.dispose()
     typer.echo(f"user {name} added ({r.value})", err=True)
     if secret:
         typer.echo("TOTP secret (shown only now) / 二要素認証の秘密鍵（この一度だけ表示）:", err=True)
@@ -408,50 +422,34 @@ def user_add(
 @user_app.command("passwd")
 def user_passwd(name: Annotated[str, typer.Argument()], data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
     """Set a new password (from the terminal or stdin); unlocks the account and ends its sessions."""
-    from tenken.hub.db import open_db, utcnow
+    from tenken.hub.db import utcnow
     from tenken.hub.web import accounts as acc
 
-    settings = _settings(data, db)
     password = _read_password("新しいパスワード / new password")
-    engine = open_db(settings.database_url)
-    try:
+    with _accounts_engine(data, db) as engine:
         acc.set_password(engine, name, password, now=utcnow())
-    except acc.AccountError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        engine.dispose()
     typer.echo(f"password of {name} changed")
 
 
 @user_app.command("disable")
 def user_disable(name: Annotated[str, typer.Argument()], data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
     """Disable an account (kept for the audit log) and end its sessions."""
-    from tenken.hub.db import open_db, utcnow
+    from tenken.hub.db import utcnow
     from tenken.hub.web import accounts as acc
 
-    settings = _settings(data, db)
-    engine = open_db(settings.database_url)
-    try:
+    with _accounts_engine(data, db) as engine:
         acc.disable_user(engine, name, now=utcnow())
-    except acc.AccountError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        engine.dispose()
     typer.echo(f"disabled {name}")
 
 
 @user_app.command("list")
 def user_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
     """Web accounts: role, two-factor, state (never a hash or secret)."""
-    from tenken.hub.db import open_db, utcnow
+    from tenken.hub.db import utcnow
     from tenken.hub.web import accounts as acc
 
-    settings = _settings(data, db)
-    engine = open_db(settings.database_url)
-    try:
+    with _accounts_engine(data, db) as engine:
         users = acc.list_users(engine)
-    finally:
-        engine.dispose()
     now = utcnow()
     for u in users:
         state = "disabled" if u.disabled else (f"locked until {u.locked_until:%Y-%m-%d %H:%M}" if u.locked_until and u.locked_until > now else "active")

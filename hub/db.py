@@ -51,15 +51,11 @@ def is_sqlite(engine: Engine | Connection) -> bool:
 # ~4 values per finding that ingest writes, and NaN/Infinity (which pydantic accepts in a payload but
 # PostgreSQL's json type refuses) become null instead of a failed insert.
 _encode = msgspec.json.encode
-_decode = msgspec.json.decode
+_json_loads = msgspec.json.decode
 
 
 def _json_dumps(value: Any) -> str:
     return _encode(value).decode()
-
-
-def _json_loads(text: str | bytes) -> Any:
-    return _decode(text)
 
 
 def make_engine(url: str) -> Engine:

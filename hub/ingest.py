@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -128,9 +129,14 @@ def verify_and_parse(
         authorise_targets(header, agent.grant)
     except NotAuthorised as exc:
         raise IngestError(403, str(exc)) from exc
-    report.rest = _checked_chunks(report, chunk)
-    report.first = next(report.rest, None)
+    _start_chunks(report, chunk)
     return report, payload
+
+
+def _start_chunks(report: StreamedReport, size: int) -> None:
+    """Validate the first chunk now (before any database work); the rest follow inside store's transaction."""
+    report.rest = _checked_chunks(report, size)
+    report.first = next(report.rest, None)
 
 
 def _checked_chunks(report: StreamedReport, size: int) -> Iterator[tuple[int, list[Finding]]]:
@@ -333,6 +339,9 @@ def store(engine: Engine, report: StreamedReport, *, agent_id: str, envelope: by
     rows = _rows(header, agent_id=agent_id, envelope=envelope, payload_sha=payload_sha, now=now or utcnow(), keys=keys)
     observed = rows["report"]["observed_at"]
     kinds = {ti.target: ti.kind.value for ti in header.targets}
+    hosts = summaries.HostReportBuilder({header.id: (observed, rows["report"]["received_at"], agent_id)})
+    for tr in rows["targets"]:
+        hosts.add_target(tr["report_id"], tr["host_key"], tr["target"], tr["kind"], tr["os"], tr["groups"])
     first = finding_rows(header, *report.first, keys, kinds, observed) if report.first else None
     report.first = None
     single = not report.raw_findings  # every finding is validated: the summary is known now
@@ -345,14 +354,14 @@ def store(engine: Engine, report: StreamedReport, *, agent_id: str, envelope: by
             bulk_insert(conn, t.targets, rows["targets"])
             bulk_insert(conn, t.evidence, rows.pop("evidence"))
             if first is not None:
-                _insert_chunk(conn, first)
+                _insert_chunk(conn, first, hosts)
                 del first
             for offset, chunk in report.rest or ():
-                _insert_chunk(conn, finding_rows(header, offset, chunk, keys, kinds, observed))
+                _insert_chunk(conn, finding_rows(header, offset, chunk, keys, kinds, observed), hosts)
                 del chunk
             if not single:
                 conn.execute(t.reports.update().where(t.reports.c.id == header.id).values(summary=_summary(report)))
-            summaries.update_after_ingest(conn, header.id)  # the web view's latest-status and trend tables
+            summaries.update_after_ingest(conn, header.id, hosts.parts())  # the web view's latest-status and trend tables
     except IntegrityError:
         # Another request (or hub process) stored this id between our check and our insert.
         with engine.connect() as conn:
@@ -368,14 +377,19 @@ def _summary(report: StreamedReport) -> dict[str, int]:
     return {"findings": sum(report.counts.values()), "evidence": len(h.evidence), "targets": len(h.targets), **report.summary()}
 
 
-def _insert_chunk(conn: Connection, rows: _ChunkRows) -> None:
+def _insert_chunk(conn: Connection, rows: _ChunkRows, hosts: summaries.HostReportBuilder) -> None:
+    """Write one chunk's rows, and fold them into the report's per-host summary parts as they go by."""
     bulk_insert_tuples(conn, t.findings, FINDING_COLS, rows.findings)
     bulk_insert_tuples(conn, t.finding_clauses, CLAUSE_COLS, rows.clauses)
+    check_of = {f[1]: f[3] for f in rows.findings}  # seq -> check_id
+    for rid, seq, clause, _target, key, status, _at in rows.clauses:
+        hosts.add_clause(rid, key, clause, status, check_of[seq])
+    for (rid, key, status), n in Counter((f[0], f[5], f[7]) for f in rows.findings).items():
+        hosts.add_count(rid, key, status, n)
 
 
 def streamed(report: Report, *, chunk: int = CHUNK) -> StreamedReport:
     """A Report built in-process (tests, benchmarks, migrations) in the form `store` takes, with the same checks."""
     parsed = split_payload(report.to_json(indent=None).encode())
-    parsed.rest = _checked_chunks(parsed, chunk)
-    parsed.first = next(parsed.rest, None)
+    _start_chunks(parsed, chunk)
     return parsed

@@ -71,7 +71,7 @@ class StreamedReport:
         while self.raw_findings:
             part = self.raw_findings[:size]
             del self.raw_findings[:size]
-            doc = b"[" + b",".join(bytes(r) for r in part) + b"]"
+            doc = b"".join((b"[", b",".join(part), b"]"))  # Raw slices join without a copy each
             del part
             try:
                 findings = _FINDINGS.validate_json(doc)
@@ -98,10 +98,14 @@ def split_payload(payload: bytes) -> StreamedReport:
         raise PayloadInvalid("nested too deeply") from exc
     except msgspec.DecodeError as exc:
         raise PayloadInvalid(f"not a JSON object of the report's shape ({exc})") from exc
-    members = [_key(k) + b":" + (b"[]" if k == "findings" else bytes(v)) for k, v in top.items()]
+    # One copy of the header's bytes: the Raw slices are views into the payload, joined once.
+    parts: list[bytes | msgspec.Raw] = [b"{"]
+    for i, (k, v) in enumerate(top.items()):
+        parts += [b"," if i else b"", _key(k), b":", b"[]" if k == "findings" else v]
+    parts.append(b"}")
     del top
     try:
-        header = Report.model_validate_json(b"{" + b",".join(members) + b"}")
+        header = Report.model_validate_json(b"".join(parts))
     except ValidationError as exc:
         raise PayloadInvalid(_reason(exc, offset=None)) from exc
     return StreamedReport(header, raw_findings or [])

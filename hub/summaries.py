@@ -236,48 +236,71 @@ def _stored_state(row: Any) -> State:
 # --- reading a report's per-host parts ----------------------------------------------------------------
 
 
+class HostReportBuilder:
+    """Folds a report's target, clause and status rows into its per-host parts.
+
+    One aggregation for both sources: ingest feeds it the rows it is writing (no read-back of what it just
+    stored), and `host_reports_of` feeds it the stored rows (rebuild, late reports)."""
+
+    def __init__(self, meta: dict[str, tuple[datetime, datetime, str]]) -> None:
+        self._meta = meta  # report id -> (observed_at, received_at, agent_id)
+        self._parts: dict[tuple[str, str], HostReport] = {}
+
+    def add_target(self, report_id: str, host_key: str, target: str, kind: str, os: str | None, groups: Any) -> None:
+        groups = groups if isinstance(groups, list) else []
+        k = (host_key, report_id)
+        cur = self._parts.get(k)
+        if cur is None:  # several targets of one report on one machine: one host part, groups united
+            observed, received, agent_id = self._meta[report_id]
+            self._parts[k] = HostReport(
+                host_key=host_key, report_id=report_id, observed_at=as_utc(observed), received_at=as_utc(received),  # type: ignore[arg-type]
+                agent_id=agent_id, transport=kind, name=target, os=os, os_family=os_family(kind, os),
+                groups=canonical_groups(groups), counts={}, clauses={}, check_ids={},
+            )
+        else:
+            cur.groups = canonical_groups([*cur.groups, *groups])
+            if cur.os is None and os is not None:
+                cur.os, cur.os_family = os, os_family(kind, os)
+
+    def add_clause(self, report_id: str, host_key: str, clause: str, status: str, check_id: str) -> None:
+        hr = self._parts.get((host_key, report_id))
+        if hr is None:
+            return  # the site pseudo-target
+        hr.clauses[clause] = worse_of(hr.clauses.get(clause), status)
+        hr.check_ids.setdefault(clause, []).append(check_id)
+
+    def add_count(self, report_id: str, host_key: str, status: str, n: int) -> None:
+        hr = self._parts.get((host_key, report_id))
+        if hr is not None:
+            hr.counts[status] = hr.counts.get(status, 0) + int(n)
+
+    def parts(self) -> list[HostReport]:
+        for hr in self._parts.values():
+            hr.check_ids = {c: sorted(set(ids)) for c, ids in hr.check_ids.items()}
+        return list(self._parts.values())
+
+
 def host_reports_of(conn: Connection, report_ids: list[str]) -> list[HostReport]:
     """The per-host parts of stored reports, computed from targets/findings/finding_clauses (one pass each)."""
     if not report_ids:
         return []
     r, tg, f, fc = t.reports, t.targets, t.findings, t.finding_clauses
-    meta = {row.id: row for row in conn.execute(select(r.c.id, r.c.observed_at, r.c.received_at, r.c.agent_id).where(r.c.id.in_(report_ids)))}
-    parts: dict[tuple[str, str], HostReport] = {}
-    q = select(tg.c.report_id, tg.c.host_key, tg.c.target, tg.c.kind, tg.c.os, tg.c.groups).where(tg.c.report_id.in_(report_ids)).order_by(tg.c.report_id, tg.c.seq)
-    for row in conn.execute(q):
-        m = meta[row.report_id]
-        k = (row.host_key, row.report_id)
-        groups = row.groups if isinstance(row.groups, list) else []
-        cur = parts.get(k)
-        if cur is None:  # several targets of one report on one machine: one host part, groups united
-            parts[k] = HostReport(
-                host_key=row.host_key, report_id=row.report_id, observed_at=as_utc(m.observed_at), received_at=as_utc(m.received_at),  # type: ignore[arg-type]
-                agent_id=m.agent_id, transport=row.kind, name=row.target, os=row.os, os_family=os_family(row.kind, row.os),
-                groups=canonical_groups(groups), counts={}, clauses={}, check_ids={},
-            )
-        else:
-            cur.groups = canonical_groups([*cur.groups, *groups])
-            if cur.os is None and row.os is not None:
-                cur.os, cur.os_family = row.os, os_family(row.kind, row.os)
+    q0 = select(r.c.id, r.c.observed_at, r.c.received_at, r.c.agent_id).where(r.c.id.in_(report_ids))
+    b = HostReportBuilder({rid: (obs, rec, agent) for rid, obs, rec, agent in conn.execute(q0)})
+    q1 = select(tg.c.report_id, tg.c.host_key, tg.c.target, tg.c.kind, tg.c.os, tg.c.groups).where(tg.c.report_id.in_(report_ids)).order_by(tg.c.report_id, tg.c.seq)
+    for row in conn.execute(q1):
+        b.add_target(*row)
     q2 = (
         select(fc.c.report_id, fc.c.host_key, fc.c.clause, fc.c.status, f.c.check_id)
         .join(f, and_(f.c.report_id == fc.c.report_id, f.c.seq == fc.c.seq))
         .where(fc.c.report_id.in_(report_ids))
     )
     for row in conn.execute(q2):
-        hr = parts.get((row.host_key, row.report_id))
-        if hr is None:
-            continue  # the site pseudo-target
-        hr.clauses[row.clause] = worse_of(hr.clauses.get(row.clause), row.status)
-        hr.check_ids.setdefault(row.clause, []).append(row.check_id)
+        b.add_clause(*row)
     q3 = select(f.c.report_id, f.c.host_key, f.c.status, func.count()).where(f.c.report_id.in_(report_ids)).group_by(f.c.report_id, f.c.host_key, f.c.status)
-    for rid, hk, status, n in conn.execute(q3):
-        hr = parts.get((hk, rid))
-        if hr is not None:
-            hr.counts[status] = int(n)
-    for hr in parts.values():
-        hr.check_ids = {c: sorted(set(ids)) for c, ids in hr.check_ids.items()}
-    return list(parts.values())
+    for row in conn.execute(q3):
+        b.add_count(*row)
+    return b.parts()
 
 
 # --- writing ------------------------------------------------------------------------------------------
@@ -352,14 +375,16 @@ def _lock_hosts(conn: Connection, host_keys: list[str]) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7613))"), {"k": hk})
 
 
-def update_after_ingest(conn: Connection, report_id: str) -> None:
+def update_after_ingest(conn: Connection, report_id: str, parts: list[HostReport] | None = None) -> None:
     """Fold one just-stored report into the summaries, inside the ingest transaction.
 
     In-order arrival (the report is the host's newest, the usual case) needs the host's stored latest state
     only. A late report (observed before the host's latest) is added to the history and to the trend days it
-    affects, and leaves the latest alone.
+    affects, and leaves the latest alone. `parts`: the report's host parts when the caller has them (ingest
+    builds them from the rows it writes, see HostReportBuilder); otherwise they are read back.
     """
-    parts = host_reports_of(conn, [report_id])
+    if parts is None:
+        parts = host_reports_of(conn, [report_id])
     if not parts:
         return
     _lock_hosts(conn, [hr.host_key for hr in parts])
