@@ -32,6 +32,13 @@ def _login(driver, web: WebHub, name: str, password: str, code: str = "") -> Non
     WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))  # the answer to the POST has loaded
 
 
+def _follow(driver, element) -> None:
+    """Click a link or submit button and wait until the next page replaced this one (no stale reads)."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+
+
 def test_login_fail_then_ok_and_cookie_flags(browser, web: WebHub) -> None:
     _login(browser, web, "kansa", "Not-The-Password-1")
     assert "違います" in browser.find_element(By.CSS_SELECTOR, ".msg.err").text
@@ -61,11 +68,11 @@ def test_matrix_counts_and_filter_link(browser, web: WebHub) -> None:
     shot(browser, "overview-small")
     browser.set_window_size(1366, 1000)
     # clauses without any finding are left out unless asked for
-    browser.find_element(By.PARTIAL_LINK_TEXT, "すべての条項を表示").click()
+    _follow(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "すべての条項を表示"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "table.matrix tbody th.clause")) > rows_all
     browser.get(web.url + "/")
     # the group header is a link to the same page filtered to that group: only its hosts are counted
-    browser.find_element(By.LINK_TEXT, "病棟").click()
+    _follow(browser, browser.find_element(By.LINK_TEXT, "病棟"))
     assert "group=" in browser.current_url
     headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "table.matrix thead th")]
     assert any("病棟" in h for h in headers) and not any("電子カルテ" in h for h in headers)
@@ -88,7 +95,7 @@ def test_host_page(browser, web: WebHub) -> None:
     assert "情報の持出し" in browser.find_element(By.CSS_SELECTOR, "section.findings h3").text  # section titled
     shot(browser, "host")
     # the older scan of the history opens the scan page with that scan's findings
-    browser.find_elements(By.CSS_SELECTOR, "table.list tbody tr td a")[-1].click()
+    _follow(browser, browser.find_elements(By.CSS_SELECTOR, "table.list tbody tr td a")[-1])
     assert "点検" in browser.find_element(By.TAG_NAME, "h1").text
     assert web.scans["ward-pc01"][0] in browser.find_element(By.TAG_NAME, "main").text
     assert browser.find_elements(By.CSS_SELECTOR, "table.list tbody tr .st-fail")  # the weak root's failures
@@ -118,7 +125,7 @@ def test_trends_page(browser, web: WebHub) -> None:
     worse = browser.find_element(By.CSS_SELECTOR, "table.list").text
     assert "ehr-db01" in worse and "ward-pc01" not in worse
     browser.find_element(By.CSS_SELECTOR, "select[name=by] option[value=group]").click()
-    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
     captions = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "figure.chart figcaption")]
     assert "病棟" in captions and "電子カルテ" in captions
     shot(browser, "trends")
@@ -139,8 +146,8 @@ def test_diff_of_two_scans(browser, web: WebHub) -> None:
     assert int(re.search(r"（(\d+)）", worse).group(1)) > 0
     # the chooser on the host page leads to the same diff
     browser.get(web.url + "/host?" + urlencode({"key": web.hosts["ehr-db01"]}))
-    browser.find_element(By.PARTIAL_LINK_TEXT, "比較").click()
-    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    _follow(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "比較"))
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
     assert int(re.search(r"（(\d+)）", browser.find_element(By.CSS_SELECTOR, "section.diff-worse h2").text).group(1)) > 0
 
 
@@ -180,7 +187,7 @@ def test_admin_pages_and_revoke(browser, web: WebHub) -> None:
     assert browser.find_elements(By.CSS_SELECTOR, "td .st-pass")
     forms = [f for f in browser.find_elements(By.CSS_SELECTOR, "form[action='/admin/agents/revoke']")
              if f.find_element(By.NAME, "agent_id").get_attribute("value") == web.spare_agent]
-    forms[0].find_element(By.TAG_NAME, "button").click()
+    _follow(browser, forms[0].find_element(By.TAG_NAME, "button"))
     assert "失効しました" in browser.find_element(By.CSS_SELECTOR, ".msg.ok").text
     import json
 
