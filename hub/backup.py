@@ -47,7 +47,7 @@ from tenken.hub.dbcopy import (
     reset_sequences,
     table_rows,
 )
-from tenken.hub.migrations import revision
+from tenken.hub.migrations import lock_upgrades, revision, stamp
 from tenken.hub.schema import all_metadata, all_tables
 from tenken.hub.settings import CONFIG_FILE, HubSettings
 
@@ -314,7 +314,7 @@ def read_backup(path: Path, stage: Path) -> Staged:
                 raise BackupError(f"{path}: backup format {manifest.get('format')!r} is not {FORMAT!r}")
             want = {m["path"]: m for m in manifest["members"]}
             seen = set()
-            for info in tar:
+            while (info := tar.next()) is not None:
                 name = info.name
                 p = PurePosixPath(name)
                 if name not in want or not info.isfile() or p.is_absolute() or ".." in p.parts:
@@ -373,7 +373,7 @@ def _rows_from(staged: Staged, table: Table) -> Iterator[list[dict[str, Any]]]:
 
 def load_rows(staged: Staged, url: str, *, replace: bool = False) -> dict[str, int]:
     """Load a logical dump into the empty database at `url` in one transaction; counts must match the manifest."""
-    from tenken.hub.migrations import _lock, _stamp, head
+    from tenken.hub.migrations import head
 
     if staged.manifest["schema_revision"] != head():
         raise BackupError(f"this backup's rows are of schema revision {staged.manifest['schema_revision']}, this tenken-hub "
@@ -383,12 +383,12 @@ def load_rows(staged: Staged, url: str, *, replace: bool = False) -> dict[str, i
     try:
         with engine.connect() as d, d.execution_options(tenken_write=True).begin() as tx:
             conn = tx.connection
-            _lock(conn)
+            lock_upgrades(conn)
             if replace:
                 drop_hub_tables(conn)
             check_empty_target(conn)
             all_metadata().create_all(conn)
-            _stamp(conn, staged.manifest["schema_revision"])
+            stamp(conn, staged.manifest["schema_revision"])
             tables = all_tables()
             for tb in tables:
                 for rows in _rows_from(staged, tb):

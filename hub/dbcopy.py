@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, Integer, Table, func, inspect, select, text
 from tenken.hub.db import as_utc, make_engine
-from tenken.hub.migrations import VERSION_TABLE, revision
+from tenken.hub.migrations import VERSION_TABLE, revision, stamp
+from tenken.hub.migrations import lock_upgrades as lock
 from tenken.hub.schema import all_metadata, all_tables
 
 CHUNK = 2000
@@ -91,44 +92,41 @@ def copy_database(
     """Copy every hub table from `source_url` into the empty database at `target_url`, then compare counts.
 
     `replace` (restore --force only): drop the hub's tables in the target first, in the same transaction."""
-    from tenken.hub.migrations import _lock, _stamp
-
     src = make_engine(source_url)
     dst = make_engine(target_url)
     try:
-        return _copy(src, dst, progress, _lock, _stamp, replace)
+        return _copy(src, dst, progress, replace)
     finally:
         src.dispose()
         dst.dispose()
 
 
-def _copy(src: Engine, dst: Engine, progress: Callable[[str, int], None] | None, lock: Any, stamp: Any, replace: bool) -> CopyResult:
+def _copy(src: Engine, dst: Engine, progress: Callable[[str, int], None] | None, replace: bool) -> CopyResult:
     tables = all_tables()
-    with src.connect() as s:
+    # One read transaction: on SQLite (WAL) a consistent snapshot even while a hub keeps writing.
+    with src.connect() as s, s.begin():
         rev = revision(s)
         if not (rev.stamped and rev.at_head):
             raise CopyError(f"the source database is at revision {rev.current}, not {rev.head}: run `tenken-hub db upgrade` first")
-        # One read transaction: on SQLite (WAL) a consistent snapshot even while a hub keeps writing.
-        with s.begin():
-            want = counts(s, tables)
-            with dst.connect() as d, d.execution_options(tenken_write=True).begin() as tx:
-                conn = tx.connection
-                lock(conn)
-                if replace:
-                    drop_hub_tables(conn)
-                check_empty_target(conn)
-                all_metadata().create_all(conn)
-                stamp(conn, rev.head)
-                for tb in tables:
-                    n = 0
-                    for rows in table_rows(s, tb):
-                        conn.execute(tb.insert(), rows)
-                        n += len(rows)
-                        if progress:
-                            progress(tb.name, n)
-                reset_sequences(conn, tables)
-                got = counts(conn, tables)
-                if got != want:
-                    diff = {k: (want[k], got.get(k)) for k in want if want[k] != got.get(k)}
-                    raise CopyError(f"row counts differ after the copy (source, target): {diff}; nothing was committed")
+        want = counts(s, tables)
+        with dst.connect() as d, d.execution_options(tenken_write=True).begin() as tx:
+            conn = tx.connection
+            lock(conn)
+            if replace:
+                drop_hub_tables(conn)
+            check_empty_target(conn)
+            all_metadata().create_all(conn)
+            stamp(conn, rev.head)
+            for tb in tables:
+                n = 0
+                for rows in table_rows(s, tb):
+                    conn.execute(tb.insert(), rows)
+                    n += len(rows)
+                    if progress:
+                        progress(tb.name, n)
+            reset_sequences(conn, tables)
+            got = counts(conn, tables)
+            if got != want:
+                diff = {k: (want[k], got.get(k)) for k in want if want[k] != got.get(k)}
+                raise CopyError(f"row counts differ after the copy (source, target): {diff}; nothing was committed")
     return CopyResult(counts=got)

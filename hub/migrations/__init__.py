@@ -102,12 +102,13 @@ def revision(conn: Connection) -> Revision:
     return Revision(current=legacy_revision(conn), head=head(), stamped=False)
 
 
-def _lock(conn: Connection) -> None:
+def lock_upgrades(conn: Connection) -> None:
+    """PostgreSQL: one schema change (create, upgrade, copy, restore) at a time, until the transaction ends."""
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(PG_LOCK_KEY)))
 
 
-def _stamp(conn: Connection, rev: str) -> None:
+def stamp(conn: Connection, rev: str) -> None:
     from alembic.runtime.migration import MigrationContext
 
     MigrationContext.configure(conn).stamp(_script(), rev)
@@ -127,14 +128,14 @@ def ensure_schema(engine: Engine) -> None:
     if rev.at_head and rev.stamped:
         return
     with write_tx(engine) as conn:
-        _lock(conn)
+        lock_upgrades(conn)
         rev = revision(conn)
         if rev.current is None:
             all_metadata().create_all(conn)
-            _stamp(conn, rev.head)
+            stamp(conn, rev.head)
             return
         if rev.at_head:
-            _stamp(conn, rev.head)  # made by the code of 2026-12-03, before migrations: same schema
+            stamp(conn, rev.head)  # made by the code of 2026-12-03, before migrations: same schema
             return
     raise SchemaOutdated(describe_outdated(rev))
 
@@ -169,16 +170,16 @@ def upgrade(url: str, target: str = "head") -> UpgradeResult:
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
             conn = conn.execution_options(tenken_write=True)
             with conn.begin():
-                _lock(conn)
+                lock_upgrades(conn)
                 rev = revision(conn)
                 if rev.current is None:
                     all_metadata().create_all(conn)
-                    _stamp(conn, rev.head)
+                    stamp(conn, rev.head)
                     return UpgradeResult(before=None, after=rev.head, created=True)
                 if rev.current not in known_revisions():
                     raise SchemaOutdated(describe_outdated(rev))
                 if not rev.stamped:
-                    _stamp(conn, rev.current)
+                    stamp(conn, rev.current)
                 cfg = _config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, target)
