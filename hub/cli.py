@@ -40,6 +40,8 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(token_app, name="token")
 user_app = typer.Typer(help="Web view accounts (admin / auditor).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+db_app = typer.Typer(help="The hub's database: schema revision, upgrades, moving to PostgreSQL.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 DataOpt = Annotated[Path, typer.Option("--data", envvar="TENKEN_HUB_DATA", help="The hub's data directory.")]
 DbOpt = Annotated[str | None, typer.Option("--db", envvar="TENKEN_HUB_DB", help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in DIR).")]
@@ -52,6 +54,17 @@ def _fail(message: str) -> typer.Exit:
 
 def _settings(data: Path, db: str | None = None, **kw: object) -> HubSettings:
     return load_settings(data.resolve(), db_url=db, **kw)
+
+
+def _open_db(settings: HubSettings) -> Engine:
+    """The hub's database, or a clear exit when its schema is older (or newer) than this code."""
+    from tenken.hub.db import open_db
+    from tenken.hub.migrations import SchemaOutdated
+
+    try:
+        return open_db(settings.database_url)
+    except SchemaOutdated as exc:
+        raise _fail(str(exc)) from exc
 
 
 def _require_init(settings: HubSettings) -> None:
@@ -94,9 +107,11 @@ def serve(
     settings = _settings(
         data, db, host=host, port=port, extra_sans=san or [], max_body_bytes=max_body, window_days=window_days, max_clock_skew=max_clock_skew
     )
+    from tenken.hub.migrations import SchemaOutdated
+
     try:
         res, engine = ensure_initialised(settings)
-    except hubca.CAError as exc:
+    except (hubca.CAError, SchemaOutdated) as exc:
         raise _fail(str(exc)) from exc
     except OSError as exc:
         raise _fail(f"{data}: cannot create or use the hub data directory ({exc.strerror or exc}); "
@@ -172,7 +187,7 @@ def agent_enroll(
     --targets here or `tenken-hub agent authorize` later.
     """
     from tenken.hub.authz import validate_patterns
-    from tenken.hub.db import RegistryError, enroll_agent, open_db
+    from tenken.hub.db import RegistryError, enroll_agent
 
     settings = _settings(data, db)
     _require_init(settings)
@@ -193,7 +208,7 @@ def agent_enroll(
         host_id, hostname = hubca.csr_host(csr_pem)
     except hubca.CAError as exc:
         raise _fail(str(exc)) from exc
-    engine = open_db(settings.database_url)
+    engine = _open_db(settings)
     try:
         enroll_agent(
             engine, agent_id=aid, signing_key_pem=_pub_pem(key), key_id=dsse.key_id(key), serial=hubca.serial_hex(cert),
@@ -233,7 +248,7 @@ def agent_authorize(
     例: tenken-hub agent authorize ag-0123 --targets 'ehr-*' --targets '*.hospital.local:443'
     """
     from tenken.hub.authz import validate_patterns
-    from tenken.hub.db import RegistryError, authorize_agent, open_db
+    from tenken.hub.db import RegistryError, authorize_agent
 
     settings = _settings(data, db)
     _require_init(settings)
@@ -241,7 +256,7 @@ def agent_authorize(
         patterns = validate_patterns(targets)
     except ValueError as exc:
         raise _fail(f"--targets: {exc}") from exc
-    engine = open_db(settings.database_url)
+    engine = _open_db(settings)
     try:
         now = authorize_agent(engine, agent_id, patterns, remove=remove)
     except RegistryError as exc:
@@ -260,11 +275,11 @@ def _pub_pem(key: Ed25519PublicKey) -> str:
 @agent_app.command("revoke")
 def agent_revoke(agent_id: Annotated[str, typer.Argument()], data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
     """Revoke an agent: its certificates and signing key are refused from now on (reports stay stored)."""
-    from tenken.hub.db import RegistryError, open_db, revoke_agent
+    from tenken.hub.db import RegistryError, revoke_agent
 
     settings = _settings(data, db)
     _require_init(settings)
-    engine = open_db(settings.database_url)
+    engine = _open_db(settings)
     try:
         revoke_agent(engine, agent_id)
     except RegistryError as exc:
@@ -277,11 +292,11 @@ def agent_revoke(agent_id: Annotated[str, typer.Argument()], data: DataOpt = DEF
 @agent_app.command("list")
 def agent_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Enrolled agents, with revocation and last report time."""
-    from tenken.hub.db import list_agents, open_db
+    from tenken.hub.db import list_agents
 
     settings = _settings(data, db)
     _require_init(settings)
-    engine = open_db(settings.database_url)
+    engine = _open_db(settings)
     try:
         rows = list_agents(engine)
     finally:
@@ -309,13 +324,13 @@ def token_create(
 ) -> None:
     """Create an API token (printed once on stdout, stored hashed) and an operator client certificate."""
     from tenken.hub.bootstrap import issue_operator
-    from tenken.hub.db import create_token, open_db
+    from tenken.hub.db import create_token
 
     settings = _settings(data, db)
     _require_init(settings)
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise _fail("--name may contain letters, digits, '-', '_' and '.' only")
-    engine = open_db(settings.database_url)
+    engine = _open_db(settings)
     try:
         serial = None
         if cert:
@@ -332,11 +347,11 @@ def token_create(
 @token_app.command("list")
 def token_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
     """Tokens by name (never their values)."""
-    from tenken.hub.db import list_tokens, open_db
+    from tenken.hub.db import list_tokens
 
     settings = _settings(data, db)
     _require_init(settings)
-    engine = open_db(settings.database_url)
+    engine = _open_db(settings)
     try:
         for r in list_tokens(engine):
             typer.echo(f"{r['id']:>4}  {r['name']:<20} created {r['created_at']:%Y-%m-%d %H:%M}" + (f"  REVOKED {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else ""))
@@ -347,11 +362,11 @@ def token_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
 @token_app.command("revoke")
 def token_revoke(name: Annotated[str, typer.Argument()], data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
     """Revoke every token and operator certificate of NAME."""
-    from tenken.hub.db import open_db, revoke_user
+    from tenken.hub.db import revoke_user
 
     settings = _settings(data, db)
     _require_init(settings)
-    engine = open_db(settings.database_url)
+    engine = _open_db(settings)
     try:
         n_tok, n_cert = revoke_user(engine, name)
     finally:
@@ -456,6 +471,123 @@ def user_list(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
         typer.echo(f"{u.name:<20} {u.role.value:<8} totp={'yes' if u.has_totp else 'no':<3} {state}")
     if not users:
         typer.echo("no web users (add one with `tenken-hub user add NAME --role admin`)", err=True)
+@db_app.command("current")
+def db_current(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
+    """Show the database's schema revision and the one this tenken-hub needs (exit 1 when they differ)."""
+    from tenken.hub.db import make_engine
+    from tenken.hub.migrations import revision
+
+    settings = _settings(data, db)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            rev = revision(conn)
+    finally:
+        engine.dispose()
+    note = "" if rev.stamped or rev.current is None else " (not stamped: a hub from before migrations, recognised by its tables)"
+    typer.echo(f"database: {rev.current or 'empty'}{note}")
+    typer.echo(f"this tenken-hub: {rev.head}")
+    if rev.current is not None and not rev.at_head:
+        typer.echo("upgrade needed: back up (`tenken-hub backup --output FILE`), then `tenken-hub db upgrade`", err=True)
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(data: DataOpt = DEFAULT_DATA_DIR, db: DbOpt = None) -> None:
+    """Apply pending schema migrations in one transaction (stop the hub and back it up first)."""
+    from tenken.hub.migrations import SchemaOutdated, upgrade
+
+    settings = _settings(data, db)
+    try:
+        res = upgrade(settings.database_url)
+    except SchemaOutdated as exc:
+        raise _fail(str(exc)) from exc
+    if res.created:
+        typer.echo(f"created a new database at revision {res.after}")
+    elif res.before == res.after:
+        typer.echo(f"already at revision {res.after}: nothing to do")
+    else:
+        typer.echo(f"upgraded the hub database from revision {res.before} to {res.after}")
+
+
+@db_app.command("migrate-to")
+def db_migrate_to(
+    url: Annotated[str, typer.Argument(help="The empty target database, e.g. postgresql+psycopg://tenken@dbhost/tenken")],
+    data: DataOpt = DEFAULT_DATA_DIR,
+    db: DbOpt = None,
+    switch: Annotated[bool, typer.Option("--switch", help="Afterwards, make hub.json use the new database.")] = False,
+) -> None:
+    """Copy the hub's database (e.g. SQLite) into an empty one (e.g. PostgreSQL); row counts are compared.
+
+    Stop the hub first: reports received during the copy would be left behind.
+    """
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+    from tenken.hub.dbcopy import CopyError, copy_database
+    from tenken.hub.settings import save_settings
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    try:
+        res = copy_database(settings.database_url, url)
+    except CopyError as exc:
+        raise _fail(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise _fail(f"cannot copy into {make_url(url).render_as_string(hide_password=True)}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+    total = sum(res.counts.values())
+    typer.echo(f"copied {total} rows in {len(res.counts)} tables; counts equal: " + ", ".join(f"{k} {v}" for k, v in res.counts.items()))
+    if switch:
+        save_settings(settings.model_copy(update={"db_url": url}))
+        typer.echo(f"{settings.data_dir / 'hub.json'} now names the new database; the old one is left as it was")
+    else:
+        typer.echo("start the hub with --db URL (or rerun with --switch) to use the new database", err=True)
+
+
+@app.command("backup")
+def backup(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The backup file to write (must not exist).")],
+    data: DataOpt = DEFAULT_DATA_DIR,
+    db: DbOpt = None,
+    secrets: Annotated[bool, typer.Option("--secrets/--no-secrets", help="Include the CA and TLS private keys, operator keys and tokens.")] = True,
+) -> None:
+    """Consistent online backup of the database and the data directory into one file (mode 0600)."""
+    from tenken.hub.backup import BackupError, make_backup
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    os.umask(0o077)
+    try:
+        info = make_backup(settings, output, secrets=secrets)
+    except BackupError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"backup written: {info.path} ({info.path.stat().st_size} bytes, mode 0600), {info.dialect} schema {info.revision}, "
+               f"{info.counts.get('reports', 0)} reports, {info.counts.get('agents', 0)} agents")
+    if info.secrets:
+        typer.echo("it CONTAINS SECRETS (" + ", ".join(info.secrets) + "): keep it as securely as the CA key", err=True)
+    else:
+        typer.echo("made without secrets: keep the data directory's private/ and clients/ elsewhere", err=True)
+
+
+@app.command("restore")
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file made by `tenken-hub backup`.")],
+    data: DataOpt = DEFAULT_DATA_DIR,
+    db: Annotated[str | None, typer.Option("--db", help="Restore the database into this URL instead of the one backed up.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing hub (stop it first); the old directory is kept aside.")] = False,
+) -> None:
+    """Verify a backup completely, then restore it into DIR (refuses an existing hub without --force)."""
+    from tenken.hub.backup import BackupError, restore_backup
+
+    os.umask(0o077)
+    try:
+        res = restore_backup(file, data, db_url=db, force=force, say=lambda m: typer.echo(m, err=True))
+    except BackupError as exc:
+        raise _fail(str(exc)) from exc
+    m = res["manifest"]
+    typer.echo(f"restored {file} (made {m['created_at']}, schema {m['schema_revision']}) into {data.resolve()}"
+               + (f", database {res['db_url']}" if res["db_url"] else ""))
+    if not m["contains_secrets"]:
+        typer.echo("the backup holds no private keys: copy private/ and clients/ into the data directory before `serve`", err=True)
 
 
 def main() -> None:

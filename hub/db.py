@@ -22,7 +22,6 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from tenken.hub import tables as t
 
 TOKEN_PREFIX = "thub_"  # noqa: S105 - a prefix, not a secret
@@ -83,21 +82,23 @@ def make_engine(url: str) -> Engine:
 
 
 def init_schema(engine: Engine) -> None:
-    """Create missing tables. Two hub processes starting together on PostgreSQL may race: retry once."""
-    import tenken.hub.web.tables  # noqa: F401 - the web view's tables live on the same metadata
+    """Create a new database at the head schema revision, or check that an existing one is there.
 
-    for attempt in range(3):
-        try:
-            t.metadata.create_all(engine, checkfirst=True)
-            return
-        except (IntegrityError, ProgrammingError, OperationalError):
-            if attempt == 2:
-                raise
+    Raises tenken.hub.migrations.SchemaOutdated (naming `tenken-hub db upgrade`) for an older database: the
+    hub never runs on a schema its code was not written for, and never upgrades one behind the operator's back.
+    """
+    from tenken.hub.migrations import ensure_schema
+
+    ensure_schema(engine)
 
 
 def open_db(url: str) -> Engine:
     engine = make_engine(url)
-    init_schema(engine)
+    try:
+        init_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

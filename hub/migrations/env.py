@@ -1,0 +1,10 @@
+"""Alembic environment for the hub: always handed an open connection (in a transaction) by
+`tenken.hub.migrations.upgrade`; there is no alembic.ini and no offline (SQL script) mode."""
+
+from alembic import context
+from tenken.hub.schema import all_metadata
+
+conn = context.config.attributes["connection"]
+context.configure(connection=conn, target_metadata=all_metadata(), render_as_batch=True, compare_type=True)
+with context.begin_transaction():
+    context.run_migrations()
