@@ -21,7 +21,7 @@ from tenken.checks.registry import run_checks
 from tenken.checks.waivers import Waiver, apply_waivers
 from tenken.collectors.evidence import Evidence, Facts, utcnow
 from tenken.collectors.identity import read_identity
-from tenken.collectors.probe import FATAL
+from tenken.collectors.probe import FATAL, Probe
 from tenken.collectors.registry import Collected, CollectorSpec, collectors_for, run_collector
 from tenken.collectors.settings import CollectSettings
 from tenken.collectors.transport.base import Transport, TransportError
@@ -81,6 +81,27 @@ def _collect_all(specs: list[CollectorSpec], transport: Transport, settings: Col
         return [f.result() for f in futures]  # re-raises a lost connection from the first collector that saw it
 
 
+def _prefetch(transport: Transport, specs: list[CollectorSpec], settings: CollectSettings) -> None:
+    """Let a transport that can fetch a whole scan at once (WinRM's batch) learn what the scan will ask.
+
+    A dry pass of identity and the collectors against the transport in planning mode: every request is
+    recorded and refused, nothing is sent and the results are thrown away; then the transport runs the
+    recorded requests in one round trip. What the dry pass cannot foresee (a request that depends on an
+    answer) is simply asked on demand in the real pass.
+    """
+    planning = getattr(transport, "planning", None)
+    if planning is None:
+        return
+    with planning():
+        read_identity(transport)
+        for spec in specs:
+            try:
+                spec.func(Probe(transport, settings))
+            except Exception as exc:  # a collector stumbling on the refusals must not stop the plan
+                log.debug("planning pass of %s on %s: %s", spec.name, transport.target, exc)
+    transport.prefetch()  # type: ignore[attr-defined]
+
+
 def scan_host(
     transport: Transport,
     policy: Policy,
@@ -91,6 +112,8 @@ def scan_host(
 ) -> TargetResult:
     started = utcnow()
     settings = settings or policy.collect_settings()
+    specs = [s for s in collectors_for(transport.os) if only_collectors is None or s.name in only_collectors]
+    _prefetch(transport, specs, settings)
     identity = read_identity(transport)
     if kind is TargetKind.LOCAL and identity is not None:
         # A local scan is named after the machine, never `local`: several agents must not collapse into one host.
@@ -98,7 +121,6 @@ def scan_host(
     facts: dict[str, Facts | None] = {}
     evidence: list[Evidence] = []
     errors: dict[str, str] = {}
-    specs = [s for s in collectors_for(transport.os) if only_collectors is None or s.name in only_collectors]
     try:
         for spec, got in zip(specs, _collect_all(specs, transport, settings), strict=True):
             evidence.append(got.evidence)

@@ -49,6 +49,7 @@ ACT = {
     "command": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command",
     "receive": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive",
     "signal": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal",
+    "send": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send",
 }
 DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
 RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
@@ -80,6 +81,8 @@ class Scenario:
     #: folder -> entries (name, mtime) or (name, mtime, FileAttributes, is_directory)
     dirs: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     slow_topics: tuple[str, ...] = ("updates",)  # answered only after one OperationTimeout fault
+    #: topics whose job in a batch runs past its timeout (the wrapper kills it and says so)
+    batch_timeouts: tuple[str, ...] = ()
 
 
 def ms(dt: datetime) -> str:
@@ -500,6 +503,8 @@ def _literal(script: str, var: str) -> str | None:
 
 def run_powershell(sc: Scenario, script: str) -> tuple[str | None, Output]:
     """(topic, output) for a decoded script. Unknown scripts fail as PowerShell would."""
+    if BATCH_MARKER in script and "FromBase64String($in)" in script:
+        return "batch", Output()  # answered when its stdin ends (run_batch)
     if "ReadAllBytes" in script:
         path = _literal(script, "p") or ""
         data = _ci_get(sc.files, path)
@@ -558,6 +563,39 @@ def run_powershell(sc: Scenario, script: str) -> tuple[str | None, Output]:
     return None, Output(stderr=clixml_error(f"The term '{word[0] if word else 'x'}' is not recognized as the name of a cmdlet, function, script file, or operable program."), exit_code=1)
 
 
+BATCH_MARKER = "TENKEN-BATCH-V1"
+
+
+def run_batch(srv: Responder, shell: Shell, stdin: bytes) -> bytes:
+    """What the batch wrapper prints: each job run as a single command would be, one JSON array.
+
+    Stands in for the wrapper's PowerShell (which needs Windows): the same input format (gzip + base64,
+    `kind TAB timeout-ms TAB base64` per line) and the same answer. A `batch_garbage` responder answers
+    something else, to test that a damaged answer is never used.
+    """
+    import gzip
+
+    if srv.behaviour == "batch_garbage":
+        return f"{BATCH_MARKER}\n[{{\"i\":0,\"c\":0,\"t\":0,\"s\":0,\"o\":\"not base64!\",\"e\":\"\"}}]".encode()
+    lines = gzip.decompress(base64.b64decode(stdin.strip())).decode("utf-8").split("\n")
+    rows = []
+    for i, line in enumerate(ln for ln in lines if ln):
+        kind, _timeout_ms, arg = line.split("\t")
+        if kind == "ps":
+            topic, out = run_powershell(srv.scenario, base64.b64decode(arg).decode("utf-16-le"))
+            is_text = False
+        else:
+            topic, out, is_text = run_command_line(srv.scenario, base64.b64decode(arg).decode("utf-8"), [])
+        enc = out.encoding.replace("utf-16", "utf-16-le") if out.encoding else {65001: "utf-8", 932: "cp932"}.get(shell.codepage, "cp437")
+        raw = out.stdout if isinstance(out.stdout, bytes) else out.stdout.encode(enc if is_text else "utf-8", "replace")
+        err = out.stderr.encode(enc if is_text else "utf-8", "replace")
+        timed_out = topic in srv.scenario.batch_timeouts
+        srv.record(event="batch_job", topic=topic, timed_out=timed_out)
+        rows.append({"i": i, "c": -1 if timed_out else out.exit_code, "t": int(timed_out), "s": 0,
+                     "o": base64.b64encode(b"" if timed_out else raw).decode(), "e": base64.b64encode(err).decode()})
+    return (BATCH_MARKER + "\n" + json.dumps(rows, separators=(",", ":"))).encode()
+
+
 def _ci_get(d: dict[str, Any], key: str) -> Any:
     for k, v in d.items():
         if k.lower() == key.lower():
@@ -600,6 +638,8 @@ class Command:
     exit_code: int
     timeouts_left: int
     sent: int = 0  # how many stdout bytes were already delivered
+    #: the batch wrapper (tenken.collectors.transport.winrm_batch): its output is made when stdin ends
+    stdin: bytearray | None = None
 
 
 @dataclass
@@ -852,7 +892,8 @@ class Handler(BaseHTTPRequestHandler):
                 out.stdout.encode(enc, "replace") if is_text else out.stdout.encode("utf-8"))
             cid = str(uuid.uuid4()).upper()
             shell.commands[cid] = Command(cid, topic, raw, out.stderr.encode(enc if is_text else "utf-8", "replace"), out.exit_code,
-                                          1 if topic in srv.scenario.slow_topics else 0)
+                                          1 if topic in srv.scenario.slow_topics else 0,
+                                          stdin=bytearray() if topic == "batch" else None)
             srv.record(event="command", shell=shell.id, command=cid, topic=topic, line=(cmd + " " + args_text)[:80])
             return 200, envelope(ACT["command"] + "Response", msg_id, f"<rsp:CommandResponse><rsp:CommandId>{cid}</rsp:CommandId></rsp:CommandResponse>")
         if action == ACT["receive"]:
@@ -866,6 +907,8 @@ class Handler(BaseHTTPRequestHandler):
                 srv.stopping.wait(600)  # never answer: the client's read timeout must fire
                 self.close_connection = True
                 return 0, None
+            if c.stdin is not None:  # still waiting for its input: the OperationTimeout passes
+                return 500, fault(msg_id, 2150858793, "w:TimedOut", "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.", srv.scenario.hostname)
             if c.timeouts_left > 0:  # a slow cmdlet: the server's OperationTimeout passes first
                 c.timeouts_left -= 1
                 return 500, fault(msg_id, 2150858793, "w:TimedOut", "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.", srv.scenario.hostname)
@@ -887,6 +930,18 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 state = f'<rsp:CommandState CommandId="{c.id}" State="{RUNNING}"></rsp:CommandState>'
             return 200, envelope(ACT["receive"] + "Response", msg_id, f"<rsp:ReceiveResponse>{streams}{state}</rsp:ReceiveResponse>")
+        if action == ACT["send"]:
+            st = root.find("s:Body/rsp:Send/rsp:Stream", NS)
+            cid = st.get("CommandId") if st is not None else None
+            c = shell.commands.get(cid or "")
+            if c is None or c.stdin is None:
+                return 500, fault(msg_id, 2150858843, "w:InvalidSelectors", "The command was not found.", srv.scenario.hostname)
+            c.stdin += base64.b64decode((st.text or "") if st is not None else "")
+            srv.record(event="send", command=c.id, bytes=len(c.stdin))
+            if st is not None and st.get("End", "").lower() == "true":
+                c.stdout = run_batch(srv, shell, bytes(c.stdin))
+                c.stdin = None
+            return 200, envelope(ACT["send"] + "Response", msg_id, "<rsp:SendResponse/>")
         if action == ACT["signal"]:
             sig = root.find("s:Body/rsp:Signal", NS)
             cid = sig.get("CommandId") if sig is not None else None
@@ -943,7 +998,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--password-env", default="RESPONDER_PASSWORD")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
-    ap.add_argument("--behaviour", choices=("normal", "hang", "hang_auth", "hang_create", "split"), default="normal")
+    ap.add_argument("--behaviour", choices=("normal", "hang", "hang_auth", "hang_create", "split", "batch_garbage", "batch_timeout"), default="normal")
     ap.add_argument("--log", type=Path)
     a = ap.parse_args(argv)
     password = os.environ.get(a.password_env, "")
@@ -963,6 +1018,8 @@ def main(argv: list[str] | None = None) -> int:
             fh.write(f":{a.user}:{password}\n")
         os.environ["NTLM_USER_FILE"] = path
     scenario = SCENARIOS[a.scenario](datetime.now(UTC).replace(microsecond=0))
+    if a.behaviour == "batch_timeout":  # the Windows Update history query runs past its timeout inside a batch
+        scenario.batch_timeouts = ("updates",)
     srv = Responder(scenario, auth=a.auth, username=a.user, password=password, tls=tls, cert_der=cert_der,
                     behaviour=a.behaviour, log_path=a.log)
     print(json.dumps({"port": srv.server_address[1]}), flush=True)

@@ -22,7 +22,8 @@ import re
 import stat as stat_mod
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from tenken.collectors.transport.base import (
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 AUTH_METHODS = ("ntlm", "kerberos", "credssp", "basic")
 #: cmd.exe refuses command lines longer than 8191 characters; -EncodedCommand counts against it.
 MAX_COMMAND_LINE = 8000
+#: Bytes of stdin per WS-Man Send (base64 in the envelope; well under the default MaxEnvelopeSizekb of 500).
+STDIN_CHUNK = 192 * 1024
 #: Exit codes the scripts below use to say what went wrong without parsing localised error text.
 EXIT_MISSING = 2
 EXIT_DENIED = 5
@@ -79,6 +82,10 @@ class ServiceHung(TimedOut, Unreachable):
     A server that misses its own OperationTimeout is not running a slow command (that comes back as a
     WS-Man timeout fault, retried until the command's deadline); it is stuck, so the host's scan ends.
     """
+
+
+class PlannedOnly(Unsupported):
+    """Raised to a collector during the dry pass that learns a scan's scripts (`WinRMTransport.planning`)."""
 
 
 class WinRMShellFault(TransportError):
@@ -186,6 +193,14 @@ class WinRMTransport(Transport):
         self._proto.transport.read_timeout_sec = (self.connect_timeout, self._read_timeout)  # type: ignore[assignment]
         self._shell: str | None = None
         self._dead: TransportError | None = None
+        #: WS-Man requests made (the bench and the report's `collection` read it)
+        self.round_trips = 0
+        #: how this scan's evidence was fetched (TargetInfo.collection), set by prefetch()
+        self.collection: str | None = None
+        self._plan: list[tuple[str, str, float]] | None = None  # (kind, script or command line, timeout) while planning
+        self._planned: list[tuple[str, str, float]] = []
+        self._answers: dict[tuple[str, str], CommandResult | TransportError] = {}
+        self._served = 0
 
     # -- error mapping ------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
@@ -239,6 +254,7 @@ class WinRMTransport(Transport):
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
         if self._dead is not None:
             raise type(self._dead)(f"{self._dead} (earlier in this scan; not retried)")
+        self.round_trips += 1
         try:
             return fn(*args)
         except Exception as exc:
@@ -259,10 +275,14 @@ class WinRMTransport(Transport):
         assert self._shell is not None
         return self._shell
 
-    def _execute(self, command: str, args: Sequence[str], *, timeout: float, what: str) -> tuple[bytes, bytes, int]:
+    def _execute(self, command: str, args: Sequence[str], *, timeout: float, what: str, stdin: bytes | None = None) -> tuple[bytes, bytes, int]:
         shell = self._ensure_shell()
         deadline = time.monotonic() + timeout
         cid = self._call(what, self._proto.run_command, shell, command, list(args))
+        if stdin is not None:
+            for start in range(0, max(len(stdin), 1), STDIN_CHUNK):
+                end = start + STDIN_CHUNK >= len(stdin)
+                self._call(what, self._proto.send_command_input, shell, cid, stdin[start:start + STDIN_CHUNK], end)
         out: list[bytes] = []
         err: list[bytes] = []
         code = -1
@@ -295,20 +315,93 @@ class WinRMTransport(Transport):
     def run(self, argv: Sequence[str], *, timeout: float = 10.0, privileged: bool = False) -> CommandResult:
         """Run a console program through cmd.exe. WinRM sessions are already as privileged as the account."""
         line = subprocess.list2cmdline(list(argv))
-        out, err, code = self._execute(line, (), timeout=timeout, what=f"`{argv[0] if argv else ''}`")
+        if self._plan is not None:
+            self._plan.append(("cmd", line, timeout))
+            raise PlannedOnly(f"{self.target}: planning pass")
+        cached = self._answer("cmd", line)
+        if cached is not None:
+            out, err, code = cached.stdout, cached.stderr, cached.exit_code
+        else:
+            out, err, code = self._execute(line, (), timeout=timeout, what=f"`{argv[0] if argv else ''}`")
         if code == 9009 and not out:  # cmd.exe: "is not recognized as an internal or external command"
             raise CommandNotFound(f"{self.target}: {argv[0]} not found")
         return CommandResult(argv=tuple(argv), exit_code=code, stdout=out, stderr=err)
 
     def run_powershell(self, script: str, *, timeout: float = 30.0) -> CommandResult:
         """Run a PowerShell script (Windows PowerShell 5.1 or later) and return its raw output."""
-        encoded = encode_powershell(PS_PRELUDE + script)
-        args = ["-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded]
-        if len(encoded) + 120 > MAX_COMMAND_LINE:
-            raise Unsupported(f"{self.target}: PowerShell script too long for one command line ({len(encoded)} chars encoded)")
-        out, err, code = self._execute("powershell.exe", args, timeout=timeout, what="PowerShell")
+        if self._plan is not None:
+            self._plan.append(("ps", script, timeout))
+            raise PlannedOnly(f"{self.target}: planning pass")
         first = next((ln.strip() for ln in script.splitlines() if ln.strip() and not ln.strip().startswith("#")), "")
-        return CommandResult(argv=("powershell", first[:120]), exit_code=code, stdout=out, stderr=clixml_to_text(err))
+        argv = ("powershell", first[:120])
+        cached = self._answer("ps", script)
+        if cached is not None:
+            return CommandResult(argv=argv, exit_code=cached.exit_code, stdout=cached.stdout, stderr=clixml_to_text(cached.stderr))
+        encoded = encode_powershell(PS_PRELUDE + script)
+        out, err, code = self._execute("powershell.exe", _ps_args(encoded, self.target), timeout=timeout, what="PowerShell")
+        return CommandResult(argv=argv, exit_code=code, stdout=out, stderr=clixml_to_text(err))
+
+    # -- one round trip: the scan's scripts learnt by a dry pass, then run in one batch ---------------
+    @contextmanager
+    def planning(self) -> Iterator[None]:
+        """While open, scripts and commands are recorded (and refused with PlannedOnly), nothing is sent."""
+        self._plan = []
+        try:
+            yield
+        finally:
+            self._planned, self._plan = self._plan, None
+
+    def prefetch(self) -> None:
+        """Run what the dry pass recorded as one batch (winrm_batch); on any failure, collect on demand.
+
+        Never raises for the batch itself: a batch that fails or answers wrongly costs one round trip and
+        the collectors fall back to their own scripts. A lost connection or refused login is remembered by
+        `_call` and ends the host's scan at the collectors' first request, as without a batch.
+        """
+        from tenken.collectors.transport import winrm_batch as wb
+
+        planned = list(dict.fromkeys((k, a) for k, a, _ in self._planned))
+        timeouts: dict[tuple[str, str], float] = {}
+        for k, a, t in self._planned:
+            timeouts[(k, a)] = max(t, timeouts.get((k, a), 0.0))
+        self._planned = []
+        if not planned:
+            return
+        jobs = [wb.Job(kind=k, arg=encode_powershell(PS_PRELUDE + a) if k == "ps" else a, timeout=timeouts[(k, a)]) for k, a in planned]
+        wrapper = encode_powershell(PS_PRELUDE + wb.WRAPPER)
+        try:
+            out, err, code = self._execute("powershell.exe", _ps_args(wrapper, self.target), timeout=wb.batch_deadline(jobs),
+                                           what="batch of the scan's scripts", stdin=wb.encode_jobs(jobs))
+            if code == EXIT_CONSTRAINED and CONSTRAINED_MARKER.encode() in out:
+                raise TransportError("PowerShell runs in Constrained Language Mode")
+            if code != 0:
+                raise TransportError(f"exit {code}: {_short(clixml_to_text(err).decode('utf-8', 'replace'))}")
+            answers = wb.parse_answer(out, len(jobs))
+        except (TransportError, wb.BatchAnswerError) as exc:
+            if isinstance(exc, Unreachable | AuthFailed):
+                self.collection = f"WinRM: host lost during the batch ({exc})"
+                return
+            self.collection = f"WinRM: scripts run one by one (the batch of {len(jobs)} failed: {_short(str(exc))})"
+            log.warning("%s: batch of %d scripts failed, collecting script by script: %s", self.target, len(jobs), exc)
+            return
+        for (k, a), job, res in zip(planned, jobs, (answers[i] for i in range(len(jobs))), strict=True):
+            if res.timed_out:
+                self._answers[(k, a)] = TimedOut(f"{self.target}: {'PowerShell' if k == 'ps' else a.split(' ', 1)[0]} did not finish within {job.timeout:g}s")
+            elif res.start_failed:
+                self._answers[(k, a)] = TransportError(f"{self.target}: could not start: {_short(res.stderr.decode('utf-8', 'replace'))}")
+            else:
+                self._answers[(k, a)] = CommandResult(argv=(), exit_code=res.exit_code, stdout=res.stdout, stderr=res.stderr)
+        self.collection = f"WinRM: one batch of {len(jobs)} scripts and commands"
+
+    def _answer(self, kind: str, text: str) -> CommandResult | None:
+        """The batch's answer to this script (raising its timeout or start failure), or None: run it now."""
+        got = self._answers.get((kind, text))
+        if got is None:
+            return None
+        self._served += 1
+        if isinstance(got, TransportError):
+            raise type(got)(str(got))
+        return got
 
     # -- files ----------------------------------------------------------------------------------
     def _file_error(self, res: CommandResult, path: str) -> TransportError:
@@ -392,6 +485,12 @@ class WinRMTransport(Transport):
 
     def __repr__(self) -> str:  # never shows the password
         return f"WinRMTransport({self.target!r}, user={self.username!r}, auth={self.auth!r})"
+
+
+def _ps_args(encoded: str, target: str) -> list[str]:
+    if len(encoded) + 120 > MAX_COMMAND_LINE:
+        raise Unsupported(f"{target}: PowerShell script too long for one command line ({len(encoded)} chars encoded)")
+    return ["-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded]
 
 
 def _system_ca_bundle() -> str | None:
