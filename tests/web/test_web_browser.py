@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 import pytest
 from clihelp import run_tenken
 from conftest import ADMIN_PW, AUDITOR_PW, WebHub, shot
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.slow
@@ -27,16 +27,19 @@ def _login(driver, web: WebHub, name: str, password: str, code: str = "") -> Non
     driver.find_element(By.NAME, "password").send_keys(password)
     if code:
         driver.find_element(By.NAME, "code").send_keys(code)
-    old = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))  # the answer to the POST has loaded
+    _follow(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))  # the answer to the POST has loaded
 
 
 def _follow(driver, element) -> None:
-    """Click a link or submit button and wait until the next page replaced this one (no stale reads)."""
-    old = driver.find_element(By.TAG_NAME, "html")
+    """Click a link or submit button and wait until the next page replaced this one (no stale reads).
+
+    The old page is marked with a window property that a new document does not have. Selenium's
+    staleness_of is not used: Chromium sometimes answers its probe of a node of the unloading page with a
+    generic "Node with given id does not belong to the document" error instead of a stale-element error."""
+    driver.execute_script("window.__tenkenOldPage = true;")
     element.click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 60, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return window.__tenkenOldPage !== true && document.readyState === 'complete';"))
 
 
 def test_login_fail_then_ok_and_cookie_flags(browser, web: WebHub) -> None:
