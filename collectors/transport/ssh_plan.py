@@ -267,8 +267,11 @@ def parse_answer(out: bytes, boundary: str, n_commands: int) -> Answer:
         members = len(contents)
         for p in tar_paths:
             data = contents.get(p.lstrip("/"))
-            if data is not None:  # absent: vanished or unreadable since classified; read on demand
-                records.append(Record("r", "ok", p, data))
+            if data is None:
+                # tarfile ends quietly at a damaged header in mid-stream: a queued file missing from the
+                # stream means the rest cannot be trusted either (a file deleted in between costs a retry)
+                raise BatchParseError(f"{p}: queued for tar but not in the stream (damaged or cut)")
+            records.append(Record("r", "ok", p, data))
     whole = {r.path for r in records if r.op == "r" and r.path in set(tar_paths)}
     return Answer(records, commands, members, whole)
 
