@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 
 from tenken.collectors.transport.ssh_batch import BatchParseError, Record, new_boundary, parse_stat_line
 
-#: Commands given this long (package managers) are batched only once their inputs are known (Plan.heavy_ok).
-HEAVY = 60.0
+#: Commands that cost the target seconds of CPU (package managers): batched only once their inputs are
+#: known and never as a guessed fallback (Plan.heavy_ok, Plan.deferred). By name, not by timeout: a
+#: fleet may give every command the same long timeout.
+HEAVY = frozenset({"apt-get", "apt", "aptitude", "dnf", "yum", "microdnf", "zypper", "needs-restarting"})
 
 #: Default read limit of Transport.read_file; planned reads with this limit go through tar (whole files).
 WHOLE = 8 * 1024 * 1024
@@ -136,24 +138,25 @@ class Plan:
             elif op == "s":
                 self.stats[path] = None
 
-    #: False in the first dry pass: long commands (package managers, timeout >= HEAVY) wait for the
-    #: second, which has the first batch's files, so a collector whose inputs were refused does not get
-    #: its costly fallback batched (`apt-get -s` when the apt lists directory was not known yet).
+    #: False in the first dry pass: package managers (HEAVY) wait for the second, which has the first
+    #: batch's files, so a collector whose inputs were refused does not get its costly fallback batched
+    #: (`apt-get -s` when the apt lists directory was not known yet).
     heavy_ok: bool = True
-    #: long commands a collector asked for after another long one was refused: most likely its fallback
-    #: (`apt-get -s` when the list filter was refused). Not batched; asked on demand only if still needed.
+    #: package-manager commands a collector asked for after another of its commands was refused: most
+    #: likely its fallback (`apt-get -s` when the list filter was refused). Not batched; asked on demand
+    #: in the real pass only if still needed.
     deferred: dict[str, None] = field(default_factory=dict)
-    _heavy_here: bool = False
+    _refused_here: bool = False
 
     def next_collector(self) -> None:
-        self._heavy_here = False
+        self._refused_here = False
 
     def add_command(self, line: str, argv: tuple[str, ...], timeout: float, sudo: bool) -> None:
-        if timeout >= HEAVY:
-            if not self.heavy_ok or (self._heavy_here and line not in self.commands):
-                self.deferred[line] = None
-                return
-            self._heavy_here = True
+        heavy = bool(argv) and argv[0].rsplit("/", 1)[-1] in HEAVY
+        refused_before, self._refused_here = self._refused_here, True
+        if heavy and line not in self.commands and (not self.heavy_ok or refused_before):
+            self.deferred[line] = None
+            return
         old = self.commands.get(line)
         self.commands[line] = (max(timeout, old[0] if old else 0.0), argv, sudo)
 
