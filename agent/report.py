@@ -52,6 +52,8 @@ class TargetInfo(BaseModel):
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    collection: str | None = Field(None, description="How the evidence was fetched (remote transports: one batch or on demand)")
+    round_trips: int | None = Field(None, description="Requests sent to the target during the scan (remote transports)")
 
 
 class Report(BaseModel):

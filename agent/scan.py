@@ -92,14 +92,19 @@ def _prefetch(transport: Transport, specs: list[CollectorSpec], settings: Collec
     planning = getattr(transport, "planning", None)
     if planning is None:
         return
-    with planning():
-        read_identity(transport)
-        for spec in specs:
-            try:
-                spec.func(Probe(transport, settings))
-            except Exception as exc:  # a collector stumbling on the refusals must not stop the plan
-                log.debug("planning pass of %s on %s: %s", spec.name, transport.target, exc)
-    transport.prefetch()  # type: ignore[attr-defined]
+    # SSH runs a second dry pass: it learns what depends on the first batch's answers (Include targets...)
+    for _ in range(getattr(transport, "planning_rounds", 1)):
+        with planning():
+            read_identity(transport)
+            for spec in specs:
+                if mark := getattr(transport, "plan_collector", None):
+                    mark(spec.name)
+                try:
+                    spec.func(Probe(transport, settings))
+                except Exception as exc:  # a collector stumbling on the refusals must not stop the plan
+                    log.debug("planning pass of %s on %s: %s", spec.name, transport.target, exc)
+        if not transport.prefetch():  # type: ignore[attr-defined]
+            break
 
 
 def scan_host(
@@ -148,6 +153,8 @@ def scan_host(
         state=TargetState.SCANNED,
         started_at=started,
         finished_at=utcnow(),
+        collection=getattr(transport, "collection", None),
+        round_trips=getattr(transport, "round_trips", None),
     )
     return TargetResult(info=info, findings=findings, evidence=evidence, facts=facts)
 

@@ -110,6 +110,7 @@ def phase(args: argparse.Namespace) -> None:
         "forks": forks,
         "methods": sorted({e.facts.get("pending_method") or "" for r in results for e in r.evidence
                            if e.collector == "linux.patches" and e.facts}),
+        "collections": sorted({(r.info.collection or "?").split(" (")[0] for r in results}),
     }))
 
 
@@ -206,6 +207,7 @@ def main() -> None:
         if r["errors"]:
             print(f"   errors: {r['errors']}")
     print(f"pending updates computed by: {', '.join(full['methods']) or '?'}")
+    print(f"how the evidence was fetched: {'; '.join(full['collections'])}")
     n = full["hosts"]
     checks = [
         ("round trips per host <= 3", full["round_trips"] / n, 3),

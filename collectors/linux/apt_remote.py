@@ -44,6 +44,11 @@ from tenken.collectors.probe import Probe
 # Bounds what a hostile or broken target can make the scanner hold (the filtered stream is ~100 KB).
 MAX_STREAM = 64 * 1024 * 1024
 
+#: One random boundary per scanner process, not per call: the command line must be the same in the dry
+#: pass and the real one, so the SSH transport's one-batch answer (ssh_plan) serves it. It stays unknown
+#: to the files being framed (it is chosen after they were written).
+_BOUNDARY = secrets.token_hex(16)
+
 #: The target-side filter. Arguments: B, then `R:name` (Release file) / `L:name` (Packages list) items.
 SCRIPT = r"""
 B=$1; shift
@@ -126,7 +131,7 @@ def collect_apt_lists_remote(p: Probe) -> ListsResult:
     lists = classify_lists(names or [])
     if not lists:
         return ListsResult(absent=True, fallback=f"no apt package lists in {LISTS_DIR} (apt-get update never ran, or they were cleaned)")
-    boundary = secrets.token_hex(16)
+    boundary = _BOUNDARY
     args = [f"R:{r}" for r in dict.fromkeys(lf.release for lf in lists if lf.release)] + [f"L:{lf.name}" for lf in lists]
     res = p.command(["sh", "-c", SCRIPT, "tenken-apt-filter", boundary, *args], keep_raw=False, timeout=120.0)
     if res is None:

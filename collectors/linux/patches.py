@@ -15,6 +15,11 @@ command, a few tens of KB back); `apt-get -s` is the fallback and an optional cr
 root without apt lists records pending updates as `offline`; the other file-based facts are collected.
 
 Pending lists are only as fresh as the host's package index, so the index age is collected too.
+
+RHEL family over SSH still runs `dnf -C check-update` / `updateinfo` on the target (from its cache, in
+the scan's one batch, see transport/ssh_plan.py): computing them on the scanner would mean shipping
+repodata primary.xml and updateinfo.xml (tens of MB per repository, compressed) and reimplementing
+dnf's modular/obsoletes resolution; not done.
 """
 
 from __future__ import annotations

@@ -31,12 +31,13 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
-from tenken.collectors.transport import ssh_batch
+from tenken.collectors.transport import ssh_batch, ssh_plan
 from tenken.collectors.transport.base import (
     AccessDenied,
     AuthFailed,
@@ -87,7 +88,7 @@ PREFETCH_DIRS: tuple[str, ...] = (
     "/etc/sudoers.d", "/etc/pam.d", "/etc/security/pwquality.conf.d", "/etc/ssh/sshd_config.d", "/etc/rsyslog.d",
     "/etc/audit/rules.d", "/etc/sysctl.d", "/etc/systemd/journald.conf.d", "/etc/systemd/timesyncd.conf.d",
     "/etc/chrony/conf.d", "/etc/chrony/sources.d", "/etc/logrotate.d", "/etc/cron.d", "/etc/apt/apt.conf.d",
-    "/etc/profile.d",
+    "/etc/profile.d", "/etc/apt/preferences.d",
 )
 
 
@@ -135,8 +136,11 @@ def _port(p: str, text: str) -> int:
     return int(p)
 
 
-def build_command(argv: Sequence[str], *, timeout: float, sudo: bool) -> str:
-    """The remote shell line: C locale, fixed PATH, a not-found marker, a kill-after timeout, `sudo -n`."""
+def build_command(argv: Sequence[str], *, timeout: float, sudo: bool, kill_at: int | None = None) -> str:
+    """The remote shell line: C locale, fixed PATH, a not-found marker, a kill-after timeout, `sudo -n`.
+
+    `kill_at`: seconds after which the remote `timeout` stops it (default: just after the client gives up).
+    """
     if not argv:
         raise ValueError("empty command")
     first = shlex.quote(argv[0])
@@ -144,7 +148,7 @@ def build_command(argv: Sequence[str], *, timeout: float, sudo: bool) -> str:
     if sudo:
         inner = f"sudo -n -- env LC_ALL=C LANG=C {inner}"
     # the client gives up at `timeout`; the remote wrapper kills the process group shortly after
-    kill = math.ceil(timeout) + 2
+    kill = kill_at if kill_at is not None else math.ceil(timeout) + 2
     parts = [
         f"LC_ALL=C LANG=C PATH={_REMOTE_PATH}; export LC_ALL LANG PATH",
         f"command -v {first} >/dev/null 2>&1 || {{ echo '{_NOT_FOUND}' {first} >&2; exit 127; }}",
@@ -168,6 +172,10 @@ class _Entry:
 
     def covers(self, max_bytes: int) -> bool:
         return self.status != "ok" or len(self.data) < self.limit or self.limit >= max_bytes
+
+
+class PlannedOnly(Unsupported):
+    """Raised to a collector during the dry pass that learns a scan's requests (`SSHTransport.planning`)."""
 
 
 def _missing(path: str, why: str = "not found") -> FileMissing:
@@ -195,6 +203,7 @@ class SSHTransport(Transport):
         command_timeout: float = 30.0,
         label: str | None = None,
         prefetch: bool = True,
+        batch: bool = True,
         compress: bool = False,
     ) -> None:
         self.host = host
@@ -207,7 +216,9 @@ class SSHTransport(Transport):
         self.use_agent = use_agent
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
-        self.prefetch = prefetch
+        self.prefetch_common = prefetch
+        # the one-batch path (planning/prefetch); False: every request on demand (the parity tests compare both)
+        self.batch = batch
         # off by default, as in OpenSSH: zlib costs the target CPU; worth it only on slow links
         self.compress = compress
         shown = f"[{label or host}]" if ":" in (label or host) else (label or host)
@@ -229,7 +240,18 @@ class SSHTransport(Transport):
         self._stats: dict[str, FileStat] = {}
         self._dir_stats_done: set[str] = set()
         self._stat_errors: dict[str, str] = {}
+        #: commands and batches sent through the shell (the bench and TargetInfo.round_trips read it)
         self.round_trips = 0
+        #: how this scan's evidence was fetched (TargetInfo.collection), set by prefetch()
+        self.collection: str | None = None
+        #: dry passes agent.scan._prefetch may run: the second learns requests that depend on the first's answers
+        self.planning_rounds = 2
+        self._plan: ssh_plan.Plan | None = None
+        self._planned: ssh_plan.Plan | None = None
+        self._batches = 0
+        self._batched_files = 0
+        self._batched_cmds = 0
+        self._cmds: dict[str, tuple[int, bytes, bytes] | str] = {}
 
     # -- connection ---------------------------------------------------------------------------
     def connect(self) -> SSHTransport:
@@ -454,6 +476,7 @@ class SSHTransport(Transport):
         self._priv.clear()
         self._dirs.clear()
         self._stats.clear()
+        self._cmds.clear()
 
     # -- commands ------------------------------------------------------------------------------
     def _open_shell(self, t: paramiko.Transport, timeout: float) -> paramiko.Channel:
@@ -554,7 +577,17 @@ class SSHTransport(Transport):
         sudo = privileged and self._need_root()
         if sudo and self._sudo is False:
             raise AccessDenied(f"{argv[0]}: needs root: {self._sudo_refusal}")
-        code, out, err = self._exec(build_command(argv, timeout=timeout, sudo=sudo), timeout, f"`{argv[0]}`")
+        line = build_command(argv, timeout=timeout, sudo=sudo)
+        got = self._cmds.get(line)
+        if self._plan is not None and got is None:
+            self._plan.add_command(line, tuple(argv), timeout, sudo)
+            raise PlannedOnly(f"{self.target}: planning pass")
+        if got == "timeout":
+            raise TimedOut(f"`{argv[0]}` did not finish within {timeout:g} s")
+        if isinstance(got, tuple):
+            code, out, err = got
+        else:
+            code, out, err = self._exec(line, timeout, f"`{argv[0]}`")
         text = err.decode("utf-8", "replace")
         if code == 127 and _NOT_FOUND in text:
             raise CommandNotFound(f"command not found: {argv[0]}")
@@ -578,6 +611,10 @@ class SSHTransport(Transport):
 
     # -- batches -------------------------------------------------------------------------------
     def _batch(self, ops: Sequence[tuple[str, str]], *, max_bytes: int, sudo: bool = False) -> list[ssh_batch.Record]:
+        if self._plan is not None:
+            if not sudo:  # root-only reads stay on demand: one `sudo -n` batch after the scan's batch
+                self._plan.add_ops(ops, max_bytes)
+            raise PlannedOnly(f"{self.target}: planning pass")
         boundary = ssh_batch.new_boundary()
         cmd = ssh_batch.helper_command(boundary, ops, max_bytes=max_bytes, sudo=sudo)
         timeout = max(self.command_timeout, 10.0)
@@ -621,9 +658,72 @@ class SSHTransport(Transport):
                 self._stats.update(ssh_batch.parse_dir_stats(r.payload, r.path))
                 self._dir_stats_done.add(r.path)
 
+    # -- one round trip: the scan's requests learnt by a dry pass, then fetched in one script ------------
+    @contextmanager
+    def planning(self) -> Iterator[None]:
+        """While open, what is not cached yet is recorded (and refused with PlannedOnly); nothing is sent."""
+        self._plan = ssh_plan.Plan(heavy_ok=self._batches > 0)
+        try:
+            yield
+        finally:
+            self._planned, self._plan = self._plan, None
+
+    def plan_collector(self, name: str) -> None:
+        """The dry pass moves on to the next collector (agent.scan._prefetch says so)."""
+        if self._plan is not None:
+            self._plan.next_collector()
+
+    def prefetch(self) -> bool:
+        """Fetch what the dry pass recorded in one script (ssh_plan); True when something was fetched.
+
+        Never raises for the batch itself: a batch that fails, times out or answers damaged costs one
+        round trip, and the collectors then ask on demand as before. A lost connection surfaces at the
+        collectors' first request, which ends the host's scan as without a batch.
+        """
+        plan, self._planned = self._planned, None
+        if not self.batch:
+            self.collection = "SSH: on demand (batching off)"
+            return False
+        if not plan:
+            if self.collection is None:
+                self.collection = "SSH: on demand (nothing to batch)"
+            return False
+        boundary = ssh_batch.new_boundary()
+        lines = list(plan.commands)
+
+        def remote_line(argv: tuple[str, ...], timeout: float, sudo: bool) -> str:
+            return build_command(argv, timeout=timeout, sudo=sudo, kill_at=max(1, math.ceil(timeout)))
+
+        script = ssh_plan.compile_plan(plan, boundary, expand_max=ssh_batch.EXPAND_MAX + 1, remote_line=remote_line)
+        what = f"batch of {len(plan)} requests"
+        try:
+            _code, out, _err = self._exec(script, plan.deadline(max(self.command_timeout, 10.0)), what)
+            answer = ssh_plan.parse_answer(out, boundary, len(lines))
+        except (TransportError, ssh_batch.BatchParseError) as exc:
+            if isinstance(exc, Unreachable):
+                self.collection = f"SSH: host lost during the batch ({exc})"
+            else:
+                self.collection = f"SSH: on demand (the batch of {len(plan)} requests failed: {str(exc)[:200]})"
+                log.warning("%s: batch of %d requests failed, collecting on demand: %s", self.target, len(plan), exc)
+            return False
+        limits = {p: (1 << 62) if lim >= ssh_plan.WHOLE else lim for p, lim in plan.reads.items()}
+        limits.update(dict.fromkeys(answer.whole, 1 << 62))
+        self._store(answer.records, limits)
+        for i, line in enumerate(lines):
+            got = answer.commands.get(i)
+            if got is not None:
+                self._cmds[line] = got
+        self._batches += 1
+        self._batched_files += sum(1 for r in answer.records if r.op == "r")
+        self._batched_cmds += len(answer.commands)
+        rounds = "one batch" if self._batches == 1 else f"{self._batches} batches"
+        self.collection = (f"SSH: {rounds} of the scan's requests ({self._batched_files} files read, "
+                           f"{self._batched_cmds} commands run), data-dependent requests on demand")
+        return True
+
     def _hello(self) -> None:
         ops: list[tuple[str, str]] = [("i", "-")]
-        if self.prefetch:
+        if self.prefetch_common:
             ops += [("r", p) for p in PREFETCH_FILES] + [("L", d) for d in PREFETCH_DIRS]
         try:
             records = self._batch(ops, max_bytes=8 * 1024 * 1024)
