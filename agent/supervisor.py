@@ -255,7 +255,7 @@ class Supervisor:
                     running.remove(name)
                 if not finished:
                     break
-                continue
+                # no `continue`: a report just made is shipped before the next due job (which could always be due)
             pending = spool_entries(self.plan.spool_dir)
             if pending and self.clock() >= self.next_attempt:
                 self.ship(stop)
