@@ -190,6 +190,10 @@ class AgentConfig(_M):
     policy: str | None = Field(None, description="Site policy file merged over the defaults")
     waivers: str | None = None
     shutdown_grace: Duration = Field(30.0, description="On SIGTERM, wait this long for a running scan")
+    scan_timeout: Duration = Field(
+        6 * 3600.0, gt=0,
+        description="`agent run`: a scan process still running after this long is killed and an error report sent instead",
+    )
     jobs: list[Job] = Field(min_length=1)
 
     def overdue_after(self) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -170,6 +171,15 @@ def agent_run(config: ConfigOpt, log_level: LogLevelOpt = "info") -> None:
     """
     _setup_logging(log_level)
     agent = _agent(config)
+    if os.name == "posix":
+        # Validated with the full code above (errors exit 2); from here on a small supervisor process (same PID)
+        # runs the schedule and starts every scan and delivery as a child: see tenken/agent/supervisor.py.
+        plan = agent.plan(config, log_level)
+        agent.log_spool_state()
+        agent.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-P", "-m", "tenken.agent.supervisor", plan.to_json()])  # noqa: S606 - our own interpreter, argv list
     stop = threading.Event()
     log = logging.getLogger("tenken.agent")
 

@@ -187,10 +187,11 @@ def assemble_report(
 
 def scan_this_host(policy: Policy, root: str | Path | None = None) -> TargetResult:
     """This machine, or an offline root filesystem; raises TransportError when `root` is not a directory."""
+    from tenken.collectors.transport.cache import CachingTransport
     from tenken.collectors.transport.local import LocalTransport
     from tenken.collectors.transport.root import RootTransport
 
-    transport: Transport = RootTransport(root) if root else LocalTransport()
+    transport: Transport = CachingTransport(RootTransport(root) if root else LocalTransport())  # each file once per scan
     with transport:
         return scan_host(transport, policy, kind=TargetKind.ROOT if root else TargetKind.LOCAL)
 

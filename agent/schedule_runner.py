@@ -1,6 +1,10 @@
 """The agent's main loop: scheduled scans -> signed reports -> spool -> hub.
 
-One process, one thread of control, plus one worker thread for the scan in progress so that a SIGTERM is
+`tenken agent run` runs the same loop in supervisor.py, a small process that starts each scan and each
+delivery as a child process (agent_worker.py, built on this Agent), so it weighs little between scans.
+`Agent.run` below is the in-process form of that loop (one process, all code loaded).
+
+In-process: one process, one thread of control, plus one worker thread for the scan in progress so that a SIGTERM is
 noticed while a scan runs. Only the main thread writes to the spool, and only after a scan has finished, so
 stopping at any moment can never leave a half-written report where the sender would see it:
 
@@ -152,6 +156,33 @@ class Agent:
         log.info("job %s: scan finished in %.1f s: report %s %s", job.name, time.time() - started, report.id, report.summary())
         return report
 
+    def error_report(self, job: Job, reason: str) -> Report:
+        """The report of a scan that could not produce one (its process crashed or hung): error findings."""
+        results = [target_error(t, k, f"scan failed: {reason}", identity=h) for t, k, h in _job_targets(job, self.host)]
+        return assemble_report(results, policy=self.policy, waivers=self.waivers, scanned_kinds=SCANNED_KINDS[job.kind])
+
+    def plan(self, config: Path, log_level: str):  # -> tenken.agent.supervisor.Plan
+        """What `agent run`'s small supervisor process needs to know (plain data: it imports no models)."""
+        from tenken.agent.supervisor import Plan, PlanJob
+
+        jobs = [PlanJob(name=j.name, kind=j.kind.value, daily_at=j.schedule.daily_at, every_hours=j.schedule.every_hours,
+                        every_minutes=j.schedule.every_minutes, every_seconds=j.schedule.every_seconds,
+                        jitter=j.schedule.jitter, run_at_start=j.schedule.run_at_start, describe=j.schedule.describe())
+                for j in self.cfg.jobs]
+        return Plan(config=str(Path(config).resolve()), log_level=log_level, spool_dir=str(self.spool.dir), hub_url=self.cfg.hub.url,
+                    shutdown_grace=self.cfg.shutdown_grace, scan_timeout=self.cfg.scan_timeout, retry_base=self.cfg.retry.base,
+                    retry_cap=self.cfg.retry.cap, jobs=jobs)
+
+    def log_spool_state(self) -> None:
+        st = self.spool.status()
+        if st.pending:
+            log.info("%d report(s) waiting in the spool from earlier runs", st.pending)
+        if st.full:
+            log.error("spool %s is full (%d reports / %d bytes): the hub has not acknowledged reports for a while",
+                      self.spool.dir, st.pending, st.bytes)
+        if st.rejected:
+            log.warning("%d report(s) in %s were rejected by the hub; see `tenken agent status`", len(st.rejected), self.spool.rejected_dir)
+
     def store(self, report: Report) -> Path:
         """Sign and spool: from here on the report survives crashes and hub outages."""
         return self.spool.put(report.id, sign_report(report, self.key))
@@ -235,14 +266,7 @@ class Agent:
                 enqueue(job)
             log.info("job %s (%s): %s", job.name, job.kind.value, job.schedule.describe())
         log.info("agent started: %d job(s), spool %s, hub %s", len(self.cfg.jobs), self.spool.dir, self.cfg.hub.url)
-        st = self.spool.status()
-        if st.pending:
-            log.info("%d report(s) waiting in the spool from earlier runs", st.pending)
-        if st.full:
-            log.error("spool %s is full (%d reports / %d bytes): the hub has not acknowledged reports for a while",
-                      self.spool.dir, st.pending, st.bytes)
-        if st.rejected:
-            log.warning("%d report(s) in %s were rejected by the hub; see `tenken agent status`", len(st.rejected), self.spool.rejected_dir)
+        self.log_spool_state()
 
         while not stop.is_set():
             sched.run_pending()

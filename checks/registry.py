@@ -171,11 +171,22 @@ def check(
     return register
 
 
-def load_all() -> dict[str, CheckSpec]:
-    import tenken.checks.linux
-    import tenken.checks.tls
-    import tenken.checks.windows  # noqa: F401
+#: The check packages of each target OS (TLS endpoints are OsFamily.UNKNOWN); imported on first need, so a
+#: Linux scan never loads the Windows or TLS checks (import time and memory of `tenken scan local`).
+_PACKAGES = {
+    OsFamily.LINUX: "tenken.checks.linux",
+    OsFamily.WINDOWS: "tenken.checks.windows",
+    OsFamily.UNKNOWN: "tenken.checks.tls",
+}
 
+
+def load_all(os: OsFamily | None = None) -> dict[str, CheckSpec]:
+    """Import the check packages (all, or those of one OS); their modules register themselves in CHECKS."""
+    import importlib
+
+    for family, package in _PACKAGES.items():
+        if os is None or family == os:
+            importlib.import_module(package)
     return CHECKS
 
 
@@ -194,7 +205,7 @@ def run_checks(
 
     `now` is the scan's clock (when the evidence was collected); every check judges ages against it.
     """
-    load_all()
+    load_all(os)
     now = now or utcnow()  # callers pass the scan's clock; a bare call judges against the moment it runs
     if now.tzinfo is None:
         raise ValueError("run_checks: `now` must be timezone-aware (UTC)")

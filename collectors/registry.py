@@ -74,11 +74,14 @@ def run_collector(spec: CollectorSpec, transport: Transport, settings: CollectSe
 
 
 def collectors_for(os: OsFamily) -> list[CollectorSpec]:
-    load_all()
+    load_all(os)
     return [c for c in COLLECTORS.values() if c.os == os]
 
 
-def load_all() -> None:
-    """Import the OS packages, whose modules register themselves here (explicit imports, no plugin magic)."""
-    import tenken.collectors.linux
-    import tenken.collectors.windows  # noqa: F401
+def load_all(os: OsFamily | None = None) -> None:
+    """Import the OS packages (all, or one OS's), whose modules register themselves here (explicit imports, no
+    plugin magic). A Linux scan does not load the Windows collectors."""
+    if os in (None, OsFamily.LINUX):
+        import tenken.collectors.linux
+    if os in (None, OsFamily.WINDOWS):
+        import tenken.collectors.windows  # noqa: F401
