@@ -524,3 +524,75 @@ def record_fixture_host(out: Path, workdir: Path, *, only_collectors: set[str] |
         return record_scan(inner, out, policy, only_collectors=only_collectors)
     finally:
         server.close()
+
+
+# -- a simulated fleet through the real fleet runner (agent/fleet.py) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class SimHost:
+    """How one simulated host behaves; `spec()` gives the HostSpec the fleet runner schedules."""
+
+    name: str
+    behaviour: str = "ok"
+    deadline: float = 600.0
+
+    def spec(self) -> Any:
+        from tenken.agent.inventory import HostSpec
+
+        return HostSpec(name=self.name, address=self.name, group="sim", transport="ssh", port=22, user="root",
+                        identity=None, passphrase=None, agent=False, jump=None, known_hosts=None,
+                        connect_timeout=10.0, command_timeout=30.0, deadline=self.deadline, policy=None, winrm=None,
+                        where="fleet_sim")
+
+
+def sim_fleet(n: int, *, hung: int = 0, refused: int = 0, stalled: int = 0, deadline: float = 600.0,
+              hang_deadline: float | None = None) -> list[SimHost]:
+    """`n` hosts named h0001.sim..., the misbehaving ones spread evenly through the list."""
+    bad = ["hang"] * hung + ["refuse"] * refused + ["stall"] * stalled
+    step = max(1, n // (len(bad) + 1))
+    kinds = ["ok"] * n
+    for i, b in enumerate(bad):
+        kinds[min(n - 1, (i + 1) * step)] = b
+    out = []
+    for i, kind in enumerate(kinds):
+        d = hang_deadline if hang_deadline is not None and kind in ("hang", "stall") else deadline
+        out.append(SimHost(f"h{i + 1:04d}.sim", kind, d))
+    return out
+
+
+def replay_scanner(recording: Recording, hosts: list[SimHost], *, network: Network, batched: bool,
+                   stats: dict[str, int] | None = None) -> Any:
+    """A `scan` callable for agent.fleet.run_fleet/stream_fleet: agent.fleet.scan_one with a replay transport.
+
+    Mirrors scan_one (job.transport set before connecting, so the deadline's cancel() can close it; every
+    transport error becomes the host's target_error) with the transport built from the recording.
+    """
+    from tenken.agent.fleet import display_target, kind_of
+    from tenken.agent.scan import scan_host, target_error
+
+    behaviour = {h.name: h.behaviour for h in hosts}
+    lock = threading.Lock()
+
+    def scan(spec: Any, policy: Any, *, known_hosts: str | None = None, job: Any = None) -> Any:
+        transport = ReplayTransport(recording, spec.name, network=network, behaviour=behaviour[spec.name],
+                                    batched=batched, user=spec.user, port=spec.port)
+        if job is not None:
+            job.transport = transport
+            if job.cancelled:
+                return target_error(display_target(spec), kind_of(spec), "cancelled")
+        try:
+            transport.connect()
+            settings = policy.collect_settings(command_timeout=spec.command_timeout)
+            return scan_host(transport, policy, kind=kind_of(spec), settings=settings)
+        except TransportError as exc:
+            return target_error(transport.target, kind_of(spec), str(exc))
+        finally:
+            transport.close()
+            if stats is not None:
+                with lock:
+                    stats["round_trips"] = stats.get("round_trips", 0) + transport.round_trips
+                    stats["requests"] = stats.get("requests", 0) + transport.requests
+                    stats["not_recorded"] = stats.get("not_recorded", 0) + len(transport.not_recorded)
+
+    return scan
