@@ -110,13 +110,43 @@ def register(app: typer.Typer, scan_app: typer.Typer) -> None:
         if not hosts and not tls:
             raise fail_usage(f"{inventory}: no hosts or TLS endpoints match --group/--limit")
         pol, wv = load_site_config(policy, waivers)
+        kh = str(known_hosts) if known_hosts else None
+        if fmt is Format.JSONL:
+            raise typer.Exit(stream_inventory(hosts, tls, pol, wv, concurrency=concurrency, known_hosts=kh,
+                                              output=output, sign=sign))
         try:
-            results, kinds = scan_inventory(hosts, tls, pol, concurrency=concurrency,
-                                            known_hosts=str(known_hosts) if known_hosts else None)
+            results, kinds = scan_inventory(hosts, tls, pol, concurrency=concurrency, known_hosts=kh)
         except ConfigError as exc:  # a group's policy file
             raise fail_usage(str(exc)) from exc
         report = assemble_report(results, policy=pol, waivers=wv, scanned_kinds=kinds)
         finish(report, fmt, lang, output, sign)
+
+    def stream_inventory(hosts, tls, pol, wv, *, concurrency, known_hosts, output, sign) -> int:  # type: ignore[no-untyped-def]
+        """`--format jsonl`: each host written to the report as it completes (agent/report_stream.py)."""
+        import os
+        import sys
+
+        from tenken.agent.fleet import load_group_policies, scan_inventory
+        from tenken.agent.output import create_report_file
+        from tenken.agent.report_stream import ReportStreamWriter
+        from tenken.checks.configfile import ConfigError
+
+        if sign is not None:
+            raise fail_usage("--sign needs --format json: a jsonl stream is written host by host and is not signed")
+        try:
+            load_group_policies(hosts)  # a broken group policy stops the scan before the file is created
+            fh = sys.stdout if output is None else os.fdopen(create_report_file(output), "w", encoding="utf-8")
+        except ConfigError as exc:
+            raise fail_usage(str(exc)) from exc
+        except OSError as exc:
+            raise fail_usage(f"cannot write report to {output}: {exc.strerror or exc}") from exc
+        try:
+            writer = ReportStreamWriter(fh, policy=pol.name, waivers=wv)
+            _, kinds = scan_inventory(hosts, tls, pol, concurrency=concurrency, known_hosts=known_hosts, emit=writer.add)
+            return writer.finish(scanned_kinds=kinds)
+        finally:
+            if fh is not sys.stdout:
+                fh.close()
 
     hosts_app = typer.Typer(help=HOSTS_HELP, no_args_is_help=True, rich_markup_mode=None)  # plain help: MARKUP in cli.py
     app.add_typer(hosts_app, name="hosts")

@@ -9,6 +9,7 @@ interpreter exit, so one hung host would hold the process open after the report 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import queue
@@ -189,15 +190,35 @@ def run_fleet(
     scan: Callable[..., TargetResult] = scan_one,
 ) -> list[TargetResult]:
     """Scan every host; results in input order. Returns once every host finished or passed its deadline."""
+    results: dict[int, TargetResult] = {}
+    stream_fleet(specs, results.__setitem__, policy_for=policy_for, concurrency=concurrency,
+                 known_hosts=known_hosts, progress=progress, scan=scan)
+    return [results[i] for i in range(len(specs))]
+
+
+def stream_fleet(
+    specs: list[HostSpec],
+    emit: Callable[[int, TargetResult], None],
+    *,
+    policy_for: Callable[[HostSpec], Policy],
+    concurrency: int = DEFAULT_CONCURRENCY,
+    known_hosts: str | None = None,
+    progress: bool | None = None,
+    scan: Callable[..., TargetResult] = scan_one,
+) -> None:
+    """Scan every host, handing each result to `emit(index, result)` in the main thread as it completes.
+
+    Nothing is kept here once emitted, so a caller that writes and drops each result (report_stream)
+    holds one host's result at a time, not the fleet's.
+    """
     concurrency = max(1, concurrency)
     if concurrency > 2:
         limit_arenas()
-    jobs = [_Job(i, s) for i, s in enumerate(specs)]
-    results: dict[int, TargetResult] = {}
+    # jobs leave `pending` when started and `running` when done: none (nor its transport) outlives its host
+    pending = collections.deque(_Job(i, s) for i, s in enumerate(specs))
     running: dict[int, _Job] = {}
     done: queue.Queue[tuple[int, TargetResult]] = queue.Queue()
-    bar = _Progress(len(jobs), progress)
-    pending = list(jobs)
+    bar = _Progress(len(specs), progress)
 
     def work(job: _Job) -> None:
         try:
@@ -209,7 +230,7 @@ def run_fleet(
     try:
         while pending or running:
             while pending and len(running) < concurrency:
-                job = pending.pop(0)
+                job = pending.popleft()
                 job.started = time.monotonic()
                 running[job.index] = job
                 threading.Thread(target=work, args=(job,), name=f"tenken-host-{job.spec.name}", daemon=True).start()
@@ -218,8 +239,9 @@ def run_fleet(
                 idx, res = done.get(timeout=max(0.0, earliest - time.monotonic()))
                 if idx in running:
                     del running[idx]
-                    results[idx] = res
                     bar.done(specs[idx].label, res.ok)
+                    emit(idx, res)
+                del res
             except queue.Empty:
                 pass
             now = time.monotonic()
@@ -228,13 +250,10 @@ def run_fleet(
                     del running[idx]
                     job.cancel()
                     target = job.transport.target if job.transport is not None else display_target(job.spec)
-                    results[idx] = target_error(
-                        target, kind_of(job.spec), f"deadline exceeded after {job.spec.deadline:g} s"
-                    )
                     bar.done(job.spec.label, False)
+                    emit(idx, target_error(target, kind_of(job.spec), f"deadline exceeded after {job.spec.deadline:g} s"))
     finally:
         bar.stop()
-    return [results[i] for i in range(len(jobs))]
 
 
 def run_tls(targets: list[TlsTarget], policy: Policy, *, deadline: float = TLS_DEADLINE) -> list[TargetResult]:
@@ -282,26 +301,41 @@ def scan_inventory(
     concurrency: int,
     known_hosts: str | None,
     progress: bool | None = None,
+    emit: Callable[[TargetResult], None] | None = None,
 ) -> tuple[list[TargetResult], set[str]]:
     """Hosts (SSH/WinRM) and TLS endpoints of an inventory, side by side; for `scan inventory` and the agent.
 
-    Returns the results and what kinds of clause this scan looked at. Raises ConfigError for a broken
-    group policy file.
+    Returns the results and what kinds of clause this scan looked at. With `emit`, each result goes to it
+    as it completes (hosts first, in completion order, then TLS endpoints) and the returned list is empty.
+    Raises ConfigError for a broken group policy file.
     """
     policies = load_group_policies(hosts)
     tls_results: list[TargetResult] = []
     tls_thread = threading.Thread(target=lambda: tls_results.extend(run_tls(tls, policy)), daemon=True, name="tenken-inventory-tls")
     tls_thread.start()
     kw: dict[str, object] = {} if progress is None else {"progress": progress}
-    results = run_fleet(hosts, policy_for=lambda h: policies.get(h.policy or "", policy), concurrency=concurrency,
-                        known_hosts=known_hosts, **kw)  # type: ignore[arg-type]
+    results: list[TargetResult] = []
+    if emit is None:
+        results = run_fleet(hosts, policy_for=lambda h: policies.get(h.policy or "", policy), concurrency=concurrency,
+                            known_hosts=known_hosts, **kw)  # type: ignore[arg-type]
+    else:
+        def each(i: int, res: TargetResult) -> None:
+            spec = hosts[i]
+            _with_groups(res, [spec.group] if getattr(spec, "group", None) else [])
+            emit(res)
+
+        stream_fleet(hosts, each, policy_for=lambda h: policies.get(h.policy or "", policy), concurrency=concurrency,
+                     known_hosts=known_hosts, **kw)  # type: ignore[arg-type]
     tls_thread.join()
     # inventory groups travel with each target, so the hub can show and filter by them
-    for spec, res in zip(hosts, results, strict=True):
+    for spec, res in zip(hosts, results, strict=False):
         _with_groups(res, [spec.group] if getattr(spec, "group", None) else [])
     for target, res in zip(tls, tls_results, strict=False):
         _with_groups(res, [target.group] if target.group else [])
-    return results + tls_results, ({"host"} if hosts else set()) | ({"network"} if tls else set())
+        if emit is not None:
+            emit(res)
+    kinds = ({"host"} if hosts else set()) | ({"network"} if tls else set())
+    return ([] if emit is not None else results + tls_results), kinds
 
 
 def _with_groups(res: TargetResult, groups: list[str]) -> None:

@@ -17,6 +17,7 @@ class Format(StrEnum):
     JSON = "json"
     HTML = "html"
     CSV = "csv"
+    JSONL = "jsonl"  # tenken.report-stream/v1: one line per host (agent/report_stream.py)
 
 
 class Lang(StrEnum):
@@ -48,6 +49,10 @@ def exit_code(report: Report) -> int:
 def render(report: Report, fmt: Format, lang: Lang) -> str | bytes:
     if fmt is Format.JSON:
         return report.to_json() + "\n"
+    if fmt is Format.JSONL:
+        from tenken.agent.report_stream import render_stream
+
+        return render_stream(report)
     if fmt is Format.CSV:
         from tenken.agent.render_csv import render_csv
 
@@ -77,6 +82,13 @@ def report_mode() -> int:
     if not 0 <= mode <= 0o777:
         raise ConfigError(f"TENKEN_REPORT_MODE={raw!r} is not a file mode between 0000 and 0777")
     return mode
+
+
+def create_report_file(path: Path) -> int:
+    """An fd for a report written in place (a stream: its first hosts are readable before the last ends)."""
+    if path.exists() and not path.is_file():
+        return os.open(path, os.O_WRONLY)
+    return _create(path, report_mode())
 
 
 def _create(path: Path, mode: int) -> int:

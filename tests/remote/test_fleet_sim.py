@@ -1,0 +1,235 @@
+"""The simulated fleet (tests/fleet_sim.py) and streamed fleet reports (agent/report_stream.py).
+
+One real scan of the sshd fixture is recorded through the recording transport; replays of it stand in for
+many hosts. Latency is zero here (no timing is asserted); hung hosts rely on the fleet's deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fleet_sim import (
+    Network,
+    Recording,
+    ReplayTransport,
+    machine_id_for,
+    record_fixture_host,
+    replay_scanner,
+    sim_fleet,
+)
+from tenken.agent.fleet import run_fleet, stream_fleet
+from tenken.agent.report import TargetKind
+from tenken.agent.report_stream import ReportStreamWriter, StreamError, read_report_stream
+from tenken.agent.scan import assemble_report, scan_host
+from tenken.checks.policy import load_policy
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory):
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("recording the sshd fixture needs root")
+    work = tmp_path_factory.mktemp("rec")
+    _, result = record_fixture_host(work / "recording.json", work / "sshd")
+    return Recording.load(work / "recording.json"), result
+
+
+def _shape(findings, target: str):  # type: ignore[no-untyped-def]
+    """What a finding says, with the host's own name taken out (each replayed host has its own)."""
+    return sorted(
+        (f.check_id, f.status.value, f.subject or "", tuple(f.clauses), f.severity.value, f.detail.en.replace(target, "<host>"))
+        for f in findings
+    )
+
+
+def test_replayed_host_gives_the_recorded_findings(recorded) -> None:
+    rec, original = recorded
+    assert original.info.state.value == "scanned" and original.findings
+    assert rec.requests > 50 and rec.answers  # the whole scan went through the recording wrapper
+    for batched in (False, True):
+        t = ReplayTransport(rec, "ward3-pc17.example", network=Network(0.0), batched=batched)
+        t.connect()
+        got = scan_host(t, load_policy(None), kind=TargetKind.SSH)
+        assert t.not_recorded == []
+        assert got.info.state.value == "scanned"
+        assert _shape(got.findings, t.target) == _shape(original.findings, original.info.target)
+        # a distinct host: its own name and machine-id, not the recorded machine's
+        assert got.info.target == "root@ward3-pc17.example:22"
+        assert got.info.identity is not None and got.info.identity.host_id == f"machine-id:{machine_id_for('ward3-pc17.example')}"
+        assert got.info.identity != original.info.identity
+    # batching by planning waves needs far fewer round trips than one per request
+    one_each = ReplayTransport(rec, "a", network=Network(0.0))
+    one_each.connect()
+    scan_host(one_each, load_policy(None), kind=TargetKind.SSH)
+    waves = ReplayTransport(rec, "b", network=Network(0.0), batched=True)
+    waves.connect()
+    scan_host(waves, load_policy(None), kind=TargetKind.SSH)
+    assert waves.round_trips < one_each.round_trips / 5
+
+
+def test_a_request_the_recording_lacks_is_an_error_not_an_answer(recorded) -> None:
+    rec, _ = recorded
+    t = ReplayTransport(rec, "x", network=Network(0.0))
+    t.connect()
+    with pytest.raises(Exception, match="not in the recording"):
+        t.read_file("/etc/never-recorded")
+    assert t.not_recorded
+
+
+def test_fleet_with_hung_and_refused_hosts_streams_each_host_as_it_completes(recorded, tmp_path: Path) -> None:
+    rec, original = recorded
+    hosts = sim_fleet(30, hung=3, refused=2, stalled=1, deadline=600.0, hang_deadline=2.0)
+    assert Counter(h.behaviour for h in hosts) == {"ok": 24, "hang": 3, "refuse": 2, "stall": 1}
+    specs = [h.spec() for h in hosts]
+    policy = load_policy(None)
+    out = tmp_path / "fleet.jsonl"
+    seen_before: list[int] = []
+    states: dict[str, tuple[str, str | None]] = {}
+    with out.open("w", encoding="utf-8") as fh:
+        writer = ReportStreamWriter(fh, policy=policy.name)
+
+        def emit(i: int, res) -> None:  # type: ignore[no-untyped-def]
+            # what another reader sees in the file now: every host emitted so far, already flushed
+            on_disk = [json.loads(x) for x in out.read_text().splitlines()]
+            seen_before.append(sum(1 for x in on_disk if x["type"] == "target"))
+            writer.add(res)
+            states[specs[i].name] = (res.info.state.value, res.info.error)
+
+        stream_fleet(specs, emit, policy_for=lambda _s: policy, concurrency=10, progress=False,
+                     scan=replay_scanner(rec, hosts, network=Network(0.0), batched=True))
+        assert writer.finish(scanned_kinds={"host"}) == 3  # some hosts could not be scanned
+    assert seen_before == list(range(30))  # host n was written and flushed before host n+1 finished
+    for h in hosts:
+        state, error = states[h.name]
+        if h.behaviour in ("hang", "stall"):
+            assert (state, error) == ("error", "deadline exceeded after 2 s"), h
+        elif h.behaviour == "refuse":
+            assert state == "error" and error == f"root@{h.name}:22: connection refused", h
+        else:
+            assert (state, error) == ("scanned", None), h
+    report = read_report_stream(out)
+    assert len(report.targets) == 30 and len({t.identity.host_id for t in report.targets if t.identity}) == 24
+    ok_target = next(t.target for t in report.targets if t.state.value == "scanned")
+    assert _shape([f for f in report.findings if f.target == ok_target], ok_target) == _shape(
+        original.findings, original.info.target)
+
+
+def test_streamed_report_equals_the_in_memory_report(recorded, tmp_path: Path) -> None:
+    rec, _ = recorded
+    hosts = sim_fleet(6, refused=1)
+    specs = [h.spec() for h in hosts]
+    policy = load_policy(None)
+    scan = replay_scanner(rec, hosts, network=Network(0.0), batched=True)
+    mem = assemble_report(run_fleet(specs, policy_for=lambda _s: policy, concurrency=3, progress=False, scan=scan),
+                          policy=policy, scanned_kinds={"host"})
+    out = tmp_path / "s.jsonl"
+    with out.open("w", encoding="utf-8") as fh:
+        w = ReportStreamWriter(fh, policy=policy.name)
+        stream_fleet(specs, lambda _i, r: w.add(r), policy_for=lambda _s: policy, concurrency=3, progress=False, scan=scan)
+        w.finish(scanned_kinds={"host"})
+    got = read_report_stream(out)
+
+    def key(f):  # type: ignore[no-untyped-def]
+        return (f.id, f.status.value, f.check_id, f.target, tuple(f.clauses), f.subject, tuple(sorted(f.evidence)))
+
+    assert sorted(map(key, got.findings)) == sorted(map(key, mem.findings))
+    assert [key(f) for f in got.findings] == [key(f) for f in mem.findings]  # the reader restores the report's order
+    assert sorted(t.target for t in got.targets) == sorted(t.target for t in mem.targets)
+    assert got.summary() == mem.summary()
+    assert sorted(e.id for e in got.evidence) == sorted(e.id for e in mem.evidence)
+
+
+def test_a_cut_or_damaged_stream_is_refused(recorded, tmp_path: Path) -> None:
+    rec, _ = recorded
+    hosts = sim_fleet(2)
+    policy = load_policy(None)
+    out = tmp_path / "s.jsonl"
+    with out.open("w", encoding="utf-8") as fh:
+        w = ReportStreamWriter(fh, policy=policy.name)
+        stream_fleet([h.spec() for h in hosts], lambda _i, r: w.add(r), policy_for=lambda _s: policy, concurrency=2,
+                     progress=False, scan=replay_scanner(rec, hosts, network=Network(0.0), batched=True))
+        w.finish(scanned_kinds={"host"})
+    lines = out.read_text().splitlines(keepends=True)
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(lines[:-1]))  # the scan was interrupted before its end line
+    with pytest.raises(StreamError, match="no end line"):
+        read_report_stream(cut)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(lines[0] + lines[1][: len(lines[1]) // 2] + "\n" + "".join(lines[2:]))
+    with pytest.raises(StreamError, match="damaged line"):
+        read_report_stream(bad)
+    missing = tmp_path / "missing.jsonl"
+    missing.write_text(lines[0] + "".join(lines[2:]))  # a host line dropped: the end line's count disagrees
+    with pytest.raises(StreamError, match="counts 2 hosts"):
+        read_report_stream(missing)
+
+
+def test_scan_inventory_jsonl_streams_real_sshd_hosts(sshd_factory, tmp_path: Path, remote_cli) -> None:
+    from sshd_fixture import free_port
+
+    servers = [sshd_factory() for _ in range(2)]
+    kh = tmp_path / "known_hosts"
+    kh.write_text("".join(s.known_hosts_line() + "\n" for s in servers))
+    dead = free_port()
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(f"""
+defaults:
+  user: root
+  identity: {servers[0].client_key}
+  known_hosts: {kh}
+  agent: false
+groups:
+  linux:
+    hosts:
+""" + "".join(f"      - name: srv{i}\n        address: 127.0.0.1\n        port: {s.port}\n" for i, s in enumerate(servers))
+        + f"      - name: dead\n        address: 127.0.0.1\n        port: {dead}\n")
+    out = tmp_path / "fleet.jsonl"
+    res = remote_cli("scan", "inventory", str(inv), "-f", "jsonl", "-o", str(out), "--concurrency", "3")
+    assert res.exit_code == 3, res.stderr
+    assert (out.stat().st_mode & 0o777) == 0o600
+    report = read_report_stream(out)
+    states = {t.target: t.state.value for t in report.targets}
+    assert states == {f"root@srv0:{servers[0].port}": "scanned", f"root@srv1:{servers[1].port}": "scanned",
+                      f"root@dead:{dead}": "error"}
+    assert all(t.groups == ["linux"] for t in report.targets)
+    assert any(f.kind.value == "manual" for f in report.findings)  # coverage items of the end line
+    res = remote_cli("scan", "inventory", str(inv), "-f", "jsonl", "--sign", str(tmp_path / "k"))
+    assert res.exit_code == 2 and "not signed" in res.stderr
+
+
+def test_real_sshd_hosts_behind_injected_latency(sshd_factory, tmp_path: Path, remote_cli) -> None:
+    """Real sshd servers reached through tests/latency_relay.py (netem is missing from this kernel)."""
+    from latency_relay import DelayRelay, relay_known_hosts_line
+
+    servers = [sshd_factory() for _ in range(2)]
+    relays = [DelayRelay(s.port, rtt=0.02, jitter=0.005, seed=i).start() for i, s in enumerate(servers)]
+    try:
+        kh = tmp_path / "known_hosts"
+        kh.write_text("".join(relay_known_hosts_line(s.known_hosts_line(), r.port) + "\n" for s, r in zip(servers, relays, strict=True)))
+        inv = tmp_path / "inventory.yaml"
+        inv.write_text(f"""
+defaults:
+  user: root
+  identity: {servers[0].client_key}
+  known_hosts: {kh}
+  agent: false
+groups:
+  far:
+    hosts:
+""" + "".join(f"      - name: far{i}\n        address: 127.0.0.1\n        port: {r.port}\n" for i, r in enumerate(relays)))
+        out = tmp_path / "far.jsonl"
+        res = remote_cli("scan", "inventory", str(inv), "-f", "jsonl", "-o", str(out), "--concurrency", "2",
+                         "--limit", "far0,far1")
+        report = read_report_stream(out)
+        assert res.exit_code in (0, 1), res.stderr  # scanned (the fixture host may fail checks), never unscanned
+        assert {t.target: t.state.value for t in report.targets} == {f"root@far{i}:{r.port}": "scanned" for i, r in enumerate(relays)}
+        assert all(r.connections >= 1 for r in relays)  # every byte went through the delaying relay
+    finally:
+        for r in relays:
+            r.close()
