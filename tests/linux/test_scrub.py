@@ -153,3 +153,51 @@ def test_symlinked_shadow_and_copied_key_never_reach_a_report(tmp_path: Path, fm
     leaked += [k for k, pem in keys.items() for body in key_bodies(pem) if body in text]
     leaked += [s for s in (AWS, AWS_SECRET) if s in text]
     assert not leaked, f"secrets in the {fmt} report: {leaked}"
+
+
+def _scrub_without_hints(text: str) -> str:
+    """The scrubber's patterns applied unconditionally, as before the literal prefilter."""
+    from tenken.collectors import scrub as s
+
+    out = s._PEM.sub(s.KEY_MARK, text)
+    out = s._SSH2.sub(s.KEY_MARK, out)
+    out = s._putty(out)
+    out = s._CRYPT.sub(s.HASH_MARK, out)
+    out = s._LDAP.sub(s.HASH_MARK, out)
+    out = s._SHADOW_LINE.sub(s._pw_field, out)
+    out = s._PASSWD_LINE.sub(s._pw_field, out)
+    for rx in s._TOKENS:
+        out = rx.sub(s._token, out)
+    return out
+
+
+def test_literal_prefilter_changes_no_result() -> None:
+    """The fast path (skip a pattern when its literal hint is absent) scrubs exactly what the full pattern set
+    does: real hashes, keys and tokens in many surroundings, every file of the test roots, and lines near each
+    hint's edge (a shadow line with exactly the colons it needs, a lower-case AWS secret name)."""
+    import random
+
+    key = subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519"], capture_output=True, text=True,
+                         check=True).stdout
+    secrets = [
+        _crypt("pw", "$6$saltsalt$"), _crypt("pw", "$1$saltsalt$"), _crypt("pw", "ab"), key,
+        "{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "{crypt}$6$x$" + "a" * 20, "AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "ghp_" + "a1" * 18,
+        "xoxb-1234567890-abcdef", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV",
+        "root:$y$j9T$abcdefgh$ijklmnopqrstuvwxyz0123456789ABCDEF:19000:0:99999:7:::",
+        "olduser:abcdEFGH12345:1000:1000:Old User:/home/old:/bin/sh", "svc:Xy7.ab/cdEF1:19000::::::",
+    ]
+    fillers = ["", "x", "path=/etc/ssh/sshd_config", "a:b:c", "PasswordAuthentication no\n", "{", "$", "::::::",
+               "日本語のテキスト", "key: value\n"]
+    rng = random.Random(20261204)
+    cases = list(secrets) + fillers
+    for _ in range(400):
+        parts = [rng.choice(fillers + secrets) for _ in range(rng.randint(1, 5))]
+        cases.append(rng.choice(["", "\n", " ", ":"]).join(parts))
+    root_files = [p for p in (Path(__file__).parent.parent / "data").rglob("*") if p.is_file()]
+    for p in root_files[:300]:
+        cases.append(p.read_bytes()[:65536].decode("utf-8", "replace"))
+    for case in cases:
+        assert scrub_text(case) == _scrub_without_hints(case), case[:200]
+    for s in secrets[3:]:  # a bare DES string has no shape to know it by; it is scrubbed in its shadow line
+        assert s not in scrub_text(s), s
