@@ -148,15 +148,18 @@ def _scan_as_nobody() -> dict:
     if pid == 0:  # child: never returns into pytest
         try:
             os.close(r)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
             from tenken.agent.report import TargetKind
             from tenken.agent.scan import assemble_report, scan_host
             from tenken.checks.policy import load_policy
             from tenken.collectors.transport.local import LocalTransport
 
             pol = load_policy()
+            # One scan as root first loads every module the scan imports lazily: after the switch to
+            # `nobody` the interpreter's own library may be unreadable (a pyenv Python under a 0700 /root).
+            scan_host(LocalTransport(), pol, kind=TargetKind.LOCAL)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
             rep = assemble_report([scan_host(LocalTransport(), pol, kind=TargetKind.LOCAL)], policy=pol)
             os.write(w, rep.to_json().encode())
         finally:
@@ -243,3 +246,14 @@ def test_strong_hash_schemes_policy_is_honoured(tmp_path: Path) -> None:
     assert [(f["status"], f["subject"]) for f in findings(res.json(), "linux.password.storage")] == [("warn", "alice")]
     res = run_tenken("scan", "local", "--root", str(tiny_root(tmp_path)), "-f", "json")
     assert [f["status"] for f in findings(res.json(), "linux.password.storage")] == ["pass"]
+
+
+@pytest.mark.parametrize("module", ["tenken", "tenken.agent", "tenken.hub"])
+def test_python_dash_m_runs_the_command_line(module: str) -> None:
+    """`python -m ...` is how IT staff run tenken where the venv's bin/ is not on PATH (e.g. a Windows task)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Usage" in out.stdout and ("scan" in out.stdout or "serve" in out.stdout)

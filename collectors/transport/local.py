@@ -101,6 +101,9 @@ class LocalTransport(Transport):
 
     def run(self, argv: Sequence[str], *, timeout: float = 10.0, privileged: bool = False) -> CommandResult:
         if privileged and not self._is_root:
+            if shutil.which("sudo") is None:
+                # Not "command not found" for the tool itself: that reads as "not installed" (not_applicable)
+                raise AccessDenied(f"{argv[0]}: needs root, and sudo is not installed")
             argv = ["sudo", "-n", "--", *argv]
         return run_subprocess(argv, timeout)
 
@@ -110,7 +113,7 @@ class LocalTransport(Transport):
         except FileNotFoundError as exc:
             raise FileMissing(f"{path}: not found") from exc
         except PermissionError as exc:
-            if privileged and not self._is_root:
+            if privileged and not self._is_root and shutil.which("sudo") is not None:
                 res = run_subprocess(["sudo", "-n", "--", "cat", "--", path], 10.0)
                 if res.ok:
                     return res.stdout[:max_bytes]
