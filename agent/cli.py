@@ -88,6 +88,11 @@ def scan_local(
     from tenken.agent.scan import assemble_report, scan_this_host
     from tenken.collectors.transport.base import TransportError
 
+    from tenken.malloc import limit_arenas
+
+    # One glibc arena: the collector threads' big reads then reuse one heap (measured: 53-54 -> 49-50 MB peak
+    # RSS, same wall time; `MALLOC_ARENA_MAX=1 tenken scan local -f json`, four runs each)
+    limit_arenas(1)
     pol, wv = load_site_config(policy, waivers)
     try:
         result = scan_this_host(pol, root)

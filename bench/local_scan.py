@@ -27,7 +27,7 @@ def tenken_argv() -> list[str]:
     exe = shutil.which("tenken", path=str(Path(sys.executable).parent)) or shutil.which("tenken")
     if exe:
         return [exe, "scan", "local", "--format", "json", "--output", "/dev/null"]
-    return [sys.executable, "-m", "tenken.agent.cli", "scan", "local", "--format", "json", "--output", "/dev/null"]
+    return [sys.executable, "-m", "tenken", "scan", "local", "--format", "json", "--output", "/dev/null"]
 
 
 def main() -> int:
@@ -40,7 +40,7 @@ def main() -> int:
     for _ in range(args.runs):  # alternated: both see the same load
         runs.append(measure(tenken_argv()))
         helps.append(measure([*tenken_argv()[:-6], "--help"] if tenken_argv()[0] != sys.executable else
-                             [sys.executable, "-m", "tenken.agent.cli", "--help"]))
+                             [sys.executable, "-m", "tenken", "--help"]))
     walls = [r.wall_s for r in runs]
     rss = max(r.max_rss_mb for r in runs)
     med = statistics.median(walls)

@@ -34,6 +34,8 @@ import ctypes
 import ctypes.util
 import fnmatch
 import functools
+import hashlib
+import itertools
 import lzma
 import re
 import zlib
@@ -136,7 +138,7 @@ class ListDecodeError(Exception):
     """A list file could not be decompressed (damaged, or no decoder on this machine)."""
 
 
-CHUNK = 1024 * 1024  # decompressed text is scanned in 1 MiB pieces: the scan adds little to the file's own size
+CHUNK = 256 * 1024  # text is decoded and scanned in 256 KiB pieces: the scan adds little to the process
 
 
 class _Lz4:
@@ -164,28 +166,33 @@ class _Lz4:
             name = self.lib.LZ4F_getErrorName(code) or b"unknown error"
             raise ListDecodeError(f"lz4: {name.decode('ascii', 'replace')}")
 
-    def chunks(self, data: bytes) -> Iterator[bytes]:
-        """Decompressed pieces of one or more concatenated lz4 frames; ListDecodeError when damaged or cut."""
+    def chunks(self, data: bytes | Iterable[bytes]) -> Iterator[bytes]:
+        """Decompressed pieces of one or more concatenated lz4 frames, fed whole or in pieces as the file is
+        read; ListDecodeError when damaged or cut."""
         ctx = ctypes.c_void_p()
         self._check(self.lib.LZ4F_createDecompressionContext(ctypes.byref(ctx), self.VERSION))
         try:
-            src = ctypes.c_char_p(data)  # points into `data` (kept alive by `src`); liblz4 only reads it
-            base = ctypes.cast(src, ctypes.c_void_p).value or 0
             out = ctypes.create_string_buffer(CHUNK)
-            pos = 0
-            hint = 1
-            while pos < len(data) or hint:
-                dst_size = ctypes.c_size_t(CHUNK)
-                src_size = ctypes.c_size_t(len(data) - pos)
-                hint = self.lib.LZ4F_decompress(ctx, out, ctypes.byref(dst_size), base + pos, ctypes.byref(src_size), None)
-                self._check(hint)
-                pos += src_size.value
-                if dst_size.value:
-                    yield ctypes.string_at(out, dst_size.value)
-                elif not src_size.value:
-                    if hint:
-                        raise ListDecodeError("lz4: truncated frame")
-                    break
+            hint = 1  # of the last call that moved: > 0 the decoder expects more input, 0 a frame just ended
+            pending = False  # the last call filled `out`: the decoder may hold more output
+            for buf in itertools.chain([data] if isinstance(data, bytes) else data, [b""]):
+                src = ctypes.c_char_p(buf)  # points into `buf` (kept alive by `src`); liblz4 only reads it
+                base = ctypes.cast(src, ctypes.c_void_p).value or 0
+                pos = 0
+                while pos < len(buf) or pending:
+                    dst_size = ctypes.c_size_t(CHUNK)
+                    src_size = ctypes.c_size_t(len(buf) - pos)
+                    code = self.lib.LZ4F_decompress(ctx, out, ctypes.byref(dst_size), base + pos, ctypes.byref(src_size), None)
+                    self._check(code)
+                    pos += src_size.value
+                    pending = dst_size.value == CHUNK
+                    if not (dst_size.value or src_size.value):
+                        break  # no progress: nothing held back after all
+                    hint = code
+                    if dst_size.value:
+                        yield ctypes.string_at(out, dst_size.value)
+            if hint:
+                raise ListDecodeError("lz4: truncated frame")
         finally:
             self.lib.LZ4F_freeDecompressionContext(ctx)
 
@@ -212,49 +219,61 @@ def decoder_available(compression: str) -> bool:
     return compression in ("", ".gz", ".xz", ".lzma", ".bz2")
 
 
-def _stdlib_chunks(compression: str, data: bytes) -> Iterator[bytes]:
+def _stdlib_chunks(compression: str, inputs: Iterable[bytes]) -> Iterator[bytes]:
     if compression == ".gz":
-        while data:  # a .gz may hold several members, one after another
-            z = zlib.decompressobj(wbits=31)
-            buf = data
-            while not z.eof:
+        z = zlib.decompressobj(wbits=31)
+        fed = False  # the current member has had input (an empty file, or nothing after a member, is fine)
+        for buf in inputs:
+            while buf:  # a .gz may hold several members, one after another
+                fed = True
                 piece = z.decompress(buf, CHUNK)
-                buf = z.unconsumed_tail
                 if piece:
                     yield piece
-                elif not buf:
-                    raise ListDecodeError("gzip: truncated")
-            data = z.unused_data
+                if z.eof:
+                    buf = z.unused_data
+                    z, fed = zlib.decompressobj(wbits=31), False
+                else:
+                    buf = z.unconsumed_tail
+        while fed and not z.eof:
+            piece = z.decompress(b"", CHUNK)  # what the CHUNK bound held back
+            if not piece:
+                raise ListDecodeError("gzip: truncated")
+            yield piece
         return
     d: lzma.LZMADecompressor | bz2.BZ2Decompressor
     if compression == ".bz2":
         d = bz2.BZ2Decompressor()
     else:
         d = lzma.LZMADecompressor(lzma.FORMAT_XZ if compression == ".xz" else lzma.FORMAT_ALONE)
-    piece = d.decompress(data, CHUNK)
-    while True:
-        if piece:
-            yield piece
-        if d.eof:
-            return
-        if d.needs_input:
-            raise ListDecodeError(f"{compression[1:]}: truncated")
-        piece = d.decompress(b"", CHUNK)
+    for buf in inputs:
+        piece = d.decompress(buf, CHUNK)
+        while True:
+            if piece:
+                yield piece
+            if d.eof:
+                return  # bytes after the end of the stream are ignored, as xz and bzip2 do by default
+            if d.needs_input:
+                break
+            piece = d.decompress(b"", CHUNK)
+    raise ListDecodeError(f"{compression[1:]}: truncated")
 
 
-def decompressed_chunks(compression: str, data: bytes, max_out: int = MAX_DECOMPRESSED) -> Iterator[bytes]:
+def decompressed_chunks(compression: str, data: bytes | Iterable[bytes], max_out: int = MAX_DECOMPRESSED) -> Iterator[bytes]:
     """The text of a list file stored with `compression` (one of COMPRESSIONS), in pieces of at most CHUNK
-    bytes (a plain file in one piece); ListDecodeError when damaged, oversized or without a decoder."""
+    bytes (a plain file in the pieces it was read in); ListDecodeError when damaged, oversized or without a
+    decoder. `data` is the whole file or its pieces as they are read (Transport.read_chunks): a 19 MB
+    Debian main list is then never held whole, compressed or not."""
+    inputs: Iterable[bytes] = [data] if isinstance(data, bytes) else data
     if compression == "":
-        yield data
+        yield from inputs
         return
     if compression == ".lz4":
         lz = _lz4()
         if lz is None:
             raise ListDecodeError("no lz4 decoder: liblz4 is not installed on the scanning machine")
-        pieces = lz.chunks(data)
+        pieces = lz.chunks(inputs)
     elif compression in (".gz", ".xz", ".lzma", ".bz2"):
-        pieces = _stdlib_chunks(compression, data)
+        pieces = _stdlib_chunks(compression, inputs)
     else:
         raise ListDecodeError(f"no decoder for {compression} lists in the Python standard library")
     total = 0
@@ -755,6 +774,28 @@ def _read(p: Probe, path: str) -> bytes | None:
     return data
 
 
+def _scan_list(p: Probe, path: str, compression: str, wanted: set[bytes]) -> list[tuple[str, str, str]] | str:
+    """The wanted packages a list offers, read and decompressed piece by piece (the file is never held whole:
+    Debian main's list is 19 MB as .lz4, 50 MB as text); recorded as a Source with the digest of all its
+    bytes. A string is the reason the list could not be used."""
+    digest = hashlib.sha256()
+
+    def hashed(pieces: Iterator[bytes]) -> Iterator[bytes]:
+        for piece in pieces:
+            digest.update(piece)
+            yield piece
+
+    try:
+        entries = scan_packages_stream(decompressed_chunks(compression, hashed(p.t.read_chunks(path, max_bytes=MAX_FILE_BYTES, chunk=CHUNK))), wanted)
+    except TransportError as exc:
+        p._fail(SourceKind.FILE, path, exc, None)
+        return f"{path} could not be read"
+    except ListDecodeError as exc:
+        return f"{path}: {exc}"
+    p.sources.append(Source(kind=SourceKind.FILE, ref=path, sha256=digest.hexdigest()))
+    return entries
+
+
 def _preferences(p: Probe) -> tuple[list[Pin], list[str]]:
     paths = [PREFERENCES] + [
         f"{PREFERENCES_D}/{n}" for n in p.listdir(PREFERENCES_D) or []
@@ -807,14 +848,9 @@ def collect_apt_lists(p: Probe) -> ListsResult:
             releases[lf.release] = parse_release(raw.decode("utf-8", "replace")) if raw is not None else None
         rel = releases.get(lf.release) if lf.release else None
         path = f"{LISTS_DIR}/{lf.name}"
-        raw = _read(p, path)
-        if raw is None:
-            return ListsResult(fallback=f"{path} could not be read")
-        try:
-            entries = scan_packages_stream(decompressed_chunks(lf.compression, raw), wanted)
-        except ListDecodeError as exc:
-            return ListsResult(fallback=f"{path}: {exc}")
-        del raw
+        entries = _scan_list(p, path, lf.compression, wanted)
+        if isinstance(entries, str):
+            return ListsResult(fallback=entries)
         archive = Archive(list=lf, release=rel, security=rel is not None and is_security_release(rel),
                           priority=default_priority(rel))
         offers.append((archive, entries))

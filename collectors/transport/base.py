@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import stat as stat_mod
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tenken.collectors.evidence import OsFamily
@@ -115,6 +115,16 @@ class Transport(ABC):
     @abstractmethod
     def list_dir(self, path: str) -> list[str]:
         """Names in a directory (sorted); raises FileMissing/AccessDenied."""
+
+    def read_chunks(self, path: str, *, max_bytes: int = 8 * 1024 * 1024, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        """A file in pieces of at most `chunk` bytes, for files too big to hold whole (a 19 MB apt list).
+
+        Opening errors (FileMissing/AccessDenied) are raised by this call, not by the first piece; a read
+        error later is a TransportError from the iteration. Remote transports fetch the file whole (the
+        default here): a local or offline-root transport reads it piece by piece.
+        """
+        data = self.read_file(path, max_bytes=max_bytes)
+        return iter([data[i:i + chunk] for i in range(0, len(data), chunk)] or [b""])
 
     def read_many(self, paths: Sequence[str], *, privileged: bool = False) -> dict[str, bytes | TransportError]:
         """Read several files; remote transports override this to use one round trip."""

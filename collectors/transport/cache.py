@@ -9,7 +9,7 @@ remembers a missing file. A denied read is never cached, so a later privileged r
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from tenken.collectors.transport.base import CommandResult, FileMissing, FileStat, Transport
 
@@ -62,6 +62,14 @@ class CachingTransport(Transport):
                     self._data[key] = (max_bytes, data)
                     self._size += len(data)
             return data
+
+    def read_chunks(self, path: str, *, max_bytes: int = 8 * 1024 * 1024, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        """Read through, never cached: a file read in pieces is one too big to keep (an apt list)."""
+        got = self._data.get(path)
+        if got is not None and isinstance(got[1], bytes) and (max_bytes <= got[0] or len(got[1]) < got[0]):
+            value = got[1][:max_bytes]
+            return iter([value[i:i + chunk] for i in range(0, len(value), chunk)] or [b""])
+        return self.inner.read_chunks(path, max_bytes=max_bytes, chunk=chunk)
 
     def run(self, argv: Sequence[str], *, timeout: float = 10.0, privileged: bool = False) -> CommandResult:
         return self.inner.run(argv, timeout=timeout, privileged=privileged)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tenken.collectors.transport.base import (
@@ -21,7 +21,7 @@ from tenken.collectors.transport.base import (
     Transport,
     Unsupported,
 )
-from tenken.collectors.transport.local import _stat_of
+from tenken.collectors.transport.local import _stat_of, open_chunks
 
 _MAX_LINKS = 40
 
@@ -74,6 +74,16 @@ class RootTransport(Transport):
             raise FileMissing(f"{path}: not found under {self.root}") from exc
         except PermissionError as exc:
             raise AccessDenied(f"{path}: permission denied under {self.root}") from exc
+
+    def read_chunks(self, path: str, *, max_bytes: int = 8 * 1024 * 1024, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        real = self._resolve(path)
+        try:
+            fh = open(real, "rb", buffering=0)  # noqa: SIM115 - closed by open_chunks
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise FileMissing(f"{path}: not found under {self.root}") from exc
+        except PermissionError as exc:
+            raise AccessDenied(f"{path}: permission denied under {self.root}") from exc
+        return open_chunks(fh, max_bytes, chunk, path)
 
     def stat(self, path: str) -> FileStat:
         real = self._resolve(path, follow_last=False)

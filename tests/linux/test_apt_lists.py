@@ -180,6 +180,38 @@ def test_damaged_and_truncated_lists_raise(ext: str) -> None:
         decompress(ext, good, max_out=100)  # a list expanding beyond the bound is refused
 
 
+def _pieces(data: bytes, cuts: list[int]) -> list[bytes]:
+    at = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(at)]
+
+
+@given(st.sampled_from([".gz", ".xz", ".bz2", ".lz4", ".lzma", ""]), st.lists(st.integers(0, 1 << 20), max_size=12), st.integers(1, 40))
+@settings(max_examples=150, deadline=None)
+def test_pieces_as_read_decode_like_the_whole_file(ext: str, cuts: list[int], copies: int) -> None:
+    """The collector feeds a list in the pieces it is read in (Transport.read_chunks): wherever the file is
+    cut, the text is the same as from the whole file, and a cut-short file still raises."""
+    if ext == ".lz4" and not lz4_available():
+        pytest.skip("liblz4 not installed")
+    text = LIST * copies
+    whole = compress(ext, text) if ext else text
+    assert b"".join(decompressed_chunks(ext, _pieces(whole, cuts))) == text
+    if ext:
+        short = whole[: len(whole) - 1 - (cuts[0] % 8 if cuts else 0)]
+        with pytest.raises(ListDecodeError):
+            b"".join(decompressed_chunks(ext, _pieces(short, cuts)))
+
+
+@pytest.mark.parametrize("ext", [".gz", ".lz4"])
+def test_pieces_of_a_big_list_with_several_members(ext: str) -> None:
+    """Output larger than one CHUNK per input piece, and members/frames that end inside a piece."""
+    if ext == ".lz4" and not lz4_available():
+        pytest.skip("liblz4 not installed")
+    big = LIST * 60_000  # ~7 MB of text: several 1 MiB output pieces from one input piece
+    data = compress(ext, big) + compress(ext, LIST)
+    pieces = list(decompressed_chunks(ext, _pieces(data, [len(data) // 3, len(data) - 5])))
+    assert len(pieces) > 2 and b"".join(pieces) == big + LIST
+
+
 def test_zstd_has_no_decoder() -> None:
     with pytest.raises(ListDecodeError, match="no decoder"):
         decompress(".zst", b"\x28\xb5\x2f\xfd")

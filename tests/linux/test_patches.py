@@ -669,3 +669,45 @@ def test_a_damaged_dnf_history_database_is_never_a_pass(tmp_path: Path) -> None:
     assert status != "pass"
     (ev,) = [e for e in rep["evidence"] if e["collector"] == "linux.patches"]
     assert {"path": "/var/lib/dnf/history.sqlite", "line": 0, "reason": "unreadable history database: DatabaseError"} in ev["facts"]["malformed"]
+
+
+class ChunkCountingRoot(RootTransport):
+    """An offline root that records how each apt list is read: never whole, always in pieces."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.whole: list[str] = []
+        self.pieces: dict[str, int] = {}
+
+    def read_file(self, path: str, *, privileged: bool = False, max_bytes: int = 8 * 1024 * 1024) -> bytes:
+        if "_Packages" in path:
+            self.whole.append(path)
+        return super().read_file(path, privileged=privileged, max_bytes=max_bytes)
+
+    def read_chunks(self, path: str, *, max_bytes: int = 8 * 1024 * 1024, chunk: int = 1024 * 1024):  # type: ignore[no-untyped-def]
+        self.pieces[path] = 0
+        for piece in super().read_chunks(path, max_bytes=max_bytes, chunk=1024):  # tiny pieces: many cuts
+            self.pieces[path] += 1
+            yield piece
+
+
+def test_apt_lists_are_read_in_pieces_with_the_whole_files_digest(tmp_path: Path) -> None:
+    """A 19 MB Debian main list is never held whole (issue 15's 55 MB bound): every list is read through
+    read_chunks, the computation is the same as from whole files, and each Source's digest is the file's."""
+    import hashlib
+
+    from tenken.collectors.registry import COLLECTORS, load_all, run_collector
+    from tenken.collectors.settings import CollectSettings
+
+    img = apt_image(tmp_path / "img")
+    t = ChunkCountingRoot(str(img))
+    load_all()
+    got = run_collector(COLLECTORS["linux.patches"], t, CollectSettings())
+    assert got.facts is not None and got.facts.pending_method == "apt-lists"
+    assert {u.name for u in got.facts.pending} == PENDING
+    assert {u.name for u in got.facts.pending if u.security} == SECURITY
+    assert not t.whole and t.pieces and all(n >= 1 for n in t.pieces.values())
+    assert max(t.pieces.values()) > 1  # at least one list arrived in several pieces
+    digests = {s.ref: s.sha256 for s in got.evidence.sources}
+    for path in t.pieces:
+        assert digests[path] == hashlib.sha256((img / path.lstrip("/")).read_bytes()).hexdigest()
