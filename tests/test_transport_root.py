@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tenken.collectors.evidence import Reason
 from tenken.collectors.probe import Probe
-from tenken.collectors.transport.base import FileMissing, Unsupported
+from tenken.collectors.transport.base import FileMissing, NotRegularFile, Unsupported
 from tenken.collectors.transport.root import RootTransport
 
 
@@ -73,3 +73,48 @@ def test_every_excerpt_is_scrubbed_including_url_passwords_and_group_hashes(tmp_
     p2 = Probe(RootTransport(tmp_path))
     collect_accounts(p2)
     assert "GroupHashValueXYZ" not in p2.raw
+
+
+def test_fifo_socket_and_device_in_an_image_are_errors_not_hangs(tmp_path: Path) -> None:
+    """A hostile image with a FIFO where /etc/passwd belongs (open() would block forever), a socket and a
+    device node: each read is refused at once as not a regular file, and the scan reports `error`."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    root = tmp_path / "img"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\n')
+    os.mkfifo(root / "etc/passwd")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(root / "etc/shadow"))
+    (root / "etc/group").symlink_to("/dev/zero")  # resolved inside the image: absent there
+    t = RootTransport(str(root))
+    for path in ("/etc/passwd", "/etc/shadow"):
+        with pytest.raises(NotRegularFile, match="not a regular file"):
+            t.read_file(path)
+        with pytest.raises(NotRegularFile):
+            t.read_chunks(path)
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "tenken", "scan", "local", "--root", str(root), "-f", "json", "-o", str(out)],
+                          timeout=120, capture_output=True, text=True)
+    assert proc.returncode in (1, 3), proc.stderr
+    inv = [f for f in json.loads(out.read_text())["findings"] if f["check_id"] == "linux.accounts.inventory"]
+    assert inv and all(f["status"] == "error" and "/etc/passwd" in f["detail"]["en"] and "FIFO" in f["detail"]["en"] for f in inv)
+    sock.close()
+
+
+def test_fifo_on_the_live_host_is_refused_without_blocking(tmp_path: Path) -> None:
+    """The live transport too: a FIFO planted in a user's home (read by a root scan) never blocks it."""
+    from tenken.collectors.transport.local import LocalTransport
+
+    os.mkfifo(tmp_path / "authorized_keys")
+    t = LocalTransport()
+    with pytest.raises(NotRegularFile, match="is a FIFO"):
+        t.read_file(str(tmp_path / "authorized_keys"))
+    with pytest.raises(NotRegularFile):
+        t.read_chunks(str(tmp_path / "authorized_keys"))
+    (tmp_path / "ok").write_bytes(b"x" * 3000)
+    assert b"".join(t.read_chunks(str(tmp_path / "ok"), chunk=1000)) == b"x" * 3000
+    assert t.read_file("/proc/self/status").startswith(b"Name:")  # procfs files are regular (size 0)

@@ -47,6 +47,10 @@ class FileMissing(TransportError):
     pass
 
 
+class NotRegularFile(TransportError):
+    """A FIFO, socket or device where a file was expected: never read (it could block or never end)."""
+
+
 class CommandNotFound(TransportError):
     pass
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
+import stat
 import subprocess
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
@@ -16,6 +18,7 @@ from tenken.collectors.transport.base import (
     CommandResult,
     FileMissing,
     FileStat,
+    NotRegularFile,
     OsFamily,
     TimedOut,
     Transport,
@@ -41,12 +44,36 @@ def _stat_of(path: str, st: os.stat_result) -> FileStat:
     )
 
 
+def open_file(path: str, shown: str | None = None) -> BinaryIO:
+    """Open a file for reading without ever blocking on it: a FIFO (or socket, device) planted where a
+    collector reads, e.g. in a user's home or a hostile image, would hang the scan on open() or read().
+    Opened non-blocking, then refused unless it is a regular file; OSErrors (FileNotFoundError...) pass up."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.ENODEV):  # a UNIX socket, or a device without its driver
+            raise NotRegularFile(f"{shown or path}: is a socket or device, not a regular file: not read") from exc
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+                    stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory"}.get(stat.S_IFMT(mode), "not a regular file")
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(21, "Is a directory", path)
+            raise NotRegularFile(f"{shown or path}: is {what}, not a regular file: not read")
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _read_bounded(path: str, max_bytes: int) -> bytes:
     """One read for regular files (no second copy of a big apt list in memory); modest chunks for procfs and
     sysfs files, which report size 0 and refuse one huge read ("Cannot allocate memory")."""
     chunks: list[bytes] = []
     left = max_bytes
-    with open(path, "rb", buffering=0) as fh:
+    with open_file(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         if size > 0:
             data = fh.read(min(size, max_bytes))
@@ -141,7 +168,7 @@ class LocalTransport(Transport):
 
     def read_chunks(self, path: str, *, max_bytes: int = 8 * 1024 * 1024, chunk: int = 1024 * 1024) -> Iterator[bytes]:
         try:
-            fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by open_chunks
+            fh = open_file(path)  # closed by open_chunks
         except FileNotFoundError as exc:
             raise FileMissing(f"{path}: not found") from exc
         except PermissionError as exc:

@@ -21,7 +21,7 @@ from tenken.collectors.transport.base import (
     Transport,
     Unsupported,
 )
-from tenken.collectors.transport.local import _stat_of, open_chunks
+from tenken.collectors.transport.local import _stat_of, open_chunks, open_file
 
 _MAX_LINKS = 40
 
@@ -68,7 +68,7 @@ class RootTransport(Transport):
     def read_file(self, path: str, *, privileged: bool = False, max_bytes: int = 8 * 1024 * 1024) -> bytes:
         real = self._resolve(path)
         try:
-            with open(real, "rb") as fh:
+            with open_file(real, f"{path} under {self.root}") as fh:
                 return fh.read(max_bytes)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise FileMissing(f"{path}: not found under {self.root}") from exc
@@ -78,7 +78,7 @@ class RootTransport(Transport):
     def read_chunks(self, path: str, *, max_bytes: int = 8 * 1024 * 1024, chunk: int = 1024 * 1024) -> Iterator[bytes]:
         real = self._resolve(path)
         try:
-            fh = open(real, "rb", buffering=0)  # noqa: SIM115 - closed by open_chunks
+            fh = open_file(real, f"{path} under {self.root}")  # closed by open_chunks
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise FileMissing(f"{path}: not found under {self.root}") from exc
         except PermissionError as exc:
