@@ -45,6 +45,7 @@ from tenken.collectors.transport.base import (
     CommandResult,
     FileMissing,
     FileStat,
+    NotRegularFile,
     OsFamily,
     TimedOut,
     Transport,
@@ -793,6 +794,8 @@ class SSHTransport(Transport):
             raise _missing(path, "not a directory")
         if ent.status == "denied":
             raise AccessDenied(f"{path}: permission denied")
+        if ent.status == "special":  # never read: `head` would block on a FIFO until the host's deadline
+            raise NotRegularFile(f"{path}: is a FIFO, socket or device, not a regular file: not read")
         if ent.status != "ok":
             raise TransportError(f"{path}: {what} failed: {ent.message or ent.status}")
 

@@ -48,6 +48,7 @@ gone() {
 rd() {
   if [ -d "$2" ]; then h "$1" isdir "$2"
   elif [ ! -e "$2" ]; then gone "$1" "$2"
+  elif [ -p "$2" ] || [ -S "$2" ] || [ -c "$2" ] || [ -b "$2" ]; then h "$1" special "$2"
   elif [ -r "$2" ]; then
     h "$1" ok "$2"
     head -c "$3" -- "$2" 2>/dev/null || { rc=$?; h x "$rc" "$2"; head -c 1 -- "$2" 2>&1 >/dev/null; }

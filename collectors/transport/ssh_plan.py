@@ -55,6 +55,7 @@ hd() {
 q() {
   if [ -d "$1" ]; then h r isdir "$1"
   elif [ ! -e "$1" ]; then gone r "$1"
+  elif [ -p "$1" ] || [ -S "$1" ] || [ -c "$1" ] || [ -b "$1" ]; then h r special "$1"
   elif [ ! -r "$1" ]; then h r denied "$1"
   elif [ -n "$TAR" ] && [ "$2" = 0 ] && [ -f "$1" ] && [ -s "$1" ]; then
     case $1 in

@@ -7,6 +7,7 @@ listener that never sends a banner, a closed port, sudo / no-sudo, jump hosts an
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ from tenken.collectors.transport.base import (
     FileMissing,
     HostKeyChanged,
     HostKeyUnknown,
+    NotRegularFile,
     TimedOut,
     Unreachable,
 )
@@ -280,6 +282,14 @@ def test_reads_match_local(sshd: SshServer, user: str) -> None:
             t.stat("/nonexistent/dir/x")
         with pytest.raises(FileMissing, match="is a directory"):
             t.read_file("/etc")
+        fifo = f"/tmp/tenken-fifo-{os.getpid()}-{user}"
+        os.mkfifo(fifo)
+        try:  # planted where a collector reads (a home, a log folder): refused at once, the shell lives on
+            with pytest.raises(NotRegularFile, match="not a regular file"):
+                t.read_file(fifo)
+            assert t.read_file("/etc/hostname") == loc.read_file("/etc/hostname")
+        finally:
+            os.unlink(fifo)
         got = t.read_many(["/etc/passwd", "/nope", "/etc/shadow"], privileged=True)
         assert got["/etc/passwd"] == loc.read_file("/etc/passwd")
         assert isinstance(got["/nope"], FileMissing)

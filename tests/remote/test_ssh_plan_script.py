@@ -53,8 +53,9 @@ def make_plan(tmp: Path) -> ssh_plan.Plan:
     (tmp / "data" / "link").symlink_to("bin")
     (tmp / "data" / "secret").write_bytes(b"x")
     (tmp / "data" / "secret").chmod(0)
+    os.mkfifo(tmp / "data" / "fifo")  # planted where a collector reads: `head` would block on it forever
     plan = ssh_plan.Plan()
-    for name in ("bin", "empty", "link", "nope", "secret"):
+    for name in ("bin", "empty", "link", "nope", "secret", "fifo"):
         plan.add_ops([("r", str(tmp / "data" / name))], ssh_plan.WHOLE)
     plan.add_ops([("r", "/proc/self/status"), ("l", str(tmp / "data")), ("s", str(tmp / "data" / "bin"))], ssh_plan.WHOLE)
     plan.add_command("sleep", ("sleep", "30"), 1.0, False)
@@ -72,6 +73,7 @@ def test_script_without_tar_or_timeout(tmp_path: Path, without: set[str]) -> Non
     assert by[("r", str(d / "link"))].payload == bytes(range(256)) * 40  # symlinks are followed
     assert by[("r", str(d / "empty"))].payload == b""
     assert by[("r", str(d / "nope"))].status == "missing"
+    assert by[("r", str(d / "fifo"))].status == "special" and not by[("r", str(d / "fifo"))].payload
     assert by[("r", str(d / "secret"))].status == ("ok" if os.geteuid() == 0 else "denied")
     assert b"Name:" in by[("r", "/proc/self/status")].payload  # a size-0 pseudo-file is read, not skipped
     assert by[("l", str(d))].status == "ok"
