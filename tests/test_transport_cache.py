@@ -58,3 +58,25 @@ def test_missing_files_and_bounds(tmp_path: Path) -> None:
     assert t.read_file("/etc/big") == b"x" * 1000  # a cut read does not answer a longer one
     assert t.read_file("/etc/big") == b"x" * 1000  # over max_total: read through, not kept
     assert inner.reads["/etc/big"] == 3
+
+
+def test_a_parser_runs_once_per_scan_and_content(tmp_path: Path) -> None:
+    """Probe.parsed: the dpkg status parse shared by patches, antimalware and services runs once per host
+    scan (the transport's life), again for other content, and again for the next host's transport."""
+    from tenken.collectors.linux.pkgdb import parse_dpkg_status
+    from tenken.collectors.probe import Probe
+    from tenken.collectors.transport.root import RootTransport
+
+    calls: list[str] = []
+
+    def counting(text: str) -> dict[str, str]:
+        calls.append(text)
+        return parse_dpkg_status(text)
+
+    status = "Package: a\nStatus: install ok installed\nVersion: 1\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 2\n"
+    t1 = RootTransport(str(tmp_path))
+    first = Probe(t1).parsed(counting, status)
+    assert Probe(t1).parsed(counting, status) is first and first == {"a": "1"}  # another collector, same scan
+    assert Probe(t1).parsed(counting, status.replace("Version: 1", "Version: 9")) == {"a": "9"}
+    assert Probe(RootTransport(str(tmp_path))).parsed(counting, status) == {"a": "1"}  # the next host's scan
+    assert len(calls) == 3

@@ -835,7 +835,7 @@ def collect_apt_lists(p: Probe) -> ListsResult:
     status = _read(p, DPKG_STATUS)
     if status is None:
         return ListsResult(absent=True, fallback=f"{DPKG_STATUS} could not be read")
-    installed = parse_status(status)
+    installed = p.parsed(parse_status, status)
     if not installed:
         return ListsResult(fallback=f"{DPKG_STATUS} lists no installed package")
     wanted = {p_.name.encode("utf-8") for p_ in installed}

@@ -149,7 +149,7 @@ def collect_apt_lists_remote(p: Probe) -> ListsResult:
     status = rec.get(("status", "-"))
     if status is None:
         return ListsResult(absent=True, fallback=f"{DPKG_STATUS} could not be read")
-    installed = parse_status(status)
+    installed = p.parsed(parse_status, status)
     if not installed:
         return ListsResult(fallback=f"{DPKG_STATUS} lists no installed package")
     wanted = {i.name.encode("utf-8") for i in installed}

@@ -77,7 +77,7 @@ def query_packages(p: Probe, names: Iterable[str], *, family: str) -> PackageLoo
         if data is not None:
             text = data.decode("utf-8", "replace")
             p.excerpt(f"{DPKG_STATUS} (stanzas asked about)", dpkg_stanzas(text, names))
-            every = parse_dpkg_status(text)
+            every = p.parsed(parse_dpkg_status, text)
             return PackageLookup({n: v for n, v in every.items() if n in names}, "dpkg")
         if family == "debian":
             return None

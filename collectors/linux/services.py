@@ -374,7 +374,7 @@ def _collect_inetd(p: Probe, facts: ServicesFacts) -> None:
 def _collect_packages(p: Probe, facts: ServicesFacts) -> None:
     status = p.file("/var/lib/dpkg/status", keep_raw=False)
     if status is not None:
-        pkgs = parse_dpkg_status(status.decode("utf-8", "replace"))
+        pkgs = p.parsed(parse_dpkg_status, status.decode("utf-8", "replace"))
         facts.package_manager = "dpkg"
     elif p.stat("/var/lib/rpm") is not None:
         facts.package_manager = "rpm"
