@@ -322,3 +322,24 @@ def test_checks_never_read_the_wall_clock() -> None:
            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
            if "datetime.now(" in line or "date.today(" in line or ("utcnow()" in line and p.name != "registry.py")]
     assert not bad, bad
+
+
+@pytest.mark.parametrize(("days_left", "expected"), [(-1, "fail"), (0, "warn"), (180, "warn"), (181, "pass")])
+def test_end_of_support_same_days_left_same_verdict(days_left: int, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian 12 (os-release) and Windows Server 2022 (CurrentBuild 20348, InstallationType Server) with the
+    same end-of-support date in the table: same status, clauses and severity (checks/rules/eos.py)."""
+    from tenken.checks.eos_data import EosRelease, EosTable, WindowsRelease
+    from tenken.collectors.linux.osrelease import os_release_from
+
+    end = (NOW + timedelta(days=days_left)).date()
+    table = EosTable(data_as_of=NOW.date(), windows_data_as_of=NOW.date(),
+                     releases=[EosRelease(os="debian", version="12", name="Debian 12", eos=end, source="test")],
+                     windows=[WindowsRelease.model_validate({"build": "20348", "class": "server", "name": "Windows Server 2022",
+                                                             "eos": end, "source": "test"})])
+    monkeypatch.setattr("tenken.checks.linux.eos.load_eos_table", lambda: table)
+    monkeypatch.setattr("tenken.checks.windows.eos.load_eos_table", lambda: table)
+    linux = PatchFacts(os=os_release_from('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'))
+    win = UpdatesFacts(os_build="20348", ubr=3091, installation_type="Server", edition_id="ServerStandard")
+    lv = verdicts(OsFamily.LINUX, "linux.patches", linux, "linux.os.eos", Policy())
+    wv = verdicts(OsFamily.WINDOWS, "windows.updates", win, "windows.os.eos", Policy())
+    assert lv == wv and [s for s, *_ in lv] == [expected]

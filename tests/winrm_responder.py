@@ -296,7 +296,7 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
         "AutoUpdateError": None,
         # a UBR newer than config/windows_builds.yaml: the check falls back to the newest hotfix date
         "CurrentBuild": "20348", "UBR": 9999, "ProductName": "Windows Server 2022 Standard", "DisplayVersion": "21H2",
-        "InstallationType": "Server",
+        "InstallationType": "Server", "EditionID": "ServerStandard",
     }
     defender = {
         "Defender": {"AMServiceEnabled": True, "AntivirusEnabled": True, "RealTimeProtectionEnabled": True, "AntispywareEnabled": True,
@@ -405,7 +405,11 @@ def weak(now: datetime) -> Scenario:
             "secedit": {"ExitCode": 0, "Inf": SECEDIT_TEMPLATE.format(**pw), "Message": "The task has completed successfully."},
             "updates": {"HotFixes": {"HotFixID": "KB4577586", "Description": "Update", "InstalledOn": ps_date_obj(now - timedelta(days=120))},
                         "LastInstallationSuccessDate": ms(now - timedelta(days=118)), "LastSearchSuccessDate": None,
-                        "AutoUpdateError": None},
+                        "AutoUpdateError": None,
+                        # a Windows 10 Pro 22H2 laptop (past its end of support, 2025-10-14) on a UBR older than
+                        # config/windows_builds.yaml: the patch age falls back to the hotfix date
+                        "CurrentBuild": "19045", "UBR": 4291, "ProductName": "Windows 10 Pro", "DisplayVersion": "22H2",
+                        "InstallationType": "Client", "EditionID": "Professional"},
             "antimalware": {"Defender": {"AMServiceEnabled": True, "AntivirusEnabled": True, "RealTimeProtectionEnabled": False,
                                          "AntispywareEnabled": True, "AntivirusSignatureLastUpdated": ms(now - timedelta(days=30)),
                                          "AntivirusSignatureAge": 30, "AntivirusSignatureVersion": "1.381.2403.0", "AMRunningMode": "Normal"},

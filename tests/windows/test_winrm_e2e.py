@@ -42,6 +42,7 @@ COMPLIANT = {
     ("windows.accounts.stale", "pass", None, ("SO-14-7",)),
     ("windows.accounts.inventory", "manual", None, ("SO-14-7",)),
     ("windows.patches.age", "pass", None, ("SO-8-3",)),
+    ("windows.os.eos", "pass", None, ("SO-8-3", "SO-8-7")),  # Windows Server 2022 Standard (build 20348): until 2031-10-14
     ("windows.patches.pending", "pass", None, ("SO-8-3",)),  # the WSUS search finds nothing missing
     ("windows.antimalware.enabled", "pass", None, ("SO-8-2",)),
     ("windows.antimalware.signatures", "pass", None, ("SO-8-2", "SO-8-3")),
@@ -102,6 +103,7 @@ WEAK = {
     ("windows.accounts.stale", "warn", "olduser", ("SO-14-7",)),
     ("windows.accounts.inventory", "manual", None, ("SO-14-7",)),
     ("windows.patches.age", "fail", None, ("SO-8-3",)),
+    ("windows.os.eos", "fail", None, ("SO-8-3", "SO-8-7")),  # Windows 10 Pro 22H2: ended 2025-10-14
     ("windows.patches.pending", "not_applicable", None, ("SO-8-3",)),  # the search is off by default
     ("windows.antimalware.enabled", "fail", None, ("SO-8-2",)),
     ("windows.antimalware.signatures", "fail", None, ("SO-8-2", "SO-8-3")),
