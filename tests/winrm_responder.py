@@ -246,6 +246,30 @@ COMMON_REG = {
 }
 
 
+def _svc(name: str, display: str, state: str, mode: str) -> dict[str, str]:
+    """One Win32_Service row as the collector's ConvertTo-Json prints it (WMI's English State/StartMode on every locale)."""
+    return {"Name": name, "DisplayName": display, "State": state, "StartMode": mode}
+
+
+# a Windows Server 2022 member server: a sample of its services (names and default start modes as shipped),
+# the SNMP *Trap* service present but not the SNMP Service itself
+SERVER_SERVICES = [
+    _svc("BITS", "Background Intelligent Transfer Service", "Stopped", "Manual"),
+    _svc("Dnscache", "DNS Client", "Running", "Auto"),
+    _svc("EventLog", "Windows Event Log", "Running", "Auto"),
+    _svc("LanmanServer", "Server", "Running", "Auto"),
+    _svc("mpssvc", "Windows Defender Firewall", "Running", "Auto"),
+    _svc("RemoteRegistry", "Remote Registry", "Stopped", "Auto"),
+    _svc("SNMPTRAP", "SNMP Trap", "Stopped", "Manual"),
+    _svc("Spooler", "Print Spooler", "Stopped", "Disabled"),
+    _svc("TermService", "Remote Desktop Services", "Running", "Manual"),
+    _svc("W32Time", "Windows Time", "Running", "Auto"),
+    _svc("WinDefend", "Microsoft Defender Antivirus Service", "Running", "Auto"),
+    _svc("WinRM", "Windows Remote Management (WS-Management)", "Running", "Auto"),
+    _svc("wuauserv", "Windows Update", "Stopped", "Manual"),
+]
+
+
 def _listen(proto: str, addr: str, port: int, pid: int, proc: str, *svcs: str) -> dict[str, Any]:
     return {"Proto": proto, "Address": addr, "Port": port, "Pid": pid, "Process": proc, "Services": list(svcs)}
 
@@ -343,6 +367,7 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
                 "Sid": "S-1-5-21-1-2-3-1001", "PolicyActive": None, "PolicySecure": None, "PolicyTimeout": None,
                 "Active": "1", "Secure": "0", "Timeout": "600"}},
             "listeners": SERVER_LISTENERS,
+            "services": SERVER_SERVICES,
             # IUpdateSearcher.Search against the hospital's WSUS (ServerSelection 1 = ssManagedServer): nothing missing
             "wua_search": {"ResultCode": 2, "ServerSelection": 1, "Updates": []},
         },
@@ -429,6 +454,9 @@ def weak(now: datetime) -> Scenario:
             "smb": {"EnableSMB1Protocol": True, "EnableSMB2Protocol": True, "RequireSecuritySignature": False, "EncryptData": False},
             # the laptop also runs the IIS FTP service (ftpsvc in svchost) and a telnet server (tlntsvr.exe, TlntSvr);
             # a lone listener would be an object, here the array ConvertTo-Json -InputObject @() keeps
+            # Telnet and IIS FTP running (they listen on 23 and 21), the SNMP Service installed but stopped
+            "services": [*SERVER_SERVICES, _svc("TlntSvr", "Telnet", "Running", "Auto"),
+                         _svc("ftpsvc", "Microsoft FTP Service", "Running", "Auto"), _svc("SNMP", "SNMP Service", "Stopped", "Manual")],
             "listeners": [_listen("tcp", "0.0.0.0", 21, 3120, "svchost", "ftpsvc"), _listen("tcp", "0.0.0.0", 23, 2204, "tlntsvr", "TlntSvr"),
                           _listen("tcp", "0.0.0.0", 135, 948, "svchost", "RpcSs"), _listen("tcp", "127.0.0.1", 111, 3300, "portmap")],
             # a nurse's laptop: no machine limit, the user's own screen saver without a password (ScreenSaverIsSecure=0)
@@ -484,6 +512,7 @@ PS_TOPICS = (  # first match wins
     ("Get-WinEvent -ListLog Security", "security_log"),
     ("Microsoft.Update.Session", "wua_search"),
     ("Get-NetTCPConnection -State Listen", "listeners"),
+    ("Win32_Service -ErrorAction Stop", "services"),
     ("Write-Error", "clixml_ja"),
 )
 

@@ -53,6 +53,7 @@ COMPLIANT = {
     ("windows.screen_lock", "pass", None, ("SO-7-3", "SO-14-2")),  # machine inactivity limit 900 s
     ("windows.smb1", "pass", None, ("SO-8-3",)),
     ("windows.services.ports", "pass", None, ("SO-8-3", "SO-7-6")),
+    ("windows.services.unnecessary", "pass", None, ("SO-8-3", "SO-7-6")),  # the same rule as linux.services.unnecessary
     ("windows.services.listeners", "manual", None, ("SO-8-3", "SO-7-6")),
     ("windows.rdp.nla", "pass", None, ("SO-7-12",)),
     ("windows.audit.logon", "pass", None, ("SO-17-1",)),
@@ -118,6 +119,9 @@ WEAK = {
     ("windows.services.ports", "fail", "tcp/23/0.0.0.0", ("SO-8-3", "SO-7-6")),
     ("windows.services.ports", "warn", "tcp/111/127.0.0.1", ("SO-8-3", "SO-7-6")),  # loopback only
     ("windows.services.listeners", "manual", None, ("SO-8-3", "SO-7-6")),
+    ("windows.services.unnecessary", "fail", "TlntSvr (telnet)", ("SO-8-3", "SO-7-6")),  # Running, Auto
+    ("windows.services.unnecessary", "fail", "ftpsvc (ftp)", ("SO-8-3", "SO-7-6")),
+    ("windows.services.unnecessary", "warn", "SNMP (snmp)", ("SO-8-3", "SO-7-6")),  # installed, stopped, Manual
     ("windows.rdp.nla", "fail", "RDP:3389", ("SO-7-12",)),
     ("windows.audit.logon", "fail", "Logon", ("SO-17-1",)),
     ("windows.audit.logon", "fail", "Logoff", ("SO-17-1",)),
