@@ -348,6 +348,36 @@ class PyTlsServer:
                 self.proc.wait(5)
 
 
+class OpenSslServer:
+    """`openssl s_server` with chosen TLS 1.3 suites: Python's ssl cannot restrict TLS 1.3 suites, and a
+    server accepting only TLS_AES_128_CCM_8_SHA256 (embedded TLS stacks on devices) is what sslyze's hello
+    never meets. `-www` answers an HTTP GET with a status page, one connection at a time."""
+
+    def __init__(self, cert: Path, key: Path, *, ciphersuites: str = "TLS_AES_128_CCM_8_SHA256", extra: tuple[str, ...] = ()) -> None:
+        self.port = free_port()
+        self.argv = ["openssl", "s_server", "-accept", f"127.0.0.1:{self.port}", "-cert", str(cert), "-key", str(key),
+                     "-tls1_3", "-ciphersuites", ciphersuites, "-www", "-quiet", *extra]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OpenSslServer:
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(self.port)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
 def _serve_forever(port: int, ctx: ssl.SSLContext, smtp: bool) -> None:
     server = _Threaded(("127.0.0.1", port), _SmtpHandler if smtp else _HttpsHandler)
     server.tls_context = ctx  # type: ignore[attr-defined]

@@ -62,8 +62,9 @@ from tenken.collectors.tls.facts import (
 )
 from tenken.collectors.tls.http_probe import probe_http_client_auth
 from tenken.collectors.tls.legacy_versions import LEGACY_PROBED, SINGLE_HANDSHAKE, VersionProbe, probe_version
+from tenken.collectors.tls.openssl_probe import openssl_facts, probe_openssl_only_suites
 from tenken.collectors.tls.preference import probe_server_preference
-from tenken.collectors.tls.preflight import preflight
+from tenken.collectors.tls.preflight import is_ip, preflight
 from tenken.collectors.tls.spec import StartTls, TlsEndpoint
 
 log = logging.getLogger(__name__)
@@ -400,6 +401,17 @@ def _assemble(p: _Pending, deadline: float, budget: float, t0: float) -> Endpoin
                     scan.sources = _sources(ep, main, False)
                     scan.finished = time.monotonic()
                     return scan
+            if _no_common_suite(main) and p.creds_uuid is None:
+                # TLS 1.3 with suites sslyze never offers (CCM, CCM_8): ask openssl (collectors/tls/openssl_probe.py)
+                probe = probe_openssl_only_suites(p.ip, ep.port, ep.server_name or ep.host, float(network_timeout(ep)),
+                                                  ca_file=ep.ca_file, starttls=ep.starttls.value if ep.starttls else None,
+                                                  sni=not is_ip(ep.server_name or ep.host))
+                if probe is not None and probe.first is not None:
+                    scan.facts, scan.raw = openssl_facts(ep, probe, dict(p.single), SCANNER)
+                    scan.sources = [Source(kind=SourceKind.COMMAND, ref=c) for c in probe.commands[:2]] + [
+                        Source(kind=SourceKind.COMMAND, ref=f"{len(probe.commands) - 2} more s_client handshakes (one per ECDHE group)")]
+                    scan.finished = time.monotonic()
+                    return scan
             scan.error = _connectivity_error(main) + (_CLOSED_HINT if _peer_closed(main) else "")
             return scan
         main, closed_without_cert = p.full_creds, True  # see _rescan_with_cert
@@ -440,6 +452,12 @@ def _connectivity_error(result: ServerScanResult) -> str:
 
 _CLOSED_HINT = (" — the server closes the connection right after the handshake; a TLS 1.3 server that requires a client"
                 " certificate and sends no alert looks like this: re-run with --client-cert/--client-key")
+
+
+def _no_common_suite(result: ServerScanResult) -> bool:
+    """sslyze found no version and suite it shares with the server (its hello lacks e.g. the TLS 1.3 CCM suites)."""
+    trace = result.connectivity_error_trace
+    return trace is not None and "ServerTlsConfigurationNotSupported" in "".join(trace.format_exception_only()) + str(trace.exc_type)
 
 
 def _peer_closed(result: ServerScanResult) -> bool:
