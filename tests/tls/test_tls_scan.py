@@ -419,3 +419,21 @@ def test_tls13_ccm8_only_endpoint_is_scanned_not_an_error(lab: Lab) -> None:
     assert facts.versions[TlsVersion.SSL2].offered is False and facts.versions[TlsVersion.TLS12].offered is False
     assert set(facts.supported_groups or []) == {"X25519", "X448", "secp256r1", "secp384r1", "secp521r1"}
     assert "openssl s_client" in facts.scanner
+
+
+def test_slow_one_connection_at_a_time_device_is_retried_serially(tmp_path: Path) -> None:
+    """A device that serves one connection at a time and thinks 0.3 s before each handshake needs more
+    connections than fit in the default 12 s deadline (a scan makes dozens): it used to be 'no scan result
+    within the deadline'. The retry, one connection at a time with six times the budget, scans it fully."""
+    from tls_servers import PyTlsServer as Server
+
+    pki = make_pki(tmp_path / "pki")
+    cert, key = pki.issue("ups-card")
+    device = Server(cert, key, serial_delay=0.3)
+    with running(device):
+        [r] = scan_tls([TlsEndpoint(host="127.0.0.1", port=device.port, server_name="localhost", ca_file=str(pki.ca_cert))], load_policy())
+    assert r.ok, r.info.error
+    assert not [f.check_id for f in r.findings if f.status is Status.ERROR]
+    assert _status(r, "tls.protocol.versions") == {"pass"} and _status(r, "tls.certificate.chain") == {"pass"}
+    raw = r.evidence[0].raw or ""
+    assert "retried one connection at a time with a 60s budget" in raw and "the retry's result is used" in raw
