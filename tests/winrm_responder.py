@@ -184,6 +184,9 @@ AUDIT_ROWS = [  # (English name, Japanese name, GUID)
     ("User Account Management", "ユーザー アカウントの管理", "{0CCE9235-69AE-11D9-BED3-505054503030}"),
     ("Credential Validation", "資格情報の確認", "{0CCE923F-69AE-11D9-BED3-505054503030}"),
 ]
+# The Japanese inclusion settings are auditpolmsg.dll.mui's strings 1-4 (成功 / 失敗 / 成功および失敗 / 監査なし), as the
+# Windows 10 MUI string table is listed at https://file-info.xyz/a3ec163aa454c19db4653d4e01e8c772/auditpolmsg.dll.mui.html;
+# tenken reads the numeric Setting Value of `auditpol /backup`, never these words.
 AUDIT_VALUES = {
     "en": {"sf": "Success and Failure", "s": "Success", "f": "Failure", "n": "No Auditing"},
     "ja": {"sf": "成功および失敗", "s": "成功", "f": "失敗", "n": "監査なし"},
