@@ -101,6 +101,8 @@ class SshPolicy(_Section):
 class ServicePolicy(_Section):
     unnecessary_services: list[str] = Field(default_factory=list)
     unnecessary_ports: dict[int, str] = Field(default_factory=dict)
+    #: Windows service name (Win32_Service.Name, case-insensitive) -> what it is, for the same rule
+    windows_unnecessary_services: dict[str, str] = Field(default_factory=dict)
     active_status: Literal["fail", "warn"] = "fail"
     installed_status: Literal["fail", "warn"] = "warn"
 

@@ -218,6 +218,23 @@ def listening(v: tuple[int, str]) -> tuple[Facts, Facts]:
     return linux, win
 
 
+def unneeded_service(state: str) -> tuple[Facts, Facts]:
+    """Telnet running, only installed, or absent: a systemd socket unit enabled + in.telnetd process / the
+    telnetd package only, and the TlntSvr service Running+Auto / registered Manual and stopped."""
+    from tenken.collectors.linux.services import EnabledUnit, ServicesFacts
+    from tenken.collectors.windows.services import WinService, WinServicesFacts
+
+    base = [WinService(name="W32Time", display_name="Windows Time", state="Running", start_mode="Auto")]
+    if state == "running":
+        return (ServicesFacts(systemd_present=True, enabled_units=[EnabledUnit(name="telnet.socket", wanted_by="sockets.target.wants")],
+                              processes=["in.telnetd"], packages={"telnetd": "0.17-44"}, package_manager="dpkg"),
+                WinServicesFacts(services=[*base, WinService(name="TlntSvr", display_name="Telnet", state="Running", start_mode="Auto")]))
+    if state == "installed":
+        return (ServicesFacts(systemd_present=True, processes=["sshd"], packages={"telnetd": "0.17-44"}, package_manager="dpkg"),
+                WinServicesFacts(services=[*base, WinService(name="TlntSvr", display_name="Telnet", state="Stopped", start_mode="Manual")]))
+    return (ServicesFacts(systemd_present=True, processes=["sshd"], packages={}, package_manager="dpkg"), WinServicesFacts(services=base))
+
+
 RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] = {
     # rule: (adapter, linux collector, linux check, windows collector, windows check)
     "patch_age": (patch_age, "linux.patches", "linux.patches.recency", "windows.updates", "windows.patches.age"),
@@ -233,6 +250,8 @@ RULES: dict[str, tuple[Callable[..., tuple[Facts, Facts]], str, str, str, str]] 
     "screen_lock": (screen_lock, "linux.protections", "linux.host.screen_lock", "windows.screen_lock", "windows.screen_lock"),
     "pending": (pending, "linux.patches", "linux.patches.pending", "windows.pending_updates", "windows.patches.pending"),
     "log_retention": (log_retention, "linux.logs", "linux.logs.retention", "windows.eventlog", "windows.logs.retention"),
+    "unneeded_service": (unneeded_service, "linux.services", "linux.services.unnecessary", "windows.services",
+                         "windows.services.unnecessary"),
     "backup_offline": (backup_offline, "linux.backups", "linux.backup.offline", "windows.backups", "windows.backup.offline"),
 }
 
@@ -275,6 +294,9 @@ CASES = [
     ("backup_generations", 1, "fail"),  # Windows counted desktop.ini and Thumbs.db and passed with 3
     ("backup_age", timedelta(days=2), "pass"),
     ("backup_age", timedelta(days=7, hours=6), "fail"),
+    ("unneeded_service", "running", "fail"),  # Windows had no unneeded-services check
+    ("unneeded_service", "installed", "warn"),
+    ("unneeded_service", "absent", "pass"),
     ("backup_offline", "disconnected", "pass"),  # Windows asked for a manual check
     ("backup_offline", "connected", "warn"),  # Windows passed a reachable copy
     ("backup_offline", "system_disk", "fail"),
@@ -286,7 +308,8 @@ def test_same_numbers_same_verdict_on_both_oses(rule: str, value: object, expect
     adapter, lc, lcheck, wc, wcheck = RULES[rule]
     linux_facts, win_facts = adapter(value)
     # the shipped policy's list of unneeded ports (config/policy.yaml); everything else at its defaults
-    policy = Policy.model_validate({"services": {"unnecessary_ports": {21: "ftp", 23: "telnet"}}})
+    policy = Policy.model_validate({"services": {"unnecessary_ports": {21: "ftp", 23: "telnet"}, "unnecessary_services": ["telnet"],
+                                                 "windows_unnecessary_services": {"TlntSvr": "telnet"}}})
     linux = verdicts(OsFamily.LINUX, lc, linux_facts, lcheck, policy)
     win = verdicts(OsFamily.WINDOWS, wc, win_facts, wcheck, policy)
     assert linux == win, f"{rule}={value}: Linux {linux} vs Windows {win}"
@@ -322,3 +345,24 @@ def test_checks_never_read_the_wall_clock() -> None:
            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
            if "datetime.now(" in line or "date.today(" in line or ("utcnow()" in line and p.name != "registry.py")]
     assert not bad, bad
+
+
+@pytest.mark.parametrize(("days_left", "expected"), [(-1, "fail"), (0, "warn"), (180, "warn"), (181, "pass")])
+def test_end_of_support_same_days_left_same_verdict(days_left: int, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian 12 (os-release) and Windows Server 2022 (CurrentBuild 20348, InstallationType Server) with the
+    same end-of-support date in the table: same status, clauses and severity (checks/rules/eos.py)."""
+    from tenken.checks.eos_data import EosRelease, EosTable, WindowsRelease
+    from tenken.collectors.linux.osrelease import os_release_from
+
+    end = (NOW + timedelta(days=days_left)).date()
+    table = EosTable(data_as_of=NOW.date(), windows_data_as_of=NOW.date(),
+                     releases=[EosRelease(os="debian", version="12", name="Debian 12", eos=end, source="test")],
+                     windows=[WindowsRelease.model_validate({"build": "20348", "class": "server", "name": "Windows Server 2022",
+                                                             "eos": end, "source": "test"})])
+    monkeypatch.setattr("tenken.checks.linux.eos.load_eos_table", lambda: table)
+    monkeypatch.setattr("tenken.checks.windows.eos.load_eos_table", lambda: table)
+    linux = PatchFacts(os=os_release_from('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'))
+    win = UpdatesFacts(os_build="20348", ubr=3091, installation_type="Server", edition_id="ServerStandard")
+    lv = verdicts(OsFamily.LINUX, "linux.patches", linux, "linux.os.eos", Policy())
+    wv = verdicts(OsFamily.WINDOWS, "windows.updates", win, "windows.os.eos", Policy())
+    assert lv == wv and [s for s, *_ in lv] == [expected]

@@ -319,7 +319,7 @@ class PyTlsServer:
     """
 
     def __init__(self, cert: Path, key: Path, *, client_ca: Path | None = None, min_version: str = "1.3",
-                 ciphers: str = HIGH_TLS12, smtp: bool = False) -> None:
+                 ciphers: str = HIGH_TLS12, smtp: bool = False, serial_delay: float | None = None) -> None:
         self.port = free_port()
         self.argv = [sys.executable, str(Path(__file__).resolve()), "pyserver", "--port", str(self.port), "--cert", str(cert),
                      "--key", str(key), "--min", min_version, "--ciphers", ciphers]
@@ -327,6 +327,8 @@ class PyTlsServer:
             self.argv += ["--client-ca", str(client_ca)]
         if smtp:
             self.argv.append("--smtp")
+        if serial_delay is not None:
+            self.argv += ["--serial-delay", str(serial_delay)]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PyTlsServer:
@@ -348,7 +350,70 @@ class PyTlsServer:
                 self.proc.wait(5)
 
 
-def _serve_forever(port: int, ctx: ssl.SSLContext, smtp: bool) -> None:
+class OpenSslServer:
+    """`openssl s_server` with chosen TLS 1.3 suites: Python's ssl cannot restrict TLS 1.3 suites, and a
+    server accepting only TLS_AES_128_CCM_8_SHA256 (embedded TLS stacks on devices) is what sslyze's hello
+    never meets. `-www` answers an HTTP GET with a status page, one connection at a time."""
+
+    def __init__(self, cert: Path, key: Path, *, ciphersuites: str = "TLS_AES_128_CCM_8_SHA256", extra: tuple[str, ...] = ()) -> None:
+        self.port = free_port()
+        self.argv = ["openssl", "s_server", "-accept", f"127.0.0.1:{self.port}", "-cert", str(cert), "-key", str(key),
+                     "-tls1_3", "-ciphersuites", ciphersuites, "-www", "-quiet", *extra]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OpenSslServer:
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(self.port)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class _Serial(socketserver.TCPServer):
+    """One connection at a time, the rest wait in the listen backlog: a UPS card, a printer, a modality."""
+
+    allow_reuse_address = True
+    request_queue_size = 32
+
+
+class _SlowHandler(_HttpsHandler):
+    """Thinks `delay` seconds before each handshake (a small CPU doing the key exchange) and drops an idle
+    session after one second, as embedded web servers do."""
+
+    def handle(self) -> None:
+        import time
+
+        time.sleep(self.server.delay)  # type: ignore[attr-defined]
+        ctx: ssl.SSLContext = self.server.tls_context  # type: ignore[attr-defined]
+        self.request.settimeout(1.0)
+        with contextlib.suppress(OSError, ssl.SSLError), ctx.wrap_socket(self.request, server_side=True) as tls:
+            data = b""
+            while b"\r\n\r\n" not in data and len(data) < 16384:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+
+
+def _serve_forever(port: int, ctx: ssl.SSLContext, smtp: bool, serial_delay: float | None = None) -> None:
+    if serial_delay is not None:
+        slow = _Serial(("127.0.0.1", port), _SlowHandler)
+        slow.tls_context = ctx  # type: ignore[attr-defined]
+        slow.delay = serial_delay  # type: ignore[attr-defined]
+        slow.serve_forever(poll_interval=0.2)
+        return
     server = _Threaded(("127.0.0.1", port), _SmtpHandler if smtp else _HttpsHandler)
     server.tls_context = ctx  # type: ignore[attr-defined]
     server.serve_forever(poll_interval=0.2)
@@ -417,10 +482,11 @@ def main(argv: list[str] | None = None) -> None:
     ps.add_argument("--min", choices=["1.2", "1.3"], default="1.3")
     ps.add_argument("--ciphers", default=HIGH_TLS12)
     ps.add_argument("--smtp", action="store_true")
+    ps.add_argument("--serial-delay", type=float, help="one connection at a time, each handshake after this many seconds")
     a = ap.parse_args(argv)
     minimum = ssl.TLSVersion.TLSv1_3 if a.min == "1.3" else ssl.TLSVersion.TLSv1_2
     ctx = server_context(a.cert, a.key, client_ca=a.client_ca, min_version=minimum, ciphers=a.ciphers)
-    _serve_forever(a.port, ctx, a.smtp)
+    _serve_forever(a.port, ctx, a.smtp, a.serial_delay)
 
 
 if __name__ == "__main__":

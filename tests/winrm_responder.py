@@ -184,6 +184,9 @@ AUDIT_ROWS = [  # (English name, Japanese name, GUID)
     ("User Account Management", "ユーザー アカウントの管理", "{0CCE9235-69AE-11D9-BED3-505054503030}"),
     ("Credential Validation", "資格情報の確認", "{0CCE923F-69AE-11D9-BED3-505054503030}"),
 ]
+# The Japanese inclusion settings are auditpolmsg.dll.mui's strings 1-4 (成功 / 失敗 / 成功および失敗 / 監査なし), as the
+# Windows 10 MUI string table is listed at https://file-info.xyz/a3ec163aa454c19db4653d4e01e8c772/auditpolmsg.dll.mui.html;
+# tenken reads the numeric Setting Value of `auditpol /backup`, never these words.
 AUDIT_VALUES = {
     "en": {"sf": "Success and Failure", "s": "Success", "f": "Failure", "n": "No Auditing"},
     "ja": {"sf": "成功および失敗", "s": "成功", "f": "失敗", "n": "監査なし"},
@@ -246,6 +249,30 @@ COMMON_REG = {
 }
 
 
+def _svc(name: str, display: str, state: str, mode: str) -> dict[str, str]:
+    """One Win32_Service row as the collector's ConvertTo-Json prints it (WMI's English State/StartMode on every locale)."""
+    return {"Name": name, "DisplayName": display, "State": state, "StartMode": mode}
+
+
+# a Windows Server 2022 member server: a sample of its services (names and default start modes as shipped),
+# the SNMP *Trap* service present but not the SNMP Service itself
+SERVER_SERVICES = [
+    _svc("BITS", "Background Intelligent Transfer Service", "Stopped", "Manual"),
+    _svc("Dnscache", "DNS Client", "Running", "Auto"),
+    _svc("EventLog", "Windows Event Log", "Running", "Auto"),
+    _svc("LanmanServer", "Server", "Running", "Auto"),
+    _svc("mpssvc", "Windows Defender Firewall", "Running", "Auto"),
+    _svc("RemoteRegistry", "Remote Registry", "Stopped", "Auto"),
+    _svc("SNMPTRAP", "SNMP Trap", "Stopped", "Manual"),
+    _svc("Spooler", "Print Spooler", "Stopped", "Disabled"),
+    _svc("TermService", "Remote Desktop Services", "Running", "Manual"),
+    _svc("W32Time", "Windows Time", "Running", "Auto"),
+    _svc("WinDefend", "Microsoft Defender Antivirus Service", "Running", "Auto"),
+    _svc("WinRM", "Windows Remote Management (WS-Management)", "Running", "Auto"),
+    _svc("wuauserv", "Windows Update", "Stopped", "Manual"),
+]
+
+
 def _listen(proto: str, addr: str, port: int, pid: int, proc: str, *svcs: str) -> dict[str, Any]:
     return {"Proto": proto, "Address": addr, "Port": port, "Pid": pid, "Process": proc, "Services": list(svcs)}
 
@@ -296,7 +323,7 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
         "AutoUpdateError": None,
         # a UBR newer than config/windows_builds.yaml: the check falls back to the newest hotfix date
         "CurrentBuild": "20348", "UBR": 9999, "ProductName": "Windows Server 2022 Standard", "DisplayVersion": "21H2",
-        "InstallationType": "Server",
+        "InstallationType": "Server", "EditionID": "ServerStandard",
     }
     defender = {
         "Defender": {"AMServiceEnabled": True, "AntivirusEnabled": True, "RealTimeProtectionEnabled": True, "AntispywareEnabled": True,
@@ -343,6 +370,7 @@ def compliant(now: datetime, *, lang: str = "en") -> Scenario:
                 "Sid": "S-1-5-21-1-2-3-1001", "PolicyActive": None, "PolicySecure": None, "PolicyTimeout": None,
                 "Active": "1", "Secure": "0", "Timeout": "600"}},
             "listeners": SERVER_LISTENERS,
+            "services": SERVER_SERVICES,
             # IUpdateSearcher.Search against the hospital's WSUS (ServerSelection 1 = ssManagedServer): nothing missing
             "wua_search": {"ResultCode": 2, "ServerSelection": 1, "Updates": []},
         },
@@ -405,7 +433,11 @@ def weak(now: datetime) -> Scenario:
             "secedit": {"ExitCode": 0, "Inf": SECEDIT_TEMPLATE.format(**pw), "Message": "The task has completed successfully."},
             "updates": {"HotFixes": {"HotFixID": "KB4577586", "Description": "Update", "InstalledOn": ps_date_obj(now - timedelta(days=120))},
                         "LastInstallationSuccessDate": ms(now - timedelta(days=118)), "LastSearchSuccessDate": None,
-                        "AutoUpdateError": None},
+                        "AutoUpdateError": None,
+                        # a Windows 10 Pro 22H2 laptop (past its end of support, 2025-10-14) on a UBR older than
+                        # config/windows_builds.yaml: the patch age falls back to the hotfix date
+                        "CurrentBuild": "19045", "UBR": 4291, "ProductName": "Windows 10 Pro", "DisplayVersion": "22H2",
+                        "InstallationType": "Client", "EditionID": "Professional"},
             "antimalware": {"Defender": {"AMServiceEnabled": True, "AntivirusEnabled": True, "RealTimeProtectionEnabled": False,
                                          "AntispywareEnabled": True, "AntivirusSignatureLastUpdated": ms(now - timedelta(days=30)),
                                          "AntivirusSignatureAge": 30, "AntivirusSignatureVersion": "1.381.2403.0", "AMRunningMode": "Normal"},
@@ -425,6 +457,9 @@ def weak(now: datetime) -> Scenario:
             "smb": {"EnableSMB1Protocol": True, "EnableSMB2Protocol": True, "RequireSecuritySignature": False, "EncryptData": False},
             # the laptop also runs the IIS FTP service (ftpsvc in svchost) and a telnet server (tlntsvr.exe, TlntSvr);
             # a lone listener would be an object, here the array ConvertTo-Json -InputObject @() keeps
+            # Telnet and IIS FTP running (they listen on 23 and 21), the SNMP Service installed but stopped
+            "services": [*SERVER_SERVICES, _svc("TlntSvr", "Telnet", "Running", "Auto"),
+                         _svc("ftpsvc", "Microsoft FTP Service", "Running", "Auto"), _svc("SNMP", "SNMP Service", "Stopped", "Manual")],
             "listeners": [_listen("tcp", "0.0.0.0", 21, 3120, "svchost", "ftpsvc"), _listen("tcp", "0.0.0.0", 23, 2204, "tlntsvr", "TlntSvr"),
                           _listen("tcp", "0.0.0.0", 135, 948, "svchost", "RpcSs"), _listen("tcp", "127.0.0.1", 111, 3300, "portmap")],
             # a nurse's laptop: no machine limit, the user's own screen saver without a password (ScreenSaverIsSecure=0)
@@ -480,6 +515,7 @@ PS_TOPICS = (  # first match wins
     ("Get-WinEvent -ListLog Security", "security_log"),
     ("Microsoft.Update.Session", "wua_search"),
     ("Get-NetTCPConnection -State Listen", "listeners"),
+    ("Win32_Service -ErrorAction Stop", "services"),
     ("Write-Error", "clixml_ja"),
 )
 

@@ -19,10 +19,6 @@ SERVICES = "linux.services"
 CLAUSES = ("SO-8-3", "SO-7-6")
 
 
-def _status(name: str) -> Status:
-    return Status.FAIL if name == "fail" else Status.WARN
-
-
 def _where(facts: ServicesFacts, name: str) -> tuple[list[str], list[str]]:
     """(signs it runs or starts, signs it is only installed) for one policy service name."""
     _, spec = resolve_service(name)
@@ -43,7 +39,7 @@ def _where(facts: ServicesFacts, name: str) -> tuple[list[str], list[str]]:
     clauses=CLAUSES,
     needs=(SERVICES,),
     severity=Severity.HIGH,
-    title=Text(ja="不要なサービスの停止", en="Unneeded services stopped"),
+    title=rules.SERVICES_TITLE,
 )
 def unnecessary(ctx: CheckContext) -> list[Finding]:
     facts = ctx.get(SERVICES, ServicesFacts)
@@ -54,7 +50,7 @@ def unnecessary(ctx: CheckContext) -> list[Finding]:
         u = facts.missing("processes") or facts.missing("packages")
         assert u is not None
         return [ctx.unavailable(u, title=ctx.spec.title)]
-    out: list[Finding] = []
+    states: list[rules.ServiceState] = []
     seen: set[str] = set()
     for name in pol.unnecessary_services:
         canon, _ = resolve_service(name)
@@ -62,37 +58,22 @@ def unnecessary(ctx: CheckContext) -> list[Finding]:
             continue
         seen.add(canon)
         active, installed = _where(facts, name)
-        if active:
-            out.append(ctx.finding(
-                _status(pol.active_status), subject=canon,
-                title=Text(ja=f"不要なサービス {canon} が有効", en=f"Unneeded service {canon} is enabled"),
-                detail=Text(ja=f"{canon} は方針で不要とされるサービスですが、有効または稼働しています: {'; '.join(active + installed)}。",
-                            en=f"{canon} is listed as unneeded by policy but is enabled or running: {'; '.join(active + installed)}."),
-                remediation=Text(ja="業務に不要なら停止・無効化し（systemctl disable --now、inetd.conf のコメントアウト）、パッケージを削除してください。",
-                                 en="If not needed for work, stop and disable it (systemctl disable --now, comment it out of inetd.conf) and remove the package."),
-            ))
-        elif installed:
-            out.append(ctx.finding(
-                _status(pol.installed_status), subject=canon,
-                title=Text(ja=f"不要なサービス {canon} が導入済み", en=f"Unneeded service {canon} is installed"),
-                detail=Text(ja=f"{canon} は起動設定されていませんが導入されています: {'; '.join(installed)}。",
-                            en=f"{canon} is not set to start but is installed: {'; '.join(installed)}."),
-                remediation=Text(ja="業務に不要ならパッケージを削除してください。", en="Remove the package if it is not needed for work."),
-            ))
-    if out:
-        return out
+        states.append(rules.ServiceState(name=canon, active=tuple(active), installed=tuple(installed)))
     limits_ja = [] if facts.missing("processes") is None else ["稼働プロセスは未確認（オフライン）"]
     limits_en = [] if facts.missing("processes") is None else ["running processes not checked (offline)"]
     if facts.missing("packages") is not None:
         limits_ja.append("パッケージは未確認")
         limits_en.append("packages not checked")
-    return [ctx.finding(Status.PASS, title=ctx.spec.title, detail=Text(
-        ja=f"方針で不要とされるサービス（{', '.join(sorted(seen))}）は有効化・稼働・導入されていません"
-           f"（確認: systemd {len(facts.enabled_units)} ユニット、SysV {len(facts.sysv_enabled)}、inetd {len(facts.inetd_entries)}"
-           f"{'、' + '、'.join(limits_ja) if limits_ja else ''}）。",
-        en=f"None of the services policy lists as unneeded ({', '.join(sorted(seen))}) is enabled, running or installed "
-           f"(checked: {len(facts.enabled_units)} systemd units, {len(facts.sysv_enabled)} SysV, {len(facts.inetd_entries)} inetd"
-           f"{'; ' + '; '.join(limits_en) if limits_en else ''})."))]
+    checked = Text(
+        ja=f"確認: systemd {len(facts.enabled_units)} ユニット、SysV {len(facts.sysv_enabled)}、inetd {len(facts.inetd_entries)}"
+           f"{'、' + '、'.join(limits_ja) if limits_ja else ''}",
+        en=f"checked: {len(facts.enabled_units)} systemd units, {len(facts.sysv_enabled)} SysV, {len(facts.inetd_entries)} inetd"
+           f"{'; ' + '; '.join(limits_en) if limits_en else ''}")
+    got = rules.judge_services(states, pol, checked=checked, fix_active=Text(
+        ja="業務に不要なら停止・無効化し（systemctl disable --now、inetd.conf のコメントアウト）、パッケージを削除してください。",
+        en="If not needed for work, stop and disable it (systemctl disable --now, comment it out of inetd.conf) and remove the package."),
+        fix_installed=Text(ja="業務に不要ならパッケージを削除してください。", en="Remove the package if it is not needed for work."))
+    return [ctx.verdict(v) for v in got]
 
 
 def _label(li: Listener) -> str:

@@ -53,3 +53,46 @@ def judge_ports(listeners: list[Listening], pol: ServicePolicy, *, source: str) 
     return [Verdict(Status.PASS, PORTS_TITLE, clauses=CLAUSES, detail=Text(
         ja=f"{len(listeners)} 件の待ち受け（{source}）に方針で不要なポート（{ports}）はありません。",
         en=f"None of {len(listeners)} listeners ({source}) is on a port policy lists as unneeded ({ports})."))]
+
+
+SERVICES_TITLE = Text(ja="不要なサービスの停止", en="Unneeded services stopped")
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One service policy names, as an OS adapter found it: signs it runs or starts at boot (systemd unit
+    enabled, inetd entry, process, listener; Windows: Running or StartMode Auto) and signs it is only
+    installed (a package; a Windows service registered Manual or Disabled and stopped)."""
+
+    name: str
+    active: tuple[str, ...] = ()
+    installed: tuple[str, ...] = ()
+
+
+def judge_services(states: list[ServiceState], pol: ServicePolicy, *, checked: Text, fix_active: Text, fix_installed: Text) -> list[Verdict]:
+    """Enabled or running: `services.active_status` (fail); installed only: `services.installed_status` (warn);
+    none: one pass naming what was checked. The same for systemd/SysV/inetd and for Windows services."""
+    out = []
+    for s in states:
+        if s.active:
+            signs = "; ".join(s.active + s.installed)
+            out.append(Verdict(
+                Status.FAIL if pol.active_status == "fail" else Status.WARN,
+                Text(ja=f"不要なサービス {s.name} が有効", en=f"Unneeded service {s.name} is enabled"), clauses=CLAUSES,
+                severity=Severity.HIGH, subject=s.name, remediation=fix_active,
+                detail=Text(ja=f"{s.name} は方針で不要とされるサービスですが、有効または稼働しています: {signs}。",
+                            en=f"{s.name} is listed as unneeded by policy but is enabled or running: {signs}.")))
+        elif s.installed:
+            signs = "; ".join(s.installed)
+            out.append(Verdict(
+                Status.FAIL if pol.installed_status == "fail" else Status.WARN,
+                Text(ja=f"不要なサービス {s.name} が導入済み", en=f"Unneeded service {s.name} is installed"), clauses=CLAUSES,
+                severity=Severity.HIGH, subject=s.name, remediation=fix_installed,
+                detail=Text(ja=f"{s.name} は起動設定されていませんが導入されています: {signs}。",
+                            en=f"{s.name} is not set to start but is installed: {signs}.")))
+    if out:
+        return out
+    names = ", ".join(sorted(s.name for s in states))
+    return [Verdict(Status.PASS, SERVICES_TITLE, clauses=CLAUSES, detail=Text(
+        ja=f"方針で不要とされるサービス（{names}）は有効化・稼働・導入されていません（{checked.ja}）。",
+        en=f"None of the services policy lists as unneeded ({names}) is enabled, running or installed ({checked.en})."))]

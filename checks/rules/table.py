@@ -66,6 +66,10 @@ def rows(p: Policy) -> list[tuple[str, str, str, str, str, str]]:
          "`host.max_screen_lock_idle_seconds`, `require_screen_lock`"),
         ("Listening on an unneeded port", _c(services.CLAUSES), "none", "loopback only",
          f"reachable ({unneeded})" if sv.active_status == "fail" else "—", "`services.unnecessary_ports`, `active_status`"),
+        ("Unneeded services (systemd/SysV/inetd/packages; Windows services by name)", _c(services.CLAUSES), "none",
+         "installed only" if sv.installed_status == "warn" else "—",
+         "enabled or running" + ("; installed" if sv.installed_status == "fail" else "") if sv.active_status == "fail" else "—",
+         "`services.unnecessary_services`, `windows_unnecessary_services`, `active_status`, `installed_status`"),
         ("OS end of support", _c(eos.CLAUSES), f"> {p.eos.warn_days} days left", f"≤ {p.eos.warn_days} days left", "past the date", "`eos.warn_days`"),
     ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
 from tenken.checks.tls.common import TLS, TLS_OS, incomplete, needs_client_cert
+from tenken.collectors.evidence import Reason
 from tenken.collectors.tls.facts import TlsFacts, Weakness
 
 #: weakness -> (clauses, Japanese, English, remediation ja, remediation en, status when vulnerable)
@@ -51,7 +52,9 @@ def weaknesses(ctx: CheckContext) -> list[Finding]:
             out.append(needs_client_cert(ctx, w.value, subject=w.value))
             continue
         if (u := facts.missing(w.probe)) is not None:
-            out.append(incomplete(ctx, w.value, u.detail, subject=w.value))
+            # ABSENT: the weakness cannot occur on what the endpoint offers (TLS 1.3 only), said with the reason
+            out.append(ctx.unavailable(u, title=Text(ja=f"該当しない: {ja}", en=f"Does not apply: {en}"), subject=w.value)
+                       if u.reason is Reason.ABSENT else incomplete(ctx, w.value, u.detail, subject=w.value))
             continue
         vulnerable = facts.weaknesses.get(w)
         if vulnerable is None:

@@ -50,6 +50,8 @@ def retention(ctx: CheckContext) -> list[Finding]:
             remediation=Text(ja="wevtutil sl Security /e:true で有効にしてください。", en="Enable it (wevtutil sl Security /e:true)."))]
     age = days(ctx.now - f.oldest) if f.oldest is not None else None
     kind, d, rule = security_log_retention(f, age)
+    if f.source != "Get-WinEvent -ListLog Security":
+        rule += f"; from the {f.source}"
     need = ctx.policy.logging.min_retention_days
     fix = Text(ja=f"グループ ポリシー（イベント ログ サービス > セキュリティ）で最大サイズを {need} 日分以上に増やすか、"
                   "「いっぱいになったらログを自動的にバックアップする」を有効にする、またはログ収集サーバーへ転送してください。",

@@ -1,4 +1,5 @@
-"""Network-facing services: SMBv1 (SO-8-3) and Remote Desktop without NLA (SO-7-12)."""
+"""Network-facing services: SMBv1 (SO-8-3), Remote Desktop without NLA (SO-7-12), unneeded services and
+listeners (SO-8-3, SO-7-6: the same rules as Linux, checks/rules/services.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from tenken.checks.registry import CheckContext, OsFamily, check
 from tenken.checks.rules import services as port_rules
 from tenken.collectors.windows.listeners import ListenersFacts
 from tenken.collectors.windows.rdp import RdpFacts
+from tenken.collectors.windows.services import WinServicesFacts
 from tenken.collectors.windows.smb import SmbFacts
 
 W = OsFamily.WINDOWS
@@ -108,3 +110,41 @@ def listeners(ctx: CheckContext) -> list[Finding]:
                        "Confirm each one is a service the work needs."),
         remediation=Text(ja="不要な待ち受けはサービスを停止し、必要なものは Windows ファイアウォールで接続元を制限してください。",
                          en="Stop services behind unneeded listeners and restrict the sources of the needed ones in Windows Firewall."))]
+
+
+SERVICES = "windows.services"
+
+
+def service_states(f: WinServicesFacts, unneeded: dict[str, str]) -> list[port_rules.ServiceState]:
+    """Each policy service as the rule sees it: Running or Auto -> active; registered but Manual/Disabled and
+    stopped -> installed only (a feature or product left on the host); not registered -> neither."""
+    out = []
+    for name, what in unneeded.items():
+        s = f.get(name)
+        label = f"{s.name if s else name} ({what})"
+        if s is None:
+            out.append(port_rules.ServiceState(name=label))
+            continue
+        sign = f"service {s.name}{' ' + repr(s.display_name) if s.display_name else ''}: State={s.state or '?'}, StartMode={s.start_mode or '?'}"
+        out.append(port_rules.ServiceState(name=label, active=(sign,)) if s.starts else port_rules.ServiceState(name=label, installed=(sign,)))
+    return out
+
+
+@check("windows.services.unnecessary", clauses=port_rules.CLAUSES, needs=(SERVICES,), os=W, severity=Severity.HIGH,
+       title=port_rules.SERVICES_TITLE)
+def unnecessary(ctx: CheckContext) -> list[Finding]:
+    """The same rule as linux.services.unnecessary (checks/rules/services.py), over Win32_Service."""
+    f = ctx.get(SERVICES, WinServicesFacts)
+    if (u := f.missing("services")) is not None:
+        return [ctx.unavailable(u, title=ctx.spec.title)]
+    states = service_states(f, ctx.policy.services.windows_unnecessary_services)
+    got = port_rules.judge_services(
+        states, ctx.policy.services,
+        checked=Text(ja=f"確認: Win32_Service {len(f.services)} 件", en=f"checked: {len(f.services)} services from Win32_Service"),
+        fix_active=Text(ja="業務に不要ならサービスを停止して無効化し（Set-Service -StartupType Disabled）、役割・機能またはソフトウェアを削除してください"
+                           "（例: Uninstall-WindowsFeature Telnet-Server）。",
+                        en="If not needed for work, stop and disable the service (Set-Service -StartupType Disabled) and remove the role, "
+                           "feature or software (e.g. Uninstall-WindowsFeature Telnet-Server)."),
+        fix_installed=Text(ja="業務に不要なら役割・機能またはソフトウェアを削除してください。",
+                           en="Remove the role, feature or software if it is not needed for work."))
+    return [ctx.verdict(v) for v in got]

@@ -62,8 +62,9 @@ from tenken.collectors.tls.facts import (
 )
 from tenken.collectors.tls.http_probe import probe_http_client_auth
 from tenken.collectors.tls.legacy_versions import LEGACY_PROBED, SINGLE_HANDSHAKE, VersionProbe, probe_version
+from tenken.collectors.tls.openssl_probe import openssl_facts, probe_openssl_only_suites
 from tenken.collectors.tls.preference import probe_server_preference
-from tenken.collectors.tls.preflight import preflight
+from tenken.collectors.tls.preflight import is_ip, preflight
 from tenken.collectors.tls.spec import StartTls, TlsEndpoint
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ class _Pending:
     single: dict[TlsVersion, VersionProbe] = field(default_factory=dict)
     extra: ScanCommandsExtraArguments | None = None
     full_creds: ServerScanResult | None = None  # whole scan made with the client certificate (see _rescan_with_cert)
+    serial: bool = False  # the slow-device retry: one connection at a time, the preflight gets the whole budget
 
 
 def _requests_for(endpoint: TlsEndpoint) -> tuple[str, ServerScanRequest, ServerScanRequest | None]:
@@ -217,8 +219,72 @@ def overall_deadline(endpoints: list[TlsEndpoint], requests: int) -> float:
     return max(e.timeout for e in endpoints) * waves + DEADLINE_SLACK_S
 
 
-def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = None) -> list[EndpointScan]:
-    """Scan every endpoint concurrently; one EndpointScan per endpoint, in input order."""
+#: the slow-device retry gives an endpoint this many times its budget (socket timeouts derive from it)
+SLOW_RETRY_FACTOR = 6
+
+
+def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = None, serial: bool = False) -> list[EndpointScan]:
+    """Scan every endpoint concurrently; one EndpointScan per endpoint, in input order.
+
+    Slow, one-connection-at-a-time devices (medical devices, UPS cards, printers, embedded appliances) time
+    out under five parallel connections with 1-2 s socket timeouts. Before anything is called an error for
+    a timeout, such an endpoint is scanned once more alone per endpoint, one connection at a time
+    (`serial`), with SLOW_RETRY_FACTOR times its budget; the retry's result is kept when it has fewer
+    timeouts, and the evidence says the endpoint was retried and why."""
+    out = _scan_once(endpoints, deadline_s=deadline_s, serial=serial)
+    if serial:
+        return out
+    slow = [i for i, s in enumerate(out) if _timeouts(s) is not None]
+    if not slow:
+        return out
+    again = _scan_once([_slower(out[i].endpoint) for i in slow], deadline_s=None, serial=True)
+    for i, retry in zip(slow, again, strict=True):
+        first, why = out[i], _timeouts(out[i])
+        ep = first.endpoint
+        note = (f"first pass timed out ({why}); retried one connection at a time with a {ep.timeout * SLOW_RETRY_FACTOR:g}s budget "
+                "(slow or one-connection-at-a-time device)")
+        retry.endpoint, retry.started = ep, first.started
+        still = _timeouts(retry)
+        if retry.error is None and (still is None or _timeout_count(retry) < _timeout_count(first)):
+            retry.raw = f"{note}: the retry's result is used\n" + retry.raw
+            out[i] = retry
+        else:
+            first.raw = (first.raw + "\n" if first.raw else "") + f"{note}: still {still or retry.error}\n"
+            if first.error is not None:
+                first.error += f" (also after a retry one connection at a time with a {ep.timeout * SLOW_RETRY_FACTOR:g}s budget)"
+    return out
+
+
+def _slower(ep: TlsEndpoint) -> TlsEndpoint:
+    return ep.model_copy(update={"timeout": ep.timeout * SLOW_RETRY_FACTOR})
+
+
+_TIMEOUT_WORDS = ("timed out", "timedout", "within", "too slow")
+
+
+def _timeout_count(s: EndpointScan) -> int:
+    if s.error is not None:
+        return 10**6 if any(w in s.error.lower() for w in _TIMEOUT_WORDS) else 10**5
+    if s.facts is None:
+        return 10**5
+    return sum(1 for u in s.facts.unavailable.values() if u.reason is Reason.TIMEOUT or "timedout" in u.detail.lower())
+
+
+def _timeouts(s: EndpointScan) -> str | None:
+    """Why this endpoint looks slow rather than absent: a TLS answer or a probe that timed out after the TCP
+    connection was accepted. Refused ports and TCP connect timeouts (host down) are not retried."""
+    if s.error is not None:
+        e = s.error.lower()
+        if "refused" in e or "tcp connection timed out" in e or "not a tls service" in e:
+            return None
+        return s.error if any(w in e for w in _TIMEOUT_WORDS) else None
+    if s.facts is None:
+        return None
+    slow = sorted(k for k, u in s.facts.unavailable.items() if u.reason is Reason.TIMEOUT or "timedout" in u.detail.lower())
+    return f"{len(slow)} probes timed out: {', '.join(slow)}" if slow else None
+
+
+def _scan_once(endpoints: list[TlsEndpoint], *, deadline_s: float | None, serial: bool) -> list[EndpointScan]:
     t0 = time.monotonic()
     pending: list[_Pending] = []
     built: list[tuple[_Pending, ServerScanRequest, ServerScanRequest | None]] = []
@@ -229,7 +295,7 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
             pending.append(_Pending(ep, "", error=_short(exc)))
             continue
         p = _Pending(ep, ip, main_uuid=main.uuid, creds_uuid=creds.uuid if creds else None,
-                     extra=main.scan_commands_extra_arguments)
+                     extra=main.scan_commands_extra_arguments, serial=serial)
         pending.append(p)
         built.append((p, main, creds))
     # refused, silent and non-TLS ports are settled here, so that they never stall the Scanner; the
@@ -256,7 +322,7 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
     deadline = t0 + budget
     if requests:
         results: queue.Queue[ServerScanResult | BaseException | None] = queue.Queue()
-        scanner = Scanner(per_server_concurrent_connections_limit=5,
+        scanner = Scanner(per_server_concurrent_connections_limit=1 if serial else 5,
                           concurrent_server_scans_limit=min(len(requests), MAX_CONCURRENT_SERVERS))
         scanner.queue_scans(requests)
 
@@ -298,14 +364,14 @@ def scan_endpoints(endpoints: list[TlsEndpoint], *, deadline_s: float | None = N
                 if item.scan_status is ServerScanStatusEnum.COMPLETED and item.connectivity_result is not None:
                     p.post = post_pool.submit(_post_probes, p.endpoint, item)
         post_pool.shutdown(wait=False)
-        _rescan_with_cert(pending, deadline)
+        _rescan_with_cert(pending, deadline, serial=serial)
     out: list[EndpointScan] = []
     for p in pending:
         out.append(_assemble(p, deadline, budget, t0))
     return out
 
 
-def _rescan_with_cert(pending: list[_Pending], deadline: float) -> None:
+def _rescan_with_cert(pending: list[_Pending], deadline: float, *, serial: bool = False) -> None:
     """Scan again, with the client certificate, the endpoints that dropped every certificate-less connection.
 
     Some TLS 1.3 servers (Python's asyncio, hence uvicorn) close a connection that sent no client
@@ -327,7 +393,8 @@ def _rescan_with_cert(pending: list[_Pending], deadline: float) -> None:
     got: queue.Queue[ServerScanResult] = queue.Queue()
 
     def run() -> None:
-        scanner = Scanner(per_server_concurrent_connections_limit=5, concurrent_server_scans_limit=min(len(reqs), MAX_CONCURRENT_SERVERS))
+        scanner = Scanner(per_server_concurrent_connections_limit=1 if serial else 5,
+                          concurrent_server_scans_limit=min(len(reqs), MAX_CONCURRENT_SERVERS))
         scanner.queue_scans([r for _, r in reqs.values()])
         for r in scanner.get_results():
             got.put(r)
@@ -345,7 +412,9 @@ def _gate(item: tuple[_Pending, ServerScanRequest, ServerScanRequest | None]) ->
     """Preflight handshake, then one handshake per SSL 3.0 / TLS 1.0 / 1.1 / 1.2 (recorded on the pending item)."""
     p, main, _ = item
     ep = p.endpoint
-    verdict = preflight(p.ip, ep.port, ep.server_name or ep.host, float(network_timeout(ep)),
+    # the retry of a slow device waits up to its whole budget: the device may still be working through the
+    # first pass's abandoned connections one at a time
+    verdict = preflight(p.ip, ep.port, ep.server_name or ep.host, ep.timeout if p.serial else float(network_timeout(ep)),
                         _STARTTLS[ep.starttls] if ep.starttls else None)
     if verdict is None:
         for v in SINGLE_HANDSHAKE:
@@ -400,6 +469,17 @@ def _assemble(p: _Pending, deadline: float, budget: float, t0: float) -> Endpoin
                     scan.sources = _sources(ep, main, False)
                     scan.finished = time.monotonic()
                     return scan
+            if _no_common_suite(main) and p.creds_uuid is None:
+                # TLS 1.3 with suites sslyze never offers (CCM, CCM_8): ask openssl (collectors/tls/openssl_probe.py)
+                probe = probe_openssl_only_suites(p.ip, ep.port, ep.server_name or ep.host, float(network_timeout(ep)),
+                                                  ca_file=ep.ca_file, starttls=ep.starttls.value if ep.starttls else None,
+                                                  sni=not is_ip(ep.server_name or ep.host))
+                if probe is not None and probe.first is not None:
+                    scan.facts, scan.raw = openssl_facts(ep, probe, dict(p.single), SCANNER)
+                    scan.sources = [Source(kind=SourceKind.COMMAND, ref=c) for c in probe.commands[:2]] + [
+                        Source(kind=SourceKind.COMMAND, ref=f"{len(probe.commands) - 2} more s_client handshakes (one per ECDHE group)")]
+                    scan.finished = time.monotonic()
+                    return scan
             scan.error = _connectivity_error(main) + (_CLOSED_HINT if _peer_closed(main) else "")
             return scan
         main, closed_without_cert = p.full_creds, True  # see _rescan_with_cert
@@ -440,6 +520,12 @@ def _connectivity_error(result: ServerScanResult) -> str:
 
 _CLOSED_HINT = (" — the server closes the connection right after the handshake; a TLS 1.3 server that requires a client"
                 " certificate and sends no alert looks like this: re-run with --client-cert/--client-key")
+
+
+def _no_common_suite(result: ServerScanResult) -> bool:
+    """sslyze found no version and suite it shares with the server (its hello lacks e.g. the TLS 1.3 CCM suites)."""
+    trace = result.connectivity_error_trace
+    return trace is not None and "ServerTlsConfigurationNotSupported" in "".join(trace.format_exception_only()) + str(trace.exc_type)
 
 
 def _peer_closed(result: ServerScanResult) -> bool:

@@ -13,6 +13,7 @@ from tenken.collectors.windows import (  # noqa: F401
     pending_updates,
     rdp,
     screen_lock,
+    services,
     smb,
     time,
     updates,

@@ -22,11 +22,20 @@ from tenken.collectors.transport.base import OsFamily
 from tenken.collectors.windows._ps import ParseError, as_bool, as_dict, as_int, as_str, parse_ps_date, ps_json
 
 SCRIPT = r"""
-$l = Get-WinEvent -ListLog Security -ErrorAction Stop
+$l = $null; $err = $null
+try { $l = Get-WinEvent -ListLog Security -ErrorAction Stop } catch { $err = [string]$_.Exception.Message }
+if ($l) {
 $o = Get-WinEvent -LogName Security -MaxEvents 1 -Oldest -ErrorAction SilentlyContinue
 [pscustomobject]@{LogName=$l.LogName; IsEnabled=$l.IsEnabled; LogMode=[string]$l.LogMode; MaximumSizeInBytes=$l.MaximumSizeInBytes;
   FileSize=$l.FileSize; RecordCount=$l.RecordCount; LogFilePath=$l.LogFilePath;
   Oldest=$(if ($o) { $o.TimeCreated.ToUniversalTime().ToString('o') } else { $null })} | ConvertTo-Json -Compress
+} else {
+function RegVal($key,$name){ try { (Get-ItemProperty -LiteralPath $key -Name $name -ErrorAction Stop).$name } catch { $null } }
+$gp = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\EventLog\Security'; $sv = 'HKLM:\SYSTEM\CurrentControlSet\Services\EventLog\Security'
+[pscustomobject]@{Source='registry'; ListLogError=$err; PolicyMaxSizeKB=(RegVal $gp 'MaxSize'); PolicyRetention=(RegVal $gp 'Retention');
+  PolicyAutoBackup=(RegVal $gp 'AutoBackupLogFiles'); MaxSize=(RegVal $sv 'MaxSize'); Retention=(RegVal $sv 'Retention');
+  AutoBackup=(RegVal $sv 'AutoBackupLogFiles'); File=(RegVal $sv 'File')} | ConvertTo-Json -Compress
+}
 """
 
 _MODES = {"0": "Circular", "1": "AutoBackup", "2": "Retain", "circular": "Circular", "autobackup": "AutoBackup", "retain": "Retain"}
@@ -41,10 +50,44 @@ class EventLogFacts(Facts):
     records: int | None = None
     path: str | None = None
     oldest: datetime | None = None  # the oldest event still in the log (UTC)
+    source: str = "Get-WinEvent -ListLog Security"  # or the registry fallback, with why
+
+
+def _registry_mode(policy_retention: str | None, policy_backup: str | None, retention: int | None, backup: int | None) -> str | None:
+    """The full-log behaviour as Group Policy (REG_SZ "1"/"0", wins) or the log's own key (Retention DWORD:
+    0 overwrite as needed, 0xFFFFFFFF never overwrite; AutoBackupLogFiles 1 archives) sets it."""
+    if policy_backup is not None and policy_backup.strip() == "1":
+        return "AutoBackup"
+    if policy_retention is not None and policy_retention.strip() in ("0", "1"):
+        return "Retain" if policy_retention.strip() == "1" else "Circular"
+    if retention is None:
+        return None
+    if retention in (-1, 0xFFFFFFFF):
+        return "AutoBackup" if backup == 1 else "Retain"
+    return "Circular"  # 0, or the legacy "overwrite events older than N seconds"
+
+
+def parse_registry_fallback(d: dict[str, Any]) -> EventLogFacts:
+    """When Get-WinEvent -ListLog fails (a broken event log service, a hardened WinRM endpoint), the same
+    settings from the registry: the Group Policy key first, then the log's own key. No current size and no
+    oldest event: a circular log can then only be judged by its size (the rule's size-only case)."""
+    kb = as_int(d.get("PolicyMaxSizeKB"))
+    size = kb * 1024 if kb is not None else as_int(d.get("MaxSize"))
+    mode = _registry_mode(as_str(d.get("PolicyRetention")), as_str(d.get("PolicyAutoBackup")), as_int(d.get("Retention")),
+                          as_int(d.get("AutoBackup")))
+    if mode is None:
+        raise ParseError("neither Group Policy nor the EventLog\\Security key sets the full-log behaviour")
+    why = (as_str(d.get("ListLogError")) or "no detail").strip().splitlines()[0][:160]
+    where = "Group Policy (HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\EventLog\\Security)" if (
+        kb is not None or as_str(d.get("PolicyRetention")) is not None or as_str(d.get("PolicyAutoBackup")) is not None) \
+        else "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Security"
+    return EventLogFacts(mode=mode, max_size=size, path=as_str(d.get("File")), source=f"registry {where} (Get-WinEvent -ListLog failed: {why})")
 
 
 def parse_eventlog(data: Any) -> EventLogFacts:
     d = as_dict(data)
+    if as_str(d.get("Source")) == "registry":
+        return parse_registry_fallback(d)
     if "LogMode" not in d or "MaximumSizeInBytes" not in d:
         raise ParseError("LogMode or MaximumSizeInBytes missing")
     raw_mode = as_str(d.get("LogMode"))

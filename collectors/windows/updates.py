@@ -1,4 +1,5 @@
-"""Installed updates (Get-HotFix), the OS build revision (UBR) and Windows Update's own record.
+"""Installed updates (Get-HotFix), the OS build revision (UBR) and Windows Update's own record; the
+build, InstallationType and EditionID also tell the OS's end of support (checks/windows/eos.py).
 
 Which patch level a host runs is told by its build revision: HKLM\\SOFTWARE\\Microsoft\\Windows NT\
 CurrentVersion CurrentBuild + UBR, looked up in config/windows_builds.yaml (build.UBR -> release date of
@@ -41,7 +42,8 @@ $last = $null; $search = $null; $err = $null
 try { $r = (New-Object -ComObject Microsoft.Update.AutoUpdate).Results; $last = $r.LastInstallationSuccessDate; $search = $r.LastSearchSuccessDate } catch { $err = $_.Exception.Message }
 [pscustomobject]@{HotFixes=$h;LastInstallationSuccessDate=$last;LastSearchSuccessDate=$search;AutoUpdateError=$err;
   CurrentBuild=$(if ($cv) {[string]$cv.CurrentBuild});UBR=$(if ($cv) {$cv.UBR});ProductName=$(if ($cv) {[string]$cv.ProductName});
-  DisplayVersion=$(if ($cv) {[string]$cv.DisplayVersion});InstallationType=$(if ($cv) {[string]$cv.InstallationType})} | ConvertTo-Json -Depth 4 -Compress
+  DisplayVersion=$(if ($cv) {[string]$cv.DisplayVersion});InstallationType=$(if ($cv) {[string]$cv.InstallationType});
+  EditionID=$(if ($cv) {[string]$cv.EditionID})} | ConvertTo-Json -Depth 4 -Compress
 """
 
 
@@ -121,6 +123,7 @@ class UpdatesFacts(Facts):
     product_name: str | None = None
     display_version: str | None = None  # 22H2, 23H2 ...
     installation_type: str | None = None  # Server | Server Core | Client
+    edition_id: str | None = None  # Professional, Enterprise, EnterpriseS (LTSC), ServerStandard ... (end of support differs)
     patch: PatchLevel | None = None
     last_installation_success: datetime | None = None  # Windows Update Agent
     last_search_success: datetime | None = None
@@ -180,6 +183,7 @@ def parse_updates(data: Any, table: BuildTable | None = None) -> UpdatesFacts:
     return UpdatesFacts(
         os_build=build, ubr=ubr, product_name=as_str(d.get("ProductName")) or None,
         display_version=as_str(d.get("DisplayVersion")) or None, installation_type=as_str(d.get("InstallationType")) or None,
+        edition_id=as_str(d.get("EditionID")) or None,
         patch=patch_level(build, ubr, table) if (table is not None and build and ubr is not None) else None,
         hotfixes=fixes,
         last_installation_success=parse_ps_date(d.get("LastInstallationSuccessDate")),

@@ -28,6 +28,7 @@ from tenken.collectors.tls.spec import Tls12Exception as Tls12EndpointException
 from tls_servers import (
     Nginx,
     NginxSite,
+    OpenSslServer,
     PlainTcpServer,
     PyTlsServer,
     free_port,
@@ -109,8 +110,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     mtls12 = PyTlsServer(cert, key, client_ca=pki.ca_cert, min_version="1.2")
     smtp = PyTlsServer(cert, key, min_version="1.2", smtp=True)
     plain = PlainTcpServer()
-    with running(nginx, mtls13, mtls12, smtp, plain):
-        ports |= {"mtls13": mtls13.port, "mtls12": mtls12.port, "smtp": smtp.port, "plain_tcp": plain.port, "closed_port": free_port()}
+    # an embedded TLS stack: TLS 1.3 with TLS_AES_128_CCM_8_SHA256 only, a suite sslyze's hello never offers
+    ccm8 = OpenSslServer(cert, key, ciphersuites="TLS_AES_128_CCM_8_SHA256")
+    with running(nginx, mtls13, mtls12, smtp, plain, ccm8):
+        ports |= {"mtls13": mtls13.port, "mtls12": mtls12.port, "smtp": smtp.port, "plain_tcp": plain.port, "closed_port": free_port(),
+                  "ccm8_only": ccm8.port}
         base = {"host": "127.0.0.1", "server_name": "localhost", "ca_file": str(pki.ca_cert)}
         eps = {n: TlsEndpoint(port=p, **base) for n, p in ports.items()}
         eps["smtp"] = TlsEndpoint(port=ports["smtp"], starttls=StartTls.SMTP, **base)
@@ -392,3 +396,44 @@ def test_hostname_mismatch_is_not_also_an_untrusted_chain(lab: Lab) -> None:
     wrong = lab.results["wrong_name"]
     assert _status(wrong, "tls.certificate.hostname") == {"fail"}
     assert _status(wrong, "tls.certificate.chain") == {"pass"}  # the hospital CA does vouch for the chain
+
+
+def test_tls13_ccm8_only_endpoint_is_scanned_not_an_error(lab: Lab) -> None:
+    """sslyze never offers TLS_AES_128_CCM_8_SHA256, so this endpoint used to be 'could not be scanned'; openssl
+    s_client probes it: TLS 1.3 offered with an allowed suite, nothing older (SSLv2 by a raw hello), groups and the
+    chain judged, the TLS-1.2-and-older weaknesses not applicable with the reason."""
+    r = lab.results["ccm8_only"]
+    assert r.ok, r.info.error
+    assert _status(r, "tls.protocol.versions") == {"pass"}
+    assert _status(r, "tls.cipher_suites", "TLSv1.3") == {"pass"}
+    assert _status(r, "tls.key_exchange") == {"pass"}
+    for c in CERT:
+        assert _status(r, c) == {"pass"}, c
+    assert _status(r, "tls.weaknesses") == {"not_applicable"}
+    assert _status(r, "tls.client_auth") == {"fail"}  # open zone, no client certificate asked for: as for tls13_plain
+    assert not {f.check_id for f in r.findings if f.status is Status.ERROR}
+    facts = r.facts[TLS]
+    assert isinstance(facts, TlsFacts)
+    [suite] = facts.versions[TlsVersion.TLS13].suites
+    assert suite.name == "TLS_AES_128_CCM_8_SHA256" and suite.key_exchange is not None and suite.key_exchange.group == "X25519"
+    assert facts.versions[TlsVersion.SSL2].offered is False and facts.versions[TlsVersion.TLS12].offered is False
+    assert set(facts.supported_groups or []) == {"X25519", "X448", "secp256r1", "secp384r1", "secp521r1"}
+    assert "openssl s_client" in facts.scanner
+
+
+def test_slow_one_connection_at_a_time_device_is_retried_serially(tmp_path: Path) -> None:
+    """A device that serves one connection at a time and thinks 0.3 s before each handshake needs more
+    connections than fit in the default 12 s deadline (a scan makes dozens): it used to be 'no scan result
+    within the deadline'. The retry, one connection at a time with six times the budget, scans it fully."""
+    from tls_servers import PyTlsServer as Server
+
+    pki = make_pki(tmp_path / "pki")
+    cert, key = pki.issue("ups-card")
+    device = Server(cert, key, serial_delay=0.3)
+    with running(device):
+        [r] = scan_tls([TlsEndpoint(host="127.0.0.1", port=device.port, server_name="localhost", ca_file=str(pki.ca_cert))], load_policy())
+    assert r.ok, r.info.error
+    assert not [f.check_id for f in r.findings if f.status is Status.ERROR]
+    assert _status(r, "tls.protocol.versions") == {"pass"} and _status(r, "tls.certificate.chain") == {"pass"}
+    raw = r.evidence[0].raw or ""
+    assert "retried one connection at a time with a 60s budget" in raw and "the retry's result is used" in raw

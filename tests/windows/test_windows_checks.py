@@ -223,3 +223,31 @@ def test_real_domain_controller_listeners() -> None:
     assert status_of(got, "windows.services.ports") == ["pass"] and status_of(got, "windows.services.listeners") == ["manual"]
     # the same host with the DC's port 88 listed as unneeded by a (strange) site policy: the rule fires on it
     assert status_of(run("windows.listeners", facts, services={"unnecessary_ports": {88: "kerberos"}}), "windows.services.ports") == ["fail"]
+
+
+def test_security_log_retention_falls_back_to_the_registry() -> None:
+    """Get-WinEvent -ListLog can fail (event log service broken, a restricted endpoint): the same settings from
+    the registry, Group Policy's key first (MaxSize in KB, REG_SZ flags), then the log's own key (MaxSize in
+    bytes, Retention DWORD; 0xFFFFFFFF reads as -1 through Get-ItemProperty). Never a pass on nothing."""
+    from tenken.collectors.windows.eventlog import parse_eventlog
+
+    err = "There are no more endpoints available from the endpoint mapper."
+    base = {"Source": "registry", "ListLogError": err, "PolicyMaxSizeKB": None, "PolicyRetention": None, "PolicyAutoBackup": None,
+            "MaxSize": None, "Retention": None, "AutoBackup": None, "File": "%SystemRoot%\\System32\\Winevt\\Logs\\Security.evtx"}
+
+    def st(**kw: Any) -> list[tuple[str, str, str | None]]:
+        return run("windows.eventlog", parse_eventlog(base | kw))
+
+    gpo = st(PolicyMaxSizeKB=4194240, PolicyRetention="0", PolicyAutoBackup="1")  # "Back up log automatically when full"
+    assert status_of(gpo, "windows.logs.retention") == ["pass"]
+    facts = parse_eventlog(base | {"PolicyMaxSizeKB": 4194240, "PolicyRetention": "0", "PolicyAutoBackup": "1"})
+    assert facts.mode == "AutoBackup" and facts.max_size == 4194240 * 1024 and "endpoint mapper" in facts.source
+    assert status_of(st(MaxSize=20971520, Retention=0), "windows.logs.retention") == ["warn"]  # circular, size only
+    assert status_of(st(MaxSize=20971520, Retention=-1), "windows.logs.retention") == ["pass"]  # do not overwrite
+    assert parse_eventlog(base | {"MaxSize": 20971520, "Retention": 4294967295, "AutoBackup": 1}).mode == "AutoBackup"
+    assert status_of(st(PolicyRetention="1", MaxSize=20971520, Retention=0), "windows.logs.retention") == ["pass"]  # policy wins
+    import pytest
+    from tenken.collectors.windows._ps import ParseError
+
+    with pytest.raises(ParseError):  # nothing set anywhere: the collector records a failure (error), never a guess
+        parse_eventlog(base)

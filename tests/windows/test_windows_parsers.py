@@ -320,3 +320,14 @@ def test_backup_generations_are_backup_sets_not_every_file() -> None:
 
     with pytest.raises(ParseError, match="Items"):
         parse_locations([{"Path": "E:\\", "Exists": True, "Count": 9, "Error": None}], [BackupLocation(path="E:\\")])
+
+
+def test_net_accounts_observation_window_under_both_japanese_labels() -> None:
+    """The observation window is printed as ロックアウトのカウンターのリセット (分) in the responder's text and as
+    ロックアウトの監視ウィンドウ (分) in net accounts output quoted in public Japanese notes (not verified against
+    a host here): both read as the same fact."""
+    from tenken.collectors.windows.password_policy import parse_net_accounts
+
+    for label in ("ロックアウトのカウンターのリセット (分)", "ロックアウトの監視ウィンドウ (分)"):
+        got = parse_net_accounts(f"ロックアウトのしきい値:                              5\r\n{label}:             30\r\n")
+        assert got == {"lockout_threshold": 5, "lockout_window": 30}

@@ -42,6 +42,7 @@ COMPLIANT = {
     ("windows.accounts.stale", "pass", None, ("SO-14-7",)),
     ("windows.accounts.inventory", "manual", None, ("SO-14-7",)),
     ("windows.patches.age", "pass", None, ("SO-8-3",)),
+    ("windows.os.eos", "pass", None, ("SO-8-3", "SO-8-7")),  # Windows Server 2022 Standard (build 20348): until 2031-10-14
     ("windows.patches.pending", "pass", None, ("SO-8-3",)),  # the WSUS search finds nothing missing
     ("windows.antimalware.enabled", "pass", None, ("SO-8-2",)),
     ("windows.antimalware.signatures", "pass", None, ("SO-8-2", "SO-8-3")),
@@ -52,6 +53,7 @@ COMPLIANT = {
     ("windows.screen_lock", "pass", None, ("SO-7-3", "SO-14-2")),  # machine inactivity limit 900 s
     ("windows.smb1", "pass", None, ("SO-8-3",)),
     ("windows.services.ports", "pass", None, ("SO-8-3", "SO-7-6")),
+    ("windows.services.unnecessary", "pass", None, ("SO-8-3", "SO-7-6")),  # the same rule as linux.services.unnecessary
     ("windows.services.listeners", "manual", None, ("SO-8-3", "SO-7-6")),
     ("windows.rdp.nla", "pass", None, ("SO-7-12",)),
     ("windows.audit.logon", "pass", None, ("SO-17-1",)),
@@ -102,6 +104,7 @@ WEAK = {
     ("windows.accounts.stale", "warn", "olduser", ("SO-14-7",)),
     ("windows.accounts.inventory", "manual", None, ("SO-14-7",)),
     ("windows.patches.age", "fail", None, ("SO-8-3",)),
+    ("windows.os.eos", "fail", None, ("SO-8-3", "SO-8-7")),  # Windows 10 Pro 22H2: ended 2025-10-14
     ("windows.patches.pending", "not_applicable", None, ("SO-8-3",)),  # the search is off by default
     ("windows.antimalware.enabled", "fail", None, ("SO-8-2",)),
     ("windows.antimalware.signatures", "fail", None, ("SO-8-2", "SO-8-3")),
@@ -116,6 +119,9 @@ WEAK = {
     ("windows.services.ports", "fail", "tcp/23/0.0.0.0", ("SO-8-3", "SO-7-6")),
     ("windows.services.ports", "warn", "tcp/111/127.0.0.1", ("SO-8-3", "SO-7-6")),  # loopback only
     ("windows.services.listeners", "manual", None, ("SO-8-3", "SO-7-6")),
+    ("windows.services.unnecessary", "fail", "TlntSvr (telnet)", ("SO-8-3", "SO-7-6")),  # Running, Auto
+    ("windows.services.unnecessary", "fail", "ftpsvc (ftp)", ("SO-8-3", "SO-7-6")),
+    ("windows.services.unnecessary", "warn", "SNMP (snmp)", ("SO-8-3", "SO-7-6")),  # installed, stopped, Manual
     ("windows.rdp.nla", "fail", "RDP:3389", ("SO-7-12",)),
     ("windows.audit.logon", "fail", "Logon", ("SO-17-1",)),
     ("windows.audit.logon", "fail", "Logoff", ("SO-17-1",)),
