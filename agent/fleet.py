@@ -26,7 +26,7 @@ from tenken.agent.scan import TargetResult, scan_host, target_error
 from tenken.checks.policy import Policy
 from tenken.collectors.transport.base import Transport, TransportError
 
-from tenken.malloc import limit_arenas
+from tenken.malloc import fixed_mmap_threshold, limit_arenas
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,7 @@ def stream_fleet(
     concurrency = max(1, concurrency)
     if concurrency > 2:
         limit_arenas()
+        fixed_mmap_threshold()
     # jobs leave `pending` when started and `running` when done: none (nor its transport) outlives its host
     pending = collections.deque(_Job(i, s) for i, s in enumerate(specs))
     running: dict[int, _Job] = {}

@@ -871,7 +871,7 @@ def finish_computation(
     """Pins, apt's candidate choice and the auditor's excerpt: shared by the local and the remote reading."""
     native = native_arch(installed)
     pins, pref_files = _preferences(p)
-    comp = compute_pending(installed, offers, pins, native)
+    comp = p.compute(compute_pending, installed, offers, pins, native)
     lines = [f"{len(installed)} installed packages ({DPKG_STATUS}, native architecture {native}); "
              f"{len(pins)} pins from {', '.join(pref_files) or 'no preferences file'}"]
     for s in states:

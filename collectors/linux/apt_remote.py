@@ -125,6 +125,12 @@ def parse_mtimes(payload: bytes) -> dict[str, datetime]:
     return out
 
 
+def _decode_answer(data: bytes, boundary: str) -> dict[tuple[str, str], bytes]:
+    if data[:2] == b"\x1f\x8b":
+        data = decompress(".gz", data, MAX_STREAM)
+    return parse_stream(data, boundary)
+
+
 def collect_apt_lists_remote(p: Probe) -> ListsResult:
     """As collect_apt_lists, with the filtering done on the target in one command (see the module doc)."""
     names = p.listdir(LISTS_DIR)
@@ -136,11 +142,8 @@ def collect_apt_lists_remote(p: Probe) -> ListsResult:
     res = p.command(["sh", "-c", SCRIPT, "tenken-apt-filter", boundary, *args], keep_raw=False, timeout=120.0)
     if res is None:
         return ListsResult(fallback="the filtering script could not run on the target")
-    data = res.stdout
     try:
-        if data[:2] == b"\x1f\x8b":
-            data = decompress(".gz", data, MAX_STREAM)
-        rec = parse_stream(data, boundary)
+        rec = p.compute(_decode_answer, res.stdout, boundary)
     except ListDecodeError as exc:
         return ListsResult(fallback=f"{exc} (exit {res.exit_code})")
     failed = sorted(name for kind, name in rec if kind == "err")
@@ -164,7 +167,7 @@ def collect_apt_lists_remote(p: Probe) -> ListsResult:
         if payload is None:
             return ListsResult(fallback=f"{LISTS_DIR}/{lf.name}: no data from the target")
         rel = releases.get(lf.release) if lf.release else None
-        offers.append((_archive(lf, rel), scan_packages(payload, wanted)))
+        offers.append((_archive(lf, rel), p.compute(scan_packages, payload, wanted)))
         states.append(_state(lf, rel, _archive(lf, rel), mtimes.get(lf.name)))
     return finish_computation(p, installed, offers, states, how=f"computed on the scanner from lines filtered on the target, {len(res.stdout)} bytes")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import Facts, Reason
-from tenken.collectors.linux.pkgdb import parse_dpkg_status
+from tenken.collectors.linux.pkgdb import installed_dpkg
 from tenken.collectors.linux.procs import process_names
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
@@ -374,7 +374,7 @@ def _collect_inetd(p: Probe, facts: ServicesFacts) -> None:
 def _collect_packages(p: Probe, facts: ServicesFacts) -> None:
     status = p.file("/var/lib/dpkg/status", keep_raw=False)
     if status is not None:
-        pkgs = p.parsed(parse_dpkg_status, status.decode("utf-8", "replace"))
+        pkgs = p.parsed(installed_dpkg, status)
         facts.package_manager = "dpkg"
     elif p.stat("/var/lib/rpm") is not None:
         facts.package_manager = "rpm"

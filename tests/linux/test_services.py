@@ -21,8 +21,8 @@ from roots import make_good_root, symlink, write_file
 from tenken.agent.report import TargetKind
 from tenken.agent.scan import scan_host
 from tenken.checks.policy import load_policy
+from tenken.collectors.linux.pkgdb import parse_dpkg_status
 from tenken.collectors.linux.services import (
-    parse_dpkg_status,
     parse_inetd_conf,
     parse_netstat,
     parse_rpm_qa,
