@@ -188,11 +188,13 @@ def run_fleet(
     known_hosts: str | None = None,
     progress: bool | None = None,
     scan: Callable[..., TargetResult] = scan_one,
+    processes: int = 1,
+    started: Callable[[], None] | None = None,
 ) -> list[TargetResult]:
     """Scan every host; results in input order. Returns once every host finished or passed its deadline."""
     results: dict[int, TargetResult] = {}
     stream_fleet(specs, results.__setitem__, policy_for=policy_for, concurrency=concurrency,
-                 known_hosts=known_hosts, progress=progress, scan=scan)
+                 known_hosts=known_hosts, progress=progress, scan=scan, processes=processes, started=started)
     return [results[i] for i in range(len(specs))]
 
 
@@ -205,13 +207,38 @@ def stream_fleet(
     known_hosts: str | None = None,
     progress: bool | None = None,
     scan: Callable[..., TargetResult] = scan_one,
+    processes: int = 1,
+    started: Callable[[], None] | None = None,
 ) -> None:
     """Scan every host, handing each result to `emit(index, result)` in the main thread as it completes.
 
     Nothing is kept here once emitted, so a caller that writes and drops each result (report_stream)
-    holds one host's result at a time, not the fleet's.
+    holds one host's result at a time, not the fleet's. With `processes` > 1 (and where forking is safe:
+    agent/fleet_fork.py) the hosts are shared out to that many worker processes, each with its share of
+    the concurrency; `started` is called once the scan is under way (the place to start other threads).
     """
     concurrency = max(1, concurrency)
+    if processes > 1 and len(specs) > 1:
+        from tenken.agent import fleet_fork
+
+        if fleet_fork.can_fork():
+            bar = _Progress(len(specs), progress)
+
+            def run_shard(shard: list[HostSpec], send: Callable[[int, TargetResult], None], per: int) -> None:
+                stream_fleet(shard, send, policy_for=policy_for, concurrency=per, known_hosts=known_hosts,
+                             progress=False, scan=scan)
+
+            try:
+                fleet_fork.stream_forked(
+                    specs, emit, processes=processes, concurrency=concurrency, run_shard=run_shard, started=started,
+                    lost=lambda s, why: target_error(display_target(s), kind_of(s), why),
+                    progress=lambda s, ok: bar.done(s.label, ok))
+            finally:
+                bar.stop()
+            return
+        log.info("fleet: other threads are running, scanning in one process")
+    if started is not None:
+        started()
     if concurrency > 2:
         limit_arenas()
         fixed_mmap_threshold()
@@ -303,6 +330,7 @@ def scan_inventory(
     known_hosts: str | None,
     progress: bool | None = None,
     emit: Callable[[TargetResult], None] | None = None,
+    processes: int = 1,
 ) -> tuple[list[TargetResult], set[str]]:
     """Hosts (SSH/WinRM) and TLS endpoints of an inventory, side by side; for `scan inventory` and the agent.
 
@@ -313,10 +341,14 @@ def scan_inventory(
     policies = load_group_policies(hosts)
     tls_results: list[TargetResult] = []
     tls_thread = threading.Thread(target=lambda: tls_results.extend(run_tls(tls, policy)), daemon=True, name="tenken-inventory-tls")
-    tls_thread.start()
-    kw: dict[str, object] = {} if progress is None else {"progress": progress}
+    # the TLS thread starts once the fleet is under way: worker processes are forked before any thread runs
+    kw: dict[str, object] = {"processes": processes, "started": tls_thread.start}
+    if progress is not None:
+        kw["progress"] = progress
     results: list[TargetResult] = []
-    if emit is None:
+    if not hosts:
+        tls_thread.start()
+    elif emit is None:
         results = run_fleet(hosts, policy_for=lambda h: policies.get(h.policy or "", policy), concurrency=concurrency,
                             known_hosts=known_hosts, **kw)  # type: ignore[arg-type]
     else:

@@ -33,6 +33,7 @@ The 20 ms phases ran with 3 connect round trips, the 150 ms ones with 10 (the me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -68,6 +69,27 @@ def phase(args: argparse.Namespace) -> None:
     rec.values()
     out = Path(args.out)
     states: dict[str, tuple[str, str | None]] = {}
+    import threading
+
+    import psutil
+
+    tree_peak = [0.0]
+    running = [True]
+
+    def sample_tree() -> None:
+        """Peak memory of this process and its worker processes together (sampled every 0.2 s): PSS, so
+        pages the forked workers still share with the parent count once, not once per process."""
+        me = psutil.Process()
+        while running[0]:
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.memory_full_info().pss if args.processes > 1 else proc.memory_info().rss
+            tree_peak[0] = max(tree_peak[0], total / 2**20)
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample_tree, daemon=True)
+    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     c0, w0 = time.process_time(), time.monotonic()
     if args.mode == "stream":
         with out.open("w", encoding="utf-8") as fh:
@@ -77,24 +99,29 @@ def phase(args: argparse.Namespace) -> None:
                 writer.add(res)  # type: ignore[arg-type]
                 states[specs[i].name] = (res.info.state.value, res.info.error)  # type: ignore[attr-defined]
 
-            stream_fleet(specs, emit, policy_for=lambda _s: policy, concurrency=args.concurrency, progress=False, scan=scan)
+            stream_fleet(specs, emit, policy_for=lambda _s: policy, concurrency=args.concurrency, progress=False, scan=scan,
+                         processes=args.processes, started=sampler.start)
             writer.finish(scanned_kinds={"host"})
     else:
         from tenken.agent.fleet import run_fleet
 
-        results = run_fleet(specs, policy_for=lambda _s: policy, concurrency=args.concurrency, progress=False, scan=scan)
+        results = run_fleet(specs, policy_for=lambda _s: policy, concurrency=args.concurrency, progress=False, scan=scan,
+                            processes=args.processes, started=sampler.start)
         for s, r in zip(specs, results, strict=True):
             states[s.name] = (r.info.state.value, r.info.error)
         report = assemble_report(results, policy=policy, scanned_kinds={"host"})
         out.write_text(report.to_json() + "\n")
     wall, cpu = time.monotonic() - w0, time.process_time() - c0
+    running[0] = False
+    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # worker processes, reaped by the fleet
+    cpu += (ch1.ru_utime - ch0.ru_utime) + (ch1.ru_stime - ch0.ru_stime)
     hung = [h for h in hosts if h.behaviour == "hang"]
     hung_ok = all(states[h.name][0] == "error" and "deadline exceeded" in (states[h.name][1] or "") for h in hung)
     refused_ok = all(states[h.name][0] == "error" and "connection refused" in (states[h.name][1] or "")
                      for h in hosts if h.behaviour == "refuse")
     reasons = Counter((e or "").split(": ", 1)[-1] for s, e in states.values() if s == "error")
     print(json.dumps({
-        "wall": wall, "cpu": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "wall": wall, "cpu": cpu, "rss_mb": max(tree_peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "hosts": len(hosts), "scanned": sum(1 for s, _ in states.values() if s == "scanned"),
         "errors": dict(reasons), "hung_ok": hung_ok, "refused_ok": refused_ok,
         "round_trips": stats.get("round_trips", 0), "not_recorded": stats.get("not_recorded", 0),
@@ -111,6 +138,7 @@ def main() -> None:
     ap.add_argument("--hung", type=int, default=5)
     ap.add_argument("--refused", type=int, default=5)
     ap.add_argument("--hang-deadline", type=float, default=20.0)
+    ap.add_argument("--processes", type=int, default=1, help="worker processes (agent/fleet_fork.py); round trips are counted only with 1")
     ap.add_argument("--modes", default="stream,memory")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--per-request", action="store_true", help="one round trip per Transport call (no batching)")
@@ -139,6 +167,7 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--phase", "--mode", mode, "--rtt-one", str(rtt), "--recording", args.recording,
                        "--hosts", str(args.hosts), "--concurrency", str(args.concurrency), "--jitter", str(args.jitter),
                        "--hung", str(args.hung), "--refused", str(args.refused), "--hang-deadline", str(args.hang_deadline),
+                       "--processes", str(args.processes),
                        "--out", str(work / f"report-{mode}.{'jsonl' if mode == 'stream' else 'json'}")]
                 if args.per_request:
                     cmd.append("--per-request")

@@ -37,7 +37,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("recording the sshd fixture needs root")
     work = tmp_path_factory.mktemp("rec")
     _, result = record_fixture_host(work / "recording.json", work / "sshd")
-    return Recording.load(work / "recording.json"), result
+    rec = Recording.load(work / "recording.json")
+    rec.path = work / "recording.json"  # type: ignore[attr-defined]  # for tests that replay it in a fresh process
+    return rec, result
 
 
 def _shape(findings, target: str):  # type: ignore[no-untyped-def]
@@ -233,3 +235,119 @@ groups:
     finally:
         for r in relays:
             r.close()
+
+
+# Forked worker processes (agent/fleet_fork.py) are only used where no other thread runs: in a fresh process,
+# not in pytest's (fixtures leave threads behind). The script below replays the recording there.
+_FORK_SCRIPT = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from fleet_sim import Network, Recording, replay_scanner, sim_fleet
+from tenken.agent import fleet_fork
+from tenken.agent.fleet import stream_fleet
+from tenken.checks.policy import load_policy
+
+assert fleet_fork.can_fork()
+rec, pids_file, die = Recording.load(Path(sys.argv[2])), Path(sys.argv[3]), sys.argv[4]
+policy = load_policy(None)
+hosts = sim_fleet(24, hung=2, refused=2, deadline=600.0, hang_deadline=2.0)
+specs = [h.spec() for h in hosts]
+inner = replay_scanner(rec, hosts, network=Network(0.0), batched=True)
+
+def scan(spec, pol, **kw):
+    with pids_file.open("a") as fh:
+        fh.write(f"{os.getpid()} {spec.name}\n")
+    if spec.name == die:
+        os._exit(7)  # the worker process dies in the middle of its share
+    return inner(spec, pol, **kw)
+
+out = {}
+def emit(i, r):
+    assert i not in out, f"host {i} emitted twice"
+    out[i] = [r.info.state.value, r.info.error, r.info.target.replace(specs[i].name, "<host>"),
+              sorted((f.check_id, f.status.value, (f.subject or "").replace(specs[i].name, "<host>")) for f in r.findings)]
+
+procs = int(sys.argv[5])
+stream_fleet(specs, emit, policy_for=lambda _s: policy, concurrency=8, progress=False, scan=scan, processes=procs)
+print(json.dumps({"parent": os.getpid(), "results": out, "behaviour": [h.behaviour for h in hosts],
+                  "names": [h.name for h in hosts]}))
+"""
+
+
+def _forked_run(recorded, tmp_path: Path, *, processes: int, die: str = "-"):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    rec, _ = recorded
+    pids = tmp_path / f"pids-{processes}-{die}.txt"
+    tests = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, tests, str(rec.path), str(pids), die, str(processes)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    where = [line.split() for line in pids.read_text().splitlines()]
+    return got, {pid for pid, _ in where}, {name: pid for pid, name in where}
+
+
+def test_forked_workers_give_every_host_once_and_the_same_results_as_one_process(recorded, tmp_path: Path) -> None:
+    one, pids1, _ = _forked_run(recorded, tmp_path, processes=1)
+    three, pids3, _ = _forked_run(recorded, tmp_path, processes=3)
+    assert pids1 == {str(one["parent"])}  # one process: every host scanned in it
+    assert len(pids3) == 3 and str(three["parent"]) not in pids3  # three workers, none of them the parent
+    assert sorted(three["results"]) == sorted(one["results"]) == sorted(str(i) for i in range(24))
+    assert three["results"] == one["results"]  # same states, errors and findings host by host
+    for i, b in enumerate(three["behaviour"]):
+        state, error = three["results"][str(i)][:2]
+        assert (state == "scanned") == (b == "ok"), (b, state, error)
+        if b == "hang":
+            assert error == "deadline exceeded after 2 s"
+
+
+def test_a_worker_that_dies_loses_no_host(recorded, tmp_path: Path) -> None:
+    """The worker scanning one host exits mid-share: its unreported hosts are errors saying so, the other
+    workers' hosts are unaffected, and every host is reported exactly once."""
+    names = [h.name for h in sim_fleet(24, hung=2, refused=2, deadline=600.0, hang_deadline=2.0)]
+    victim = names[6]  # worker 0 of 3 scans hosts 0, 3, 6, ...
+    got, _, where = _forked_run(recorded, tmp_path, processes=3, die=victim)
+    res = got["results"]
+    assert sorted(res, key=int) == [str(i) for i in range(24)]
+    lost = [i for i in range(24) if "ended before reporting" in (res[str(i)][1] or "")]
+    assert 6 in lost and all(i % 3 == 0 for i in lost)  # only the dead worker's share
+    assert all("exit status 7" in res[str(i)][1] for i in lost) and res["6"][0] == "error"
+    others = [i for i in range(24) if i % 3 and got["behaviour"][i] == "ok"]
+    assert others and all(res[str(i)][0] == "scanned" for i in others)
+    assert where[victim] != str(got["parent"])
+
+
+def test_scan_inventory_with_worker_processes_on_real_sshd_hosts(sshd_factory, tmp_path: Path) -> None:
+    """`scan inventory --processes 2` end to end (a fresh CLI process, so it may fork): same hosts, states."""
+    import subprocess
+    import sys
+
+    from sshd_fixture import free_port
+
+    servers = [sshd_factory() for _ in range(3)]
+    kh = tmp_path / "known_hosts"
+    kh.write_text("".join(s.known_hosts_line() + "\n" for s in servers))
+    dead = free_port()
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(f"""
+defaults:
+  user: root
+  identity: {servers[0].client_key}
+  known_hosts: {kh}
+  agent: false
+groups:
+  linux:
+    hosts:
+""" + "".join(f"      - name: srv{i}\n        address: 127.0.0.1\n        port: {s.port}\n" for i, s in enumerate(servers))
+        + f"      - name: dead\n        address: 127.0.0.1\n        port: {dead}\n")
+    out = tmp_path / "fleet.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "tenken", "scan", "inventory", str(inv), "-f", "jsonl", "-o", str(out),
+                           "--concurrency", "4", "--processes", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    report = read_report_stream(out)
+    states = {t.target: t.state.value for t in report.targets}
+    assert states == {**{f"root@srv{i}:{s.port}": "scanned" for i, s in enumerate(servers)}, f"root@dead:{dead}": "error"}
+    assert all(t.groups == ["linux"] for t in report.targets)
