@@ -20,9 +20,12 @@ the same transaction as the report itself (`update_after_ingest`):
   longer mentions is gone from `host_clause_latest` (the host drops out of that clause).
 - `host_clause_latest` also keeps, per (host, clause), when its current status began (`Run`): `since_at` and
   `since_report_id`, the earliest report of the host from which the clause has had its current status in
-  every later report (ordered as "latest" is, every report counts, not only a day's last), and the report
-  just before that run: `prev_at` (its observed_at; NULL when the run starts at the host's first report)
-  and `prev_status` (the clause's status in it; NULL when that report did not mention the clause). This is
+  every later report (ordered as "latest" is, every report counts, not only a day's last); and the
+  status before it, `prev_status` (the clause's status in the report just before the run; NULL when that
+  report did not mention it) with `prev_since_at`, when that previous status began (its own run's since_at;
+  for a clause the previous report did not mention, that report's observed_at: absence is not tracked
+  further back; NULL when the run starts at the host's first report). With both, "what was the status at
+  time T" is answered without the history whenever the clause changed at most once after T. This is
   what "worsened since a date" reads (web_queries.worsened_since) instead of decoding the history. Ingest
   extends or restarts the run from the stored latest rows (`advance`); a late report can cut or extend a
   run anywhere in the history, so the host's runs are then folded again over its whole history with the
@@ -138,7 +141,7 @@ host_clause_latest = Table(
     Column("since_at", TZ),
     Column("since_report_id", String(200)),
     Column("prev_status", String(16)),
-    Column("prev_at", TZ),
+    Column("prev_since_at", TZ),
     Index("ix_hcl_clause", "clause", "gk", "os_family", "status"),
     Index("ix_hcl_section", "section", "gk", "os_family", "status"),
     Index("ix_hcl_since", "since_at", "status"),
@@ -249,10 +252,10 @@ class Run:
     since_at: datetime
     since_report_id: str
     prev_status: str | None
-    prev_at: datetime | None
+    prev_since_at: datetime | None
 
     def columns(self) -> dict[str, Any]:
-        return {"since_at": self.since_at, "since_report_id": self.since_report_id, "prev_status": self.prev_status, "prev_at": self.prev_at}
+        return {"since_at": self.since_at, "since_report_id": self.since_report_id, "prev_status": self.prev_status, "prev_since_at": self.prev_since_at}
 
 
 Runs = dict[str, Run]
@@ -261,14 +264,19 @@ Runs = dict[str, Run]
 def advance(runs: Runs, prev: tuple[datetime, dict[str, str]] | None, key: OrderKey, clauses: dict[str, str]) -> Runs:
     """The runs after a host's next report (`key`, `clauses`), given the runs and (observed_at, clauses) of
     the report before it (`prev`, None for the host's first report). A clause keeps its run when the
-    previous report had it with the same status, else its run starts at this report."""
+    previous report had it with the same status, else its run starts at this report and remembers the
+    previous status and when that began (see the module docstring)."""
     out: Runs = {}
     for clause, status in clauses.items():
         run = runs.get(clause)
-        if prev is not None and run is not None and prev[1].get(clause) == status:
+        if prev is None:
+            out[clause] = Run(key[0], key[2], None, None)
+        elif run is not None and prev[1].get(clause) == status:
             out[clause] = run
         else:
-            out[clause] = Run(key[0], key[2], prev[1].get(clause) if prev is not None else None, prev[0] if prev is not None else None)
+            before = prev[1].get(clause)
+            began = run.since_at if (before is not None and run is not None) else prev[0]
+            out[clause] = Run(key[0], key[2], before, began)
     return out
 
 
@@ -416,11 +424,11 @@ def _stored_runs(conn: Connection, host_key: str) -> tuple[Runs, dict[str, str]]
     hcl = host_clause_latest
     runs: Runs = {}
     statuses: dict[str, str] = {}
-    q = select(hcl.c.clause, hcl.c.status, hcl.c.since_at, hcl.c.since_report_id, hcl.c.prev_status, hcl.c.prev_at).where(hcl.c.host_key == host_key)
+    q = select(hcl.c.clause, hcl.c.status, hcl.c.since_at, hcl.c.since_report_id, hcl.c.prev_status, hcl.c.prev_since_at).where(hcl.c.host_key == host_key)
     for row in conn.execute(q):
         statuses[row.clause] = row.status
         if row.since_at is not None:
-            runs[row.clause] = Run(as_utc(row.since_at), row.since_report_id, row.prev_status, as_utc(row.prev_at))  # type: ignore[arg-type]
+            runs[row.clause] = Run(as_utc(row.since_at), row.since_report_id, row.prev_status, as_utc(row.prev_since_at))  # type: ignore[arg-type]
     return runs, statuses
 
 

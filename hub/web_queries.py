@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select
 from tenken.checks.catalogue import clause_sort_key, load_catalogue
 from tenken.checks.finding import CLAUSE_ID
 from tenken.hub import summaries as s
@@ -356,6 +356,12 @@ def trends(conn: Connection, filters: Filters, since: date, until: date, by: Lit
 WORSE_STATUSES = ("warn", "error", "fail")  # the statuses a worsening can end in (rank > 0, see `_rank`)
 
 
+def _rank_sql(col: Any) -> Any:
+    from sqlalchemy import case
+
+    return case((col == "warn", 1), (col == "error", 2), (col == "fail", 3), else_=0)
+
+
 def worsened_since(conn: Connection, filters: Filters, since: datetime, limit: int = 200) -> list[Worsened]:
     """(host, clause) pairs whose latest status is worse than the host's status at `since`.
 
@@ -363,12 +369,14 @@ def worsened_since(conn: Connection, filters: Filters, since: datetime, limit: i
     diff's rank (a move to warn, error or fail from something milder); a clause absent then or now is not
     a worsening, nor is a host without a report at or before `since`. changed_at/report_id: the earliest
     report from which the clause has had its current status in every later report of the host (it is
-    after `since`, since the status then was a different one).
+    after `since`, since the status then was a different one). Newest changes first, then by host name and
+    clause; at most `limit`.
 
     Read from the runs kept in host_clause_latest (summaries.Run): a pair can only be a worsening when its
-    run began after `since` and its status is warn/error/fail. When the report just before the run is at
-    or before `since`, its status is the status at `since` (`prev_status`); only when the clause changed
-    more than once after `since` is the host's report at `since` looked up in host_reports.
+    run began after `since` and its status is warn/error/fail. When the previous status began at or
+    before `since`, it is the status at `since` (`prev_status`), and the comparison is made by the
+    database; only clauses that changed more than once after `since` need the host's report at `since`,
+    looked up in host_reports.
     """
     since = as_utc(since)  # type: ignore[assignment]
     sets = _group_sets(conn)
@@ -376,25 +384,29 @@ def worsened_since(conn: Connection, filters: Filters, since: datetime, limit: i
     conds = _common_conds(hcl, filters, sets)
     if conds is None:
         return []
-    q = (
-        select(hcl.c.host_key, hl.c.name, hcl.c.clause, hcl.c.status, hcl.c.since_at, hcl.c.since_report_id, hcl.c.prev_status, hcl.c.prev_at)
-        .join(hl, hl.c.host_key == hcl.c.host_key)
-        .where(*conds, hcl.c.since_at > since, hcl.c.status.in_(WORSE_STATUSES), hcl.c.prev_at.is_not(None))
-    )
-    found: list[tuple[Any, str | None]] = []
-    unknown: list[Any] = []  # the report before the run is after `since` too: the status then must be read
-    for row in conn.execute(q):
-        if as_utc(row.prev_at) <= since:  # type: ignore[operator]
-            found.append((row, row.prev_status))
-        else:
-            unknown.append(row)
+    cols = (hcl.c.host_key, hl.c.name, hcl.c.clause, hcl.c.status, hcl.c.since_at, hcl.c.since_report_id, hcl.c.prev_status)
+    base = select(*cols).join(hl, hl.c.host_key == hcl.c.host_key).where(*conds, hcl.c.since_at > since, hcl.c.status.in_(WORSE_STATUSES))
+    found: list[tuple[Any, str]] = []
+    # the previous status held at `since`: compared in SQL, newest first, read only as far as `limit` needs
+    q1 = base.where(hcl.c.prev_since_at <= since, hcl.c.prev_status.is_not(None), _rank_sql(hcl.c.status) > _rank_sql(hcl.c.prev_status))
+    last = None
+    for row in conn.execute(q1.order_by(hcl.c.since_at.desc())):
+        if len(found) >= limit and row.since_at != last:
+            break
+        found.append((row, row.prev_status))
+        last = row.since_at
+    # changed more than once since then: the status at `since` is read from the host's report then
+    unknown = list(conn.execute(base.where(hcl.c.prev_since_at > since)))
     if unknown:
         then = _clauses_at(conn, sorted({r.host_key for r in unknown}), since)
-        found.extend((r, then[r.host_key].get(r.clause)) for r in unknown if r.host_key in then)
+        for r in unknown:
+            b = then.get(r.host_key, {}).get(r.clause)
+            if b is not None and _rank(r.status) > _rank(b):
+                found.append((r, b))
     out = [
         Worsened(host_key=r.host_key, host_name=r.name, clause=r.clause, before=b, after=r.status, changed_at=as_utc(r.since_at),  # type: ignore[arg-type]
                  report_id=r.since_report_id)
-        for r, b in found if b is not None and _rank(r.status) > _rank(b)
+        for r, b in found
     ]
     out.sort(key=lambda w: (-w.changed_at.timestamp(), w.host_name, _sort_clause(w.clause)))
     return out[:limit]
@@ -402,21 +414,21 @@ def worsened_since(conn: Connection, filters: Filters, since: datetime, limit: i
 
 def _clauses_at(conn: Connection, host_keys: list[str], at: datetime) -> dict[str, dict[str, str]]:
     """host -> its clause statuses in its latest report observed at or before `at` (hosts without one left out)."""
-    from sqlalchemy import tuple_
-
     hr = s.host_reports
-    best: dict[str, s.OrderKey] = {}
-    for start in range(0, len(host_keys), 400):
-        q = select(hr.c.host_key, hr.c.report_id, hr.c.observed_at, hr.c.received_at).where(hr.c.host_key.in_(host_keys[start:start + 400]), hr.c.observed_at <= at)
-        for hk, rid, obs, rec in conn.execute(q):
-            k = (as_utc(obs), as_utc(rec), rid)
-            if hk not in best or k > best[hk]:  # type: ignore[operator]
-                best[hk] = k  # type: ignore[assignment]
-    pairs = [(hk, k[2]) for hk, k in best.items()]
     out: dict[str, dict[str, str]] = {}
-    for start in range(0, len(pairs), 400):
-        for hk, clauses in conn.execute(select(hr.c.host_key, hr.c.clauses).where(tuple_(hr.c.host_key, hr.c.report_id).in_(pairs[start:start + 400]))):
-            out[hk] = dict(clauses)
+    for start in range(0, len(host_keys), 400):
+        chunk = host_keys[start:start + 400]
+        last = (
+            select(hr.c.host_key.label("hk"), func.max(hr.c.observed_at).label("obs"))
+            .where(hr.c.host_key.in_(chunk), hr.c.observed_at <= at).group_by(hr.c.host_key).subquery()
+        )
+        q = select(hr.c.host_key, hr.c.report_id, hr.c.received_at, hr.c.clauses).join(last, and_(hr.c.host_key == last.c.hk, hr.c.observed_at == last.c.obs))
+        best: dict[str, tuple[Any, str]] = {}
+        for hk, rid, rec, clauses in conn.execute(q):  # ties on observed_at: the latest order's tie-break
+            k = (as_utc(rec), rid)
+            if hk not in best or k > best[hk][0]:  # type: ignore[operator]
+                best[hk] = (k, clauses)
+        out.update({hk: dict(c) for hk, (_, c) in best.items()})
     return out
 
 

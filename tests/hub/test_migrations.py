@@ -212,7 +212,7 @@ def test_runs_migration_fills_a_hub_at_0003_with_reports(tmp_path: Path) -> None
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_hcl_since"))
-        for col in ("since_at", "since_report_id", "prev_status", "prev_at"):
+        for col in ("since_at", "since_report_id", "prev_status", "prev_since_at"):
             conn.execute(text(f"ALTER TABLE host_clause_latest DROP COLUMN {col}"))
         conn.execute(text("DROP TABLE hub_waivers"))
         cfg = migrations._config()

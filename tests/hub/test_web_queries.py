@@ -246,11 +246,17 @@ def test_incremental_summaries_equal_rebuild_and_naive(engine: Engine, seed: int
                 i = len(seq) - 1
                 while i > 0 and seq[i - 1]["clauses"].get(c) == st:
                     i -= 1
-                prev = seq[i - 1] if i > 0 else None
-                want_runs[(hk, c)] = (seq[i]["key"][0], seq[i]["key"][2], prev["clauses"].get(c) if prev else None, prev["key"][0] if prev else None)
+                prev_status, prev_since = None, None
+                if i > 0:
+                    prev_status = seq[i - 1]["clauses"].get(c)
+                    j = i - 1  # when the previous status began (a clause absent there: that report's time)
+                    while prev_status is not None and j > 0 and seq[j - 1]["clauses"].get(c) == prev_status:
+                        j -= 1
+                    prev_since = seq[j]["key"][0]
+                want_runs[(hk, c)] = (seq[i]["key"][0], seq[i]["key"][2], prev_status, prev_since)
         hcl = s.host_clause_latest
-        got_runs = {(r.host_key, r.clause): (as_utc(r.since_at), r.since_report_id, r.prev_status, as_utc(r.prev_at))
-                    for r in conn.execute(select(hcl.c.host_key, hcl.c.clause, hcl.c.since_at, hcl.c.since_report_id, hcl.c.prev_status, hcl.c.prev_at))}
+        got_runs = {(r.host_key, r.clause): (as_utc(r.since_at), r.since_report_id, r.prev_status, as_utc(r.prev_since_at))
+                    for r in conn.execute(select(hcl.c.host_key, hcl.c.clause, hcl.c.since_at, hcl.c.since_report_id, hcl.c.prev_status, hcl.c.prev_since_at))}
         assert got_runs == want_runs
 
         # worsened since several moments, against the naive states then and now (early moments make
@@ -264,6 +270,8 @@ def test_incremental_summaries_equal_rebuild_and_naive(engine: Engine, seed: int
             }
             got_w = wq.worsened_since(conn, wq.Filters(), mid, limit=10_000)
             assert {(w.host_key, w.clause, w.before, w.after) for w in got_w} == want_w, mid
+            for n in (1, 3, 7):  # a limit keeps the first ones of the full, ordered answer
+                assert wq.worsened_since(conn, wq.Filters(), mid, limit=n) == got_w[:n]
             for w in got_w:
                 assert w.changed_at > mid
                 assert (w.changed_at, w.report_id) == want_runs[(w.host_key, w.clause)][:2]

@@ -1,6 +1,6 @@
 """When each (host, clause) got its current status, and admin-managed waivers (issue 13).
 
-- `host_clause_latest` gets four nullable columns, `since_at`, `since_report_id`, `prev_status`, `prev_at`
+- `host_clause_latest` gets four nullable columns, `since_at`, `since_report_id`, `prev_status`, `prev_since_at`
   (tenken.hub.summaries.Run: what "worsened since a date" reads instead of decoding every host's history),
   and an index on (since_at, status). They are derived data: this migration fills them with the code's own
   `summaries.rebuild`, the aggregation ingest uses, as 0003 does for the tables it made.
@@ -27,7 +27,7 @@ RUN_COLUMNS = (
     ("since_at", sa.DateTime(timezone=True)),
     ("since_report_id", sa.String(length=200)),
     ("prev_status", sa.String(length=16)),
-    ("prev_at", sa.DateTime(timezone=True)),
+    ("prev_since_at", sa.DateTime(timezone=True)),
 )
 
 
