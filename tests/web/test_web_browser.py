@@ -230,6 +230,7 @@ def test_admin_adds_a_waiver_seen_on_the_host_page_auditor_403_and_csrf_less_ref
     note = art.find_element(By.CSS_SELECTOR, "p.hub-waiver").text
     assert "例外承認（ハブ）" in note and reason in note and str(expires) in note
     assert reason in browser.find_element(By.CSS_SELECTOR, "table.waivers").text
+    browser.execute_script("arguments[0].scrollIntoView();", art)
     shot(browser, "host-waiver")
     with web.hub.engine().connect() as conn:
         from sqlalchemy import func, select
@@ -242,19 +243,23 @@ def test_admin_adds_a_waiver_seen_on_the_host_page_auditor_403_and_csrf_less_ref
 
     # the auditor reads the waiver but is refused (403) on the admin forms, even with a valid CSRF token
     c, _ = web.login("kansa", AUDITOR_PW)
-    with c:
+    try:
         page = c.get("/waivers")
         assert page.status_code == 200 and reason in page.text and "/admin/waivers/add" not in page.text
         csrf = CSRF_RE.search(page.text).group(1)
         r = c.post("/admin/waivers/add", data={"csrf": csrf, "clause": clause, "reason": "auditor", "expires": expires.isoformat()})
         assert r.status_code == 403
         assert c.post("/admin/waivers/revoke", data={"csrf": csrf, "waiver_id": str(w.id)}).status_code == 403
+    finally:
+        c.close()
     # the admin's form post without the CSRF token is refused
     c, r = web.login("kanri", ADMIN_PW, web.totp())
-    with c:
+    try:
         assert r.status_code == 303
         assert c.post("/admin/waivers/revoke", data={"waiver_id": str(w.id)}).status_code == 403
         assert c.post("/admin/waivers/add", data={"clause": clause, "reason": "no token", "expires": expires.isoformat()}).status_code == 403
+    finally:
+        c.close()
     with web.hub.engine().connect() as conn:
         rows = conn.execute(select(hub_waivers)).all()
     assert [x.reason for x in rows] == [reason] and rows[0].revoked_at is None
