@@ -20,8 +20,20 @@ rebuilding. Full size needs ~12 GB on SQLite and about as much on PostgreSQL; re
 
     nice -n 10 .venv/bin/python bench/hub_web.py [--backend sqlite|postgresql|both] [--hosts 2000 --findings 120 --days 30]
 
-Figures (2026-12-07, 2 shared cores, nice -n 10; median of 7 in-process requests, ms; target 300 ms on SQLite):
-see the README's figures table (filled from the run of this script named in the commit message).
+Figures (2026-12-07, full size 2000 x 120 x 30 = 60,000 reports, 7.2 M findings; 2 cores shared with other
+sessions, load average ~5; nice -n 10; median of 7 in-process requests, ms; target 300 ms on SQLite):
+
+    page                      SQLite (run 1 / run 2)   PostgreSQL   met on SQLite
+    overview                     106.9 / 100.2            67.1        yes
+    overview, one group           29.8 /  27.6            41.5        yes
+    overview, one section         15.1 /   7.4             8.7        yes
+    trends by section            147.8 / 118.9           120.7        yes  (was 1,057 before the runs in host_clause_latest)
+    trends by group              174.0 / 172.5           112.8        yes  (was 991)
+    clause (2,000 hosts listed)  139.3 / 131.2           221.5        yes
+    host (120 findings)           22.4 /   9.2            12.4        yes
+
+Build: SQLite 382 s (report tables 313 s, summaries.rebuild 61 s), 8.8 GB; PostgreSQL 576 s (COPY 458 s,
+rebuild 116 s), 12 GB. Run 1 was `--backend both`, run 2 `--backend sqlite` on the cached database.
 """
 
 from __future__ import annotations
