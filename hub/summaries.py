@@ -18,6 +18,18 @@ the same transaction as the report itself (`update_after_ingest`):
   and the id only so that ties have one answer, the same for incremental updates and for `rebuild`. A
   report older than the stored latest (late spool upload) never replaces it; a clause the latest report no
   longer mentions is gone from `host_clause_latest` (the host drops out of that clause).
+- `host_clause_latest` also keeps, per (host, clause), when its current status began (`Run`): `since_at` and
+  `since_report_id`, the earliest report of the host from which the clause has had its current status in
+  every later report (ordered as "latest" is, every report counts, not only a day's last); and the
+  status before it, `prev_status` (the clause's status in the report just before the run; NULL when that
+  report did not mention it) with `prev_since_at`, when that previous status began (its own run's since_at;
+  for a clause the previous report did not mention, that report's observed_at: absence is not tracked
+  further back; NULL when the run starts at the host's first report). With both, "what was the status at
+  time T" is answered without the history whenever the clause changed at most once after T. This is
+  what "worsened since a date" reads (web_queries.worsened_since) instead of decoding the history. Ingest
+  extends or restarts the run from the stored latest rows (`advance`); a late report can cut or extend a
+  run anywhere in the history, so the host's runs are then folded again over its whole history with the
+  same `advance`, which is also what `rebuild` does.
 - `trend_deltas`: for each UTC day, the net change in the number of (host, clause) judgements per (clause,
   groups, OS family, status). A host's state on a day is that of its latest report observed by the end of
   that day (carried forward over days without a report). The count on day D is the sum of deltas of all
@@ -60,6 +72,7 @@ from sqlalchemy import (
     and_,
     delete,
     func,
+    inspect,
     select,
     text,
 )
@@ -123,8 +136,15 @@ host_clause_latest = Table(
     Column("gk", String(32), nullable=False),
     Column("os_family", String(16), nullable=False),
     Column("check_ids", JSON, nullable=False),  # the checks behind the clause on this host, sorted
+    # The run of the current status (see `Run`); nullable only because migration 0004 added them to
+    # existing rows (it fills them, and ingest always writes them).
+    Column("since_at", TZ),
+    Column("since_report_id", String(200)),
+    Column("prev_status", String(16)),
+    Column("prev_since_at", TZ),
     Index("ix_hcl_clause", "clause", "gk", "os_family", "status"),
     Index("ix_hcl_section", "section", "gk", "os_family", "status"),
+    Index("ix_hcl_since", "since_at", "status"),
 )
 
 trend_deltas = Table(
@@ -223,6 +243,51 @@ class State:
     def items(self) -> Iterator[tuple[str, str, str, str]]:
         for clause, status in self.clauses.items():
             yield clause, self.gk, self.os_family, status
+
+
+@dataclass(frozen=True)
+class Run:
+    """When a (host, clause) got its current status: see the module docstring."""
+
+    since_at: datetime
+    since_report_id: str
+    prev_status: str | None
+    prev_since_at: datetime | None
+
+    def columns(self) -> dict[str, Any]:
+        return {"since_at": self.since_at, "since_report_id": self.since_report_id, "prev_status": self.prev_status, "prev_since_at": self.prev_since_at}
+
+
+Runs = dict[str, Run]
+
+
+def advance(runs: Runs, prev: tuple[datetime, dict[str, str]] | None, key: OrderKey, clauses: dict[str, str]) -> Runs:
+    """The runs after a host's next report (`key`, `clauses`), given the runs and (observed_at, clauses) of
+    the report before it (`prev`, None for the host's first report). A clause keeps its run when the
+    previous report had it with the same status, else its run starts at this report and remembers the
+    previous status and when that began (see the module docstring)."""
+    out: Runs = {}
+    for clause, status in clauses.items():
+        run = runs.get(clause)
+        if prev is None:
+            out[clause] = Run(key[0], key[2], None, None)
+        elif run is not None and prev[1].get(clause) == status:
+            out[clause] = run
+        else:
+            before = prev[1].get(clause)
+            began = run.since_at if (before is not None and run is not None) else prev[0]
+            out[clause] = Run(key[0], key[2], before, began)
+    return out
+
+
+def runs_of(history: list[tuple[OrderKey, dict[str, str]]]) -> Runs:
+    """The runs of the clauses of a host's latest report, folded over its whole history (any order)."""
+    runs: Runs = {}
+    prev: tuple[datetime, dict[str, str]] | None = None
+    for key, clauses in sorted(history, key=lambda h: h[0]):
+        runs = advance(runs, prev, key, clauses)
+        prev = (key[0], clauses)
+    return runs
 
 
 def _state(hr: HostReport | None) -> State | None:
@@ -348,13 +413,38 @@ def _add_transition(deltas: Counter[tuple[date, str, str, str, str]], day: date,
             deltas[(day, *item)] -= 1
 
 
-def _replace_latest(conn: Connection, hr: HostReport) -> None:
+def _replace_latest(conn: Connection, hr: HostReport, runs: Runs) -> None:
     conn.execute(delete(host_latest).where(host_latest.c.host_key == hr.host_key))
     conn.execute(delete(host_clause_latest).where(host_clause_latest.c.host_key == hr.host_key))
-    _insert_latest(conn, [hr])
+    _insert_latest(conn, [hr], {hr.host_key: runs})
 
 
-def _insert_latest(conn: Connection, hrs: list[HostReport]) -> None:
+def _stored_runs(conn: Connection, host_key: str) -> tuple[Runs, dict[str, str]]:
+    """The host's stored runs and statuses per clause (its latest report's, from host_clause_latest)."""
+    hcl = host_clause_latest
+    runs: Runs = {}
+    statuses: dict[str, str] = {}
+    q = select(hcl.c.clause, hcl.c.status, hcl.c.since_at, hcl.c.since_report_id, hcl.c.prev_status, hcl.c.prev_since_at).where(hcl.c.host_key == host_key)
+    for row in conn.execute(q):
+        statuses[row.clause] = row.status
+        if row.since_at is not None:
+            runs[row.clause] = Run(as_utc(row.since_at), row.since_report_id, row.prev_status, as_utc(row.prev_since_at))  # type: ignore[arg-type]
+    return runs, statuses
+
+
+def _refold_runs(conn: Connection, host_key: str) -> None:
+    """After a late report: the host's runs folded again over its whole stored history."""
+    hr_t = host_reports
+    q = select(hr_t.c.report_id, hr_t.c.observed_at, hr_t.c.received_at, hr_t.c.clauses).where(hr_t.c.host_key == host_key)
+    runs = runs_of([((as_utc(r.observed_at), as_utc(r.received_at), r.report_id), dict(r.clauses)) for r in conn.execute(q)])  # type: ignore[misc]
+    hcl = host_clause_latest
+    for clause, run in runs.items():
+        conn.execute(hcl.update().where(hcl.c.host_key == host_key, hcl.c.clause == clause).values(**run.columns()))
+
+
+def _insert_latest(conn: Connection, hrs: list[HostReport], runs: dict[str, Runs] | None) -> None:
+    """runs None: the table has no run columns yet (rebuild inside migration 0003, before 0004 adds them)."""
+    no_runs: dict[str, Any] = {}
     bulk_insert(conn, host_latest, [
         {"host_key": hr.host_key, "report_id": hr.report_id, "observed_at": hr.observed_at, "received_at": hr.received_at,
          "name": hr.name, "os": hr.os, "os_family": hr.os_family, "gk": hr.gk}
@@ -362,7 +452,8 @@ def _insert_latest(conn: Connection, hrs: list[HostReport]) -> None:
     ])
     bulk_insert(conn, host_clause_latest, [
         {"host_key": hr.host_key, "clause": c, "section": section_of(c), "status": st, "report_id": hr.report_id, "observed_at": hr.observed_at,
-         "gk": hr.gk, "os_family": hr.os_family, "check_ids": hr.check_ids.get(c, [])}
+         "gk": hr.gk, "os_family": hr.os_family, "check_ids": hr.check_ids.get(c, []),
+         **(runs[hr.host_key][c].columns() if runs is not None else no_runs)}
         for hr in hrs for c, st in hr.clauses.items()
     ])
 
@@ -405,9 +496,15 @@ def update_after_ingest(conn: Connection, report_id: str, parts: list[HostReport
                 ).first()
                 before = _stored_state(prev) if prev is not None else None
             _add_transition(deltas, hr.day, before, _state(hr))
-            _replace_latest(conn, hr)
+            if cur_key is None:
+                runs = advance({}, None, hr.key, hr.clauses)
+            else:
+                stored, statuses = _stored_runs(conn, hr.host_key)
+                runs = advance(stored, (cur_key[0], statuses), hr.key, hr.clauses)  # type: ignore[arg-type]
+            _replace_latest(conn, hr, runs)
             continue
-        # late arrival: place it in the host's history
+        # late arrival: it can cut or extend a run anywhere, so the runs are folded again; then its trend days
+        _refold_runs(conn, hr.host_key)
         day = hr.day
         hist = conn.execute(
             select(host_reports.c.report_id, host_reports.c.observed_at, host_reports.c.received_at, host_reports.c.day)
@@ -463,7 +560,8 @@ def rebuild(conn: Connection, *, chunk: int = REBUILD_CHUNK) -> None:
         _ensure_group_sets(conn, [hr.groups for hr in parts])
         bulk_insert(conn, host_reports, [hr.row() for hr in parts])
         del parts
-    derive_from_history(conn, chunk=chunk)
+    with_runs = "since_at" in {c["name"] for c in inspect(conn).get_columns("host_clause_latest")}
+    derive_from_history(conn, chunk=chunk, with_runs=with_runs)
 
 
 def _history_rows(conn: Connection) -> Iterator[tuple[str, list[tuple[OrderKey, State]]]]:
@@ -484,19 +582,23 @@ def _history_rows(conn: Connection) -> Iterator[tuple[str, list[tuple[OrderKey, 
         yield cur_key, batch  # type: ignore[misc]
 
 
-def derive_from_history(conn: Connection, *, chunk: int = REBUILD_CHUNK) -> None:
-    """trend_deltas, host_latest and host_clause_latest from a complete `host_reports` (summaries empty)."""
+def derive_from_history(conn: Connection, *, chunk: int = REBUILD_CHUNK, with_runs: bool = True) -> None:
+    """trend_deltas, host_latest and host_clause_latest from a complete `host_reports` (summaries empty).
+
+    with_runs False: a database at revision 0003, whose host_clause_latest has no run columns yet."""
     deltas: Counter[tuple[date, str, str, str, str]] = Counter()
     by_report: dict[str, set[str]] = defaultdict(set)
+    runs: dict[str, Runs] = {}
     for host_key, history in _history_rows(conn):
         before: State | None = None
         for day, after in day_states(history):
             _add_transition(deltas, day, before, after)
             before = after
         by_report[max(k for k, _ in history)[2]].add(host_key)
+        runs[host_key] = runs_of([(k, st.clauses) for k, st in history])
     _apply_deltas(conn, deltas)
     deltas.clear()
     rids = sorted(by_report)
     for start in range(0, len(rids), chunk):
         parts = [hr for hr in host_reports_of(conn, rids[start:start + chunk]) if hr.host_key in by_report[hr.report_id]]
-        _insert_latest(conn, parts)
+        _insert_latest(conn, parts, runs if with_runs else None)

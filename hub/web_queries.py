@@ -353,79 +353,83 @@ def trends(conn: Connection, filters: Filters, since: date, until: date, by: Lit
 # --- worsened -----------------------------------------------------------------------------------------
 
 
+WORSE_STATUSES = ("warn", "error", "fail")  # the statuses a worsening can end in (rank > 0, see `_rank`)
+
+
+def _rank_sql(col: Any) -> Any:
+    from sqlalchemy import case
+
+    return case((col == "warn", 1), (col == "error", 2), (col == "fail", 3), else_=0)
+
+
 def worsened_since(conn: Connection, filters: Filters, since: datetime, limit: int = 200) -> list[Worsened]:
     """(host, clause) pairs whose latest status is worse than the host's status at `since`.
 
     The status at `since` is that of the host's latest report observed at or before it; "worse" is the
     diff's rank (a move to warn, error or fail from something milder); a clause absent then or now is not
-    a worsening. changed_at/report_id: the earliest report after `since` from which the
-    clause has had its current status in every report of the host.
+    a worsening, nor is a host without a report at or before `since`. changed_at/report_id: the earliest
+    report from which the clause has had its current status in every later report of the host (it is
+    after `since`, since the status then was a different one). Newest changes first, then by host name and
+    clause; at most `limit`.
+
+    Read from the runs kept in host_clause_latest (summaries.Run): a pair can only be a worsening when its
+    run began after `since` and its status is warn/error/fail. When the previous status began at or
+    before `since`, it is the status at `since` (`prev_status`), and the comparison is made by the
+    database; only clauses that changed more than once after `since` need the host's report at `since`,
+    looked up in host_reports.
     """
     since = as_utc(since)  # type: ignore[assignment]
     sets = _group_sets(conn)
-    hr, hl = s.host_reports, s.host_latest
-    hconds = []
-    gks = _gks_for(sets, filters.groups)
-    if gks is not None:
-        if not gks:
-            return []
-        hconds.append(hl.c.gk.in_(gks))
-    if (oss := _os_values(filters)) is not None:
-        hconds.append(hl.c.os_family.in_(oss))
-    current = {
-        row.host_key: row
-        for row in conn.execute(
-            select(hl.c.host_key, hl.c.name, hr.c.clauses, hl.c.observed_at)
-            .join(hr, and_(hr.c.host_key == hl.c.host_key, hr.c.report_id == hl.c.report_id))
-            .where(*hconds, hl.c.observed_at > since)
-        )
-    }
-    if not current:
+    hcl, hl = s.host_clause_latest, s.host_latest
+    conds = _common_conds(hcl, filters, sets)
+    if conds is None:
         return []
-    before_key: dict[str, s.OrderKey] = {}
-    q = select(hr.c.host_key, hr.c.report_id, hr.c.observed_at, hr.c.received_at).where(hr.c.observed_at <= since)
-    for hk, rid, obs, rec in conn.execute(q):
-        if hk in current:
-            k = (as_utc(obs), as_utc(rec), rid)
-            if hk not in before_key or k > before_key[hk]:  # type: ignore[operator]
-                before_key[hk] = k  # type: ignore[assignment]
-    pairs = [(hk, k[2]) for hk, k in before_key.items()]
-    before: dict[str, dict[str, str]] = {}
-    for start in range(0, len(pairs), 400):
-        from sqlalchemy import tuple_
-
-        chunk = pairs[start:start + 400]
-        for hk, clauses in conn.execute(select(hr.c.host_key, hr.c.clauses).where(tuple_(hr.c.host_key, hr.c.report_id).in_(chunk))):
-            before[hk] = clauses
-    found: list[tuple[str, str, str, str]] = []
-    for hk, old in before.items():
-        now_clauses = current[hk].clauses
-        for clause, after in now_clauses.items():
-            b = old.get(clause)
-            if b is None or not _clause_selected(clause, filters) or (filters.statuses and after not in filters.statuses):
-                continue
-            if _rank(after) > _rank(b):
-                found.append((hk, clause, b, after))
-    if not found:
-        return []
-    hosts = sorted({hk for hk, *_ in found})
-    hist: dict[str, list[tuple[s.OrderKey, dict[str, str]]]] = defaultdict(list)
-    for start in range(0, len(hosts), 400):
-        chunk = hosts[start:start + 400]
-        q2 = select(hr.c.host_key, hr.c.report_id, hr.c.observed_at, hr.c.received_at, hr.c.clauses).where(hr.c.host_key.in_(chunk), hr.c.observed_at > since)
-        for hk, rid, obs, rec, clauses in conn.execute(q2):
-            hist[hk].append(((as_utc(obs), as_utc(rec), rid), clauses))  # type: ignore[arg-type]
-    out = []
-    for hk, clause, b, after in found:
-        seq = sorted(hist[hk], key=lambda x: x[0], reverse=True)
-        first = seq[0][0]
-        for key, clauses in seq:
-            if clauses.get(clause) != after:
-                break
-            first = key
-        out.append(Worsened(host_key=hk, host_name=current[hk].name, clause=clause, before=b, after=after, changed_at=first[0], report_id=first[2]))
+    cols = (hcl.c.host_key, hl.c.name, hcl.c.clause, hcl.c.status, hcl.c.since_at, hcl.c.since_report_id, hcl.c.prev_status)
+    base = select(*cols).join(hl, hl.c.host_key == hcl.c.host_key).where(*conds, hcl.c.since_at > since, hcl.c.status.in_(WORSE_STATUSES))
+    found: list[tuple[Any, str]] = []
+    # the previous status held at `since`: compared in SQL, newest first, read only as far as `limit` needs
+    q1 = base.where(hcl.c.prev_since_at <= since, hcl.c.prev_status.is_not(None), _rank_sql(hcl.c.status) > _rank_sql(hcl.c.prev_status))
+    last = None
+    for row in conn.execute(q1.order_by(hcl.c.since_at.desc())):
+        if len(found) >= limit and row.since_at != last:
+            break
+        found.append((row, row.prev_status))
+        last = row.since_at
+    # changed more than once since then: the status at `since` is read from the host's report then
+    unknown = list(conn.execute(base.where(hcl.c.prev_since_at > since)))
+    if unknown:
+        then = _clauses_at(conn, sorted({r.host_key for r in unknown}), since)
+        for r in unknown:
+            b = then.get(r.host_key, {}).get(r.clause)
+            if b is not None and _rank(r.status) > _rank(b):
+                found.append((r, b))
+    out = [
+        Worsened(host_key=r.host_key, host_name=r.name, clause=r.clause, before=b, after=r.status, changed_at=as_utc(r.since_at),  # type: ignore[arg-type]
+                 report_id=r.since_report_id)
+        for r, b in found
+    ]
     out.sort(key=lambda w: (-w.changed_at.timestamp(), w.host_name, _sort_clause(w.clause)))
     return out[:limit]
+
+
+def _clauses_at(conn: Connection, host_keys: list[str], at: datetime) -> dict[str, dict[str, str]]:
+    """host -> its clause statuses in its latest report observed at or before `at` (hosts without one left out)."""
+    hr = s.host_reports
+    out: dict[str, dict[str, str]] = {}
+    for start in range(0, len(host_keys), 400):
+        chunk = host_keys[start:start + 400]
+        last = (
+            select(hr.c.host_key.label("hk"), func.max(hr.c.observed_at).label("obs"))
+            .where(hr.c.host_key.in_(chunk), hr.c.observed_at <= at).group_by(hr.c.host_key).subquery()
+        )
+        q = select(hr.c.host_key, hr.c.report_id, hr.c.received_at, hr.c.clauses).join(last, and_(hr.c.host_key == last.c.hk, hr.c.observed_at == last.c.obs))
+        best: dict[str, tuple[Any, str]] = {}
+        for hk, rid, rec, clauses in conn.execute(q):  # ties on observed_at: the latest order's tie-break
+            k = (as_utc(rec), rid)
+            if hk not in best or k > best[hk][0]:  # type: ignore[operator]
+                best[hk] = (k, clauses)
+        out.update({hk: dict(c) for hk, (_, c) in best.items()})
+    return out
 
 
 # --- clause and host pages ----------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 It serves only pages for people: the agent API (mutual TLS, /api/...) is not routed here at all, and the API
 listener has none of these routes. Who is calling is decided by the server-side session of the `__Host-`
-cookie, never by anything else in the request. Roles: admin (agents, users, audit log) and auditor (read and
-export). The clock is injectable (`clock`), so expiry and lockout are tested without waiting.
+cookie, never by anything else in the request. Roles: admin (agents, users, waivers, audit log) and auditor
+(read, including waivers, and export). The clock is injectable (`clock`), so expiry and lockout are tested without waiting.
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ def create_web_app(settings: HubSettings, engine: Engine | None = None, *, clock
             request.state.session = None
         return page(request, "web_error.html", status_code=exc.status_code, code=exc.status_code, detail=str(exc.detail))
 
-    from tenken.hub.web import pages
+    from tenken.hub.web import pages, waiver_pages
 
     app.include_router(pages.router)
+    app.include_router(waiver_pages.router)
     register_auth_routes(app)
     register_admin_routes(app)
     return app

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from tenken.checks.catalogue import load_catalogue
 from tenken.checks.finding import CLAUSE_ID
+from tenken.hub import waivers as wv
 from tenken.hub.db import write_tx
 from tenken.hub.web import accounts as acc
 from tenken.hub.web.charts import trend_svg
@@ -66,9 +67,11 @@ def overview(request: Request, session: UserSession) -> Response:
     with _conn(request) as conn:
         ov = wq.overview(conn, f)
         all_groups = wq.group_names(conn)
+        active_waivers = wv.active_count(conn, wv.today_of(request.app.state.clock()))
     rows = ov.rows if show_empty else [r for r in ov.rows if (c := r.cells.get("*")) is not None and c.hosts > 0]
     return page(request, "web_overview.html", ov=ov, rows=rows, hidden=len(ov.rows) - len(rows), show_empty=show_empty, f=f,
-                params=_filter_params(f), all_groups=all_groups, os_values=OS_VALUES, sections=wq.section_titles())
+                params=_filter_params(f), all_groups=all_groups, os_values=OS_VALUES, sections=wq.section_titles(),
+                active_waivers=active_waivers)
 
 
 def _day(value: str | None, default: date) -> date:
@@ -100,11 +103,15 @@ def trends(request: Request, session: UserSession, by: Annotated[str, Query(patt
 
 @router.get("/host")
 def host(request: Request, session: UserSession, key: Annotated[str, Query(min_length=1, max_length=520)]) -> Response:
+    today = wv.today_of(request.app.state.clock())
     with _conn(request) as conn:
         detail = wq.host_detail(conn, key)
+        waivers = wv.list_waivers(conn, host_key=key)
     if detail is None:
         raise HTTPException(404, f"ホストがありません / no host {key[:100]!r}")
-    return page(request, "web_host.html", h=detail, sections=wq.section_titles())
+    waived = {fv.seq: w for items in detail.findings_by_section.values() for fv in items
+              if (w := wv.matching(waivers, key, fv.clauses, [fv.check_id], today)) is not None}
+    return page(request, "web_host.html", h=detail, sections=wq.section_titles(), waivers=waivers, waived=waived, today=today)
 
 
 @router.get("/clause/{clause}")
@@ -115,11 +122,15 @@ def clause(request: Request, session: UserSession, clause: str) -> Response:
     if entry is None:
         raise HTTPException(404, f"ガイドラインに {clause} はありません / no clause {clause} in the guideline")
     f = _filters(request)
+    today = wv.today_of(request.app.state.clock())
     with _conn(request) as conn:
         hosts = wq.clause_hosts(conn, clause, f)
+        waivers = wv.list_waivers(conn, clause=clause)
     checks = sorted({c for h in hosts for c in h.check_ids})
     section = load_catalogue().section(entry.section)
-    return page(request, "web_clause.html", c=entry, section=section, hosts=hosts, checks=checks, params=_filter_params(f))
+    waived = {h.host_key: w for h in hosts if (w := wv.matching(waivers, h.host_key, [clause], h.check_ids, today)) is not None}
+    return page(request, "web_clause.html", c=entry, section=section, hosts=hosts, checks=checks, params=_filter_params(f), waivers=waivers,
+                waived=waived, today=today)
 
 
 @router.get("/scan")

@@ -9,7 +9,7 @@ after `tenken-hub user add` and never written to a log.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 from tenken.hub.tables import TZ, metadata
 
 web_users = Table(
@@ -53,4 +53,25 @@ web_audit = Table(
     Index("ix_web_audit_at", "at"),
 )
 
-WEB_TABLES = (web_users, web_sessions, web_audit)
+# Waivers an admin records on the hub (issue 13): a clause (optionally one check) accepted as an exception on
+# one host or on every host, with a reason and an expiry date. Never deleted: a revoke stamps revoked_at/by, so
+# the history of exceptions stays for the auditor. Judged by tenken.hub.waivers, shown beside the finding,
+# which keeps its real status (as agent-side waivers do, tenken.checks.waivers).
+hub_waivers = Table(
+    "hub_waivers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host_key", String(520)),  # NULL: every host
+    Column("clause", String(16), nullable=False),
+    Column("check_id", String(200)),  # NULL: every check behind the clause
+    Column("reason", Text, nullable=False),
+    Column("expires", Date, nullable=False),  # applies through this day (the hub's clock, UTC date)
+    Column("created_at", TZ, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("revoked_at", TZ),
+    Column("revoked_by", String(64)),
+    Index("ix_hub_waivers_clause", "clause"),
+    Index("ix_hub_waivers_host", "host_key"),
+)
+
+WEB_TABLES = (web_users, web_sessions, web_audit, hub_waivers)

@@ -99,7 +99,7 @@ def test_sqlite_backup_online_restore_elsewhere(sqlite_source: Source, tmp_path:
         names = tar.getnames()
         manifest = json.loads(tar.extractfile("MANIFEST.json").read())  # type: ignore[union-attr]
     assert names[0] == "MANIFEST.json" and "db/hub.db" in names and "data/private/ca.key" in names
-    assert manifest["database"]["counts"] == src.counts and manifest["schema_revision"] == "0003"
+    assert manifest["database"]["counts"] == src.counts and manifest["schema_revision"] == "0004"
     assert "data/private/ca.key" in manifest["contains_secrets"] and "CA private key" in manifest["note"]
     assert not any(n.endswith((".log", "hub.db-wal")) for n in names)
     # a backup never overwrites a file

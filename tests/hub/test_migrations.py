@@ -45,10 +45,10 @@ def test_old_hub_is_refused_then_upgraded_and_serves_its_data(legacy: LegacyHub,
     assert proc.returncode == 2 and "tenken-hub db upgrade" in proc.stderr and "0001" in proc.stderr
     assert run_hub_cli("agent", "list", "--data", data, check=False).returncode == 2
     cur = run_hub_cli("db", "current", "--data", data, check=False)
-    assert cur.returncode == 1 and "database: 0001 (not stamped" in cur.stdout and "this tenken-hub: 0003" in cur.stdout
+    assert cur.returncode == 1 and "database: 0001 (not stamped" in cur.stdout and "this tenken-hub: 0004" in cur.stdout
 
     up = run_hub_cli("db", "upgrade", "--data", data)
-    assert "from revision 0001 to 0003" in up.stdout
+    assert "from revision 0001 to 0004" in up.stdout
     assert "nothing to do" in run_hub_cli("db", "upgrade", "--data", data).stdout
     assert run_hub_cli("db", "current", "--data", data).returncode == 0
     assert schema_diff(legacy.db_url) == []
@@ -91,6 +91,13 @@ def test_old_hub_is_refused_then_upgraded_and_serves_its_data(legacy: LegacyHub,
             per_host = conn.execute(select(summaries.host_reports.c.host_key, summaries.host_reports.c.report_id)).all()
             assert sorted(per_host) == sorted((f"{s['kind']}:{s['target']}", rid) for rid, s in legacy.reports.items())
             assert conn.execute(select(func.count()).select_from(summaries.host_clause_latest)).scalar() > 0
+            # 0004: every (host, clause) has the run of its current status, filled by the code's rebuild
+            hcl = summaries.host_clause_latest
+            runs = conn.execute(select(hcl.c.host_key, hcl.c.report_id, hcl.c.since_report_id, hcl.c.since_at, hcl.c.observed_at)).all()
+            assert runs and all(r.since_report_id is not None and r.since_at is not None for r in runs)
+            db1 = {r.since_report_id for r in runs if r.host_key == "ssh:db1"}
+            assert db1 <= {"r1-db1-old", "r2-db1-new"}
+            assert conn.execute(select(func.count()).select_from(t.metadata.tables["hub_waivers"])).scalar() == 0
     finally:
         engine.dispose()
 
@@ -164,7 +171,7 @@ def test_web_view_migration_creates_only_the_missing_tables(tmp_path: Path) -> N
     finally:
         engine.dispose()
     res = migrations.upgrade(url)
-    assert (res.before, res.after) == ("0002", "0003")
+    assert (res.before, res.after) == ("0002", "0004")
     assert schema_diff(url) == []
 
 
@@ -183,6 +190,48 @@ def test_unstamped_hub_with_the_web_tables_is_recognised_as_0003(tmp_path: Path)
     res = migrations.upgrade(url)
     assert (res.before, res.after) == ("0003", migrations.head())
     assert schema_diff(url) == []
+
+
+def test_runs_migration_fills_a_hub_at_0003_with_reports(tmp_path: Path) -> None:
+    """0004 on a stamped 0003 hub holding reports: the run columns come back exactly as ingest writes them."""
+    import test_web_queries as wqt
+    from alembic import command
+    from sqlalchemy import text
+    from tenken.hub.db import write_tx
+
+    url = f"sqlite:///{tmp_path / 'at3.db'}"
+    engine = open_db(url)  # made at head, filled by real ingest, then taken back to the 0003 shape
+    with write_tx(engine) as conn:
+        conn.execute(t.agents.insert().values(id=wqt.AGENT, signing_key="-", key_id="k", cert_serial="1", enrolled_at=wqt.BASE))
+    pc = wqt.target("ward-pc-3", groups=["病棟"])
+    for i, st in enumerate(["pass", "fail", "fail", "warn"]):
+        wqt.ingest(engine, wqt.report(wqt.BASE + wqt.timedelta(days=i), [pc], [("ward-pc-3", "pw", st, ["SO-14-2"]), ("ward-pc-3", "log", "pass", ["SO-13-6"])]))
+    with engine.connect() as conn:
+        want = sorted(tuple(r) for r in conn.execute(select(summaries.host_clause_latest)))
+    engine.dispose()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_hcl_since"))
+        for col in ("since_at", "since_report_id", "prev_status", "prev_since_at"):
+            conn.execute(text(f"ALTER TABLE host_clause_latest DROP COLUMN {col}"))
+        conn.execute(text("DROP TABLE hub_waivers"))
+        cfg = migrations._config()
+        cfg.attributes["connection"] = conn
+        command.stamp(cfg, "0003")
+    engine.dispose()
+    assert schema_diff(url) != []
+    res = migrations.upgrade(url)
+    assert (res.before, res.after) == ("0003", "0004")
+    assert schema_diff(url) == []
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            got = sorted(tuple(r) for r in conn.execute(select(summaries.host_clause_latest)))
+    finally:
+        engine.dispose()
+    assert got == want
+    pw = [r for r in got if r[1] == "SO-14-2"]
+    assert len(pw) == 1 and pw[0][-2] == "fail"  # warn since the 4th report; before it, fail
 
 
 def test_unknown_newer_revision_is_refused(tmp_path: Path) -> None:

@@ -237,21 +237,50 @@ def test_incremental_summaries_equal_rebuild_and_naive(engine: Engine, seed: int
                 for k, days in got_t.items():
                     assert {d: c for d, c in days.items() if c} == want_t[k], (by, f, k)
 
-        # worsened since the middle of the period, against the naive states then and now
-        mid = BASE + timedelta(days=4, hours=3)
-        then = naive_state_at(hist, mid)
-        want_w = {
-            (hk, c, then[hk]["clauses"][c], st)
-            for hk, p in latest.items() if hk in then and p["key"][0] > mid
-            for c, st in p["clauses"].items() if c in then[hk]["clauses"] and RANK[st] > RANK[then[hk]["clauses"][c]]
-        }
-        got_w = wq.worsened_since(conn, wq.Filters(), mid, limit=10_000)
-        assert {(w.host_key, w.clause, w.before, w.after) for w in got_w} == want_w
-        for w in got_w:
-            assert w.changed_at > mid
-            later = sorted((p for p in hist[w.host_key] if p["key"][0] > mid), key=lambda p: p["key"])
-            tail = [p for p in later if p["key"] >= next(q["key"] for q in later if q["key"][2] == w.report_id)]
-            assert all(p["clauses"].get(w.clause) == w.after for p in tail)
+        # the runs kept per (host, clause): the earliest report from which the clause has had its current
+        # status in every later report, and the report before it, straight from the history
+        want_runs = {}
+        for hk, parts in hist.items():
+            seq = sorted(parts, key=lambda p: p["key"])
+            for c, st in seq[-1]["clauses"].items():
+                i = len(seq) - 1
+                while i > 0 and seq[i - 1]["clauses"].get(c) == st:
+                    i -= 1
+                prev_status, prev_since = None, None
+                if i > 0:
+                    prev_status = seq[i - 1]["clauses"].get(c)
+                    j = i - 1  # when the previous status began (a clause absent there: that report's time)
+                    while prev_status is not None and j > 0 and seq[j - 1]["clauses"].get(c) == prev_status:
+                        j -= 1
+                    prev_since = seq[j]["key"][0]
+                want_runs[(hk, c)] = (seq[i]["key"][0], seq[i]["key"][2], prev_status, prev_since)
+        hcl = s.host_clause_latest
+        got_runs = {(r.host_key, r.clause): (as_utc(r.since_at), r.since_report_id, r.prev_status, as_utc(r.prev_since_at))
+                    for r in conn.execute(select(hcl.c.host_key, hcl.c.clause, hcl.c.since_at, hcl.c.since_report_id, hcl.c.prev_status, hcl.c.prev_since_at))}
+        assert got_runs == want_runs
+
+        # worsened since several moments, against the naive states then and now (early moments make
+        # clauses that changed more than once after them, where the status then has to be looked up)
+        for mid in (BASE + timedelta(hours=2), BASE + timedelta(days=1, hours=7), BASE + timedelta(days=2, hours=20), BASE + timedelta(days=4, hours=3)):
+            then = naive_state_at(hist, mid)
+            want_w = {
+                (hk, c, then[hk]["clauses"][c], st)
+                for hk, p in latest.items() if hk in then and p["key"][0] > mid
+                for c, st in p["clauses"].items() if c in then[hk]["clauses"] and RANK[st] > RANK[then[hk]["clauses"][c]]
+            }
+            got_w = wq.worsened_since(conn, wq.Filters(), mid, limit=10_000)
+            assert {(w.host_key, w.clause, w.before, w.after) for w in got_w} == want_w, mid
+            for n in (1, 3, 7):  # a limit keeps the first ones of the full, ordered answer
+                assert wq.worsened_since(conn, wq.Filters(), mid, limit=n) == got_w[:n]
+            for w in got_w:
+                assert w.changed_at > mid
+                assert (w.changed_at, w.report_id) == want_runs[(w.host_key, w.clause)][:2]
+            f = wq.Filters(groups=["病棟"], statuses=["fail"], clauses=["SO-13", "SO-14-2"])
+            want_f = {
+                x for x in want_w
+                if x[3] == "fail" and (s.section_of(x[1]) == "SO-13" or x[1] == "SO-14-2") and "病棟" in latest[x[0]]["groups"]
+            }
+            assert {(w.host_key, w.clause, w.before, w.after) for w in wq.worsened_since(conn, f, mid, limit=10_000)} == want_f, mid
 
     with write_tx(engine) as conn:
         s.rebuild(conn, chunk=7)

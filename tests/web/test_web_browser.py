@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 from clihelp import run_tenken
-from conftest import ADMIN_PW, AUDITOR_PW, WebHub, shot
+from conftest import ADMIN_PW, AUDITOR_PW, CSRF_RE, WebHub, shot
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -202,3 +202,64 @@ def test_admin_pages_and_revoke(browser, web: WebHub) -> None:
         assert action in audit, action
     assert AUDITOR_PW not in audit and ADMIN_PW not in audit
 
+
+
+def test_admin_adds_a_waiver_seen_on_the_host_page_auditor_403_and_csrf_less_refused(browser, web: WebHub) -> None:
+    from tenken.hub.web.tables import hub_waivers
+
+    reason = "更新は 2027 年 3 月の保守で実施 / fixed in the March 2027 maintenance"
+    _login(browser, web, "kanri", ADMIN_PW, web.totp())
+    browser.get(web.url + "/host?" + urlencode({"key": web.hosts["ehr-db01"]}))
+    # one XPath query (a find_elements per article would wait out the implicit wait on every passing one)
+    failing = browser.find_elements(By.XPATH, "//article[@class='finding'][header/span[contains(concat(' ', @class, ' '), ' st-fail ')]]")
+    assert failing, "the weak root's scan has failures"
+    check_id = failing[0].find_element(By.CSS_SELECTOR, "header code").text
+    clause = failing[0].find_element(By.CSS_SELECTOR, "header a.clause").text
+    _follow(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "例外承認を追加"))
+    assert browser.find_element(By.NAME, "host_key").get_attribute("value") == web.hosts["ehr-db01"]  # prefilled from the host page
+    browser.find_element(By.NAME, "clause").send_keys(clause)
+    browser.find_element(By.NAME, "check_id").send_keys(check_id)
+    browser.find_element(By.NAME, "reason").send_keys(reason)
+    expires = (datetime.now(UTC) + timedelta(days=90)).date()
+    browser.execute_script("arguments[0].value = arguments[1];", browser.find_element(By.NAME, "expires"), expires.isoformat())  # a date input
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/admin/waivers/add'] button"))
+    assert "added-" in browser.current_url and reason in browser.find_element(By.TAG_NAME, "main").text
+    browser.get(web.url + "/host?" + urlencode({"key": web.hosts["ehr-db01"]}))
+    art = next(a for a in browser.find_elements(By.CSS_SELECTOR, "article.finding") if a.find_element(By.CSS_SELECTOR, "header code").text == check_id)
+    assert art.find_elements(By.CSS_SELECTOR, "header .st-fail")  # still shown as a fail
+    note = art.find_element(By.CSS_SELECTOR, "p.hub-waiver").text
+    assert "例外承認（ハブ）" in note and reason in note and str(expires) in note
+    assert reason in browser.find_element(By.CSS_SELECTOR, "table.waivers").text
+    browser.execute_script("arguments[0].scrollIntoView();", art)
+    shot(browser, "host-waiver")
+    with web.hub.engine().connect() as conn:
+        from sqlalchemy import func, select
+        from tenken.hub.web.tables import web_audit
+
+        [w] = conn.execute(select(hub_waivers).where(hub_waivers.c.reason == reason)).all()
+        assert (w.host_key, w.clause, w.check_id, w.expires, w.created_by) == (web.hosts["ehr-db01"], clause, check_id, expires, "kanri")
+        n_added = conn.execute(select(func.count()).select_from(web_audit).where(web_audit.c.action == "waiver_add")).scalar_one()
+    assert n_added >= 1
+
+    # the auditor reads the waiver but is refused (403) on the admin forms, even with a valid CSRF token
+    c, _ = web.login("kansa", AUDITOR_PW)
+    try:
+        page = c.get("/waivers")
+        assert page.status_code == 200 and reason in page.text and "/admin/waivers/add" not in page.text
+        csrf = CSRF_RE.search(page.text).group(1)
+        r = c.post("/admin/waivers/add", data={"csrf": csrf, "clause": clause, "reason": "auditor", "expires": expires.isoformat()})
+        assert r.status_code == 403
+        assert c.post("/admin/waivers/revoke", data={"csrf": csrf, "waiver_id": str(w.id)}).status_code == 403
+    finally:
+        c.close()
+    # the admin's form post without the CSRF token is refused
+    c, r = web.login("kanri", ADMIN_PW, web.totp())
+    try:
+        assert r.status_code == 303
+        assert c.post("/admin/waivers/revoke", data={"waiver_id": str(w.id)}).status_code == 403
+        assert c.post("/admin/waivers/add", data={"clause": clause, "reason": "no token", "expires": expires.isoformat()}).status_code == 403
+    finally:
+        c.close()
+    with web.hub.engine().connect() as conn:
+        rows = conn.execute(select(hub_waivers)).all()
+    assert [x.reason for x in rows] == [reason] and rows[0].revoked_at is None
