@@ -28,6 +28,13 @@ Every hung host an error "deadline exceeded after 20 s", every refused one "conn
 missing from the recording. RSS target met by streaming; the 60 s wall target is not: wall is tenken's CPU
 (0.15-0.18 CPU-s per host, one GIL: 1,000 hosts >= 150 s), not the network (8-15 round trips per host).
 The 20 ms phases ran with 3 connect round trips, the 150 ms ones with 10 (the measured value, changed mid-run).
+
+Measured 2026-12-07 after the CPU and memory work (dpkg parsed once per host, the collectors' CPU gate,
+a fixed glibc mmap threshold) and with worker processes (agent/fleet_fork.py; round trips are counted only
+with --processes 1; memory is then the PSS of the process tree), this machine's recording, 1,000 hosts:
+  --processes 2, 150 ms: 57.5 s / 231 MB (load 0.7 at the start), 63.0 s / 218 MB (load 3-6); 20 ms 66.9 s / 225 MB
+  --processes 1, 150 ms: stream 86.9 s / 198 MB, memory 92.9 s / 1,944 MB (load ~5)
+tenken CPU 0.069-0.083 s per host (0.15-0.18 before). Every hung host an error at its deadline.
 """
 
 from __future__ import annotations
