@@ -85,7 +85,9 @@ _NET_LABELS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("history", re.compile(r"password history|パスワードの履歴|パスワード履歴", re.I)),
     ("lockout_threshold", re.compile(r"lockout threshold|ロックアウトのしきい値|ロックアウトしきい値", re.I)),
     ("lockout_duration", re.compile(r"lockout duration|ロックアウト期間|ロックアウトの期間", re.I)),
-    ("lockout_window", re.compile(r"lockout observation window|ロックアウト監視期間|監視ウィンドウ|カウンターのリセット|ロックアウトカウンター", re.I)),
+    # the window's Japanese label differs between editions and quotes (監視ウィンドウ, 監視期間, 観察期間): any
+    # "ロックアウト(の)" + 監視/観察/観測, or the counter reset wording
+    ("lockout_window", re.compile(r"lockout observation window|ロックアウトの?(?:監視|観察|観測)|監視ウィンドウ|カウンターのリセット|ロックアウトカウンター", re.I)),
 )
 _NEVER = re.compile(r"^(never|unlimited|none|なし|無制限|無期限|しない)$", re.I)
 _LINE = re.compile(r"^(.+?)[:：]\s*(\S.*?)\s*$")

@@ -328,6 +328,7 @@ def test_net_accounts_observation_window_under_both_japanese_labels() -> None:
     a host here): both read as the same fact."""
     from tenken.collectors.windows.password_policy import parse_net_accounts
 
-    for label in ("ロックアウトのカウンターのリセット (分)", "ロックアウトの監視ウィンドウ (分)"):
+    for label in ("ロックアウトのカウンターのリセット (分)", "ロックアウトの監視ウィンドウ (分)", "ロックアウトの監視期間 (分)",
+                  "ロックアウトの観察期間 (分)", "ロックアウト監視期間 (分)"):
         got = parse_net_accounts(f"ロックアウトのしきい値:                              5\r\n{label}:             30\r\n")
         assert got == {"lockout_threshold": 5, "lockout_window": 30}
