@@ -100,7 +100,7 @@ def _prefetch(transport: Transport, specs: list[CollectorSpec], settings: Collec
                 if mark := getattr(transport, "plan_collector", None):
                     mark(spec.name)
                 try:
-                    spec.func(Probe(transport, settings))
+                    spec.func(Probe(transport, settings, dry=True))
                 except Exception as exc:  # a collector stumbling on the refusals must not stop the plan
                     log.debug("planning pass of %s on %s: %s", spec.name, transport.target, exc)
         if not transport.prefetch():  # type: ignore[attr-defined]

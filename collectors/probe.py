@@ -100,9 +100,12 @@ R = TypeVar("R")
 
 
 class Probe:
-    def __init__(self, transport: Transport, settings: CollectSettings | None = None) -> None:
+    def __init__(self, transport: Transport, settings: CollectSettings | None = None, *, dry: bool = False) -> None:
         self.t = transport
         self.settings = settings or CollectSettings()
+        # a planning pass (agent.scan._prefetch): only the requests matter, its results are thrown away, so
+        # excerpts are not scrubbed and kept (scrubbing was a fifth of a remote host's CPU, paid twice)
+        self.dry = dry
         self.sources: list[Source] = []
         self.unavailable: dict[str, Unavailable] = {}
         self.malformed: list[BadRecord] = []  # records no parser could read: merged into the facts' `malformed`
@@ -115,6 +118,8 @@ class Probe:
 
     def excerpt(self, header: str, text: str, *, path: str = "") -> None:
         """Keep a piece of evidence for the auditor; every excerpt, however a collector got it, is scrubbed."""
+        if self.dry:
+            return
         self._raw.append(f"== {header} ==\n{scrub(text, path).rstrip()}\n")
 
     def parsed(self, parser: Callable[[D], R], data: D) -> R:
@@ -168,7 +173,7 @@ class Probe:
         self.sources.append(
             Source(kind=SourceKind.FILE, ref=path, sha256=None if sensitive else sha256_hex(data), sensitive=sensitive)
         )
-        if keep_raw:
+        if keep_raw and not self.dry:
             text = data.decode("utf-8", "replace")
             if redact is not None:
                 text = redact(text)
@@ -211,7 +216,7 @@ class Probe:
         self.sources.append(
             Source(kind=SourceKind.COMMAND, ref=ref, sha256=sha256_hex(res.stdout), exit_code=res.exit_code)
         )
-        if keep_raw:
+        if keep_raw and not self.dry:
             text = res.stdout.decode("utf-8", "replace")
             if res.stderr:
                 text += "\n[stderr]\n" + res.stderr.decode("utf-8", "replace")
