@@ -24,7 +24,7 @@ from tenken.agent import dsse
 from tenken.agent.report import Report, TargetInfo, TargetKind
 from tenken.checks.catalogue import SITE_TARGET
 from tenken.checks.finding import Finding
-from tenken.hub import summaries
+from tenken.hub import partitions, summaries
 from tenken.hub import tables as t
 from tenken.hub.authz import (
     AgentGrant,
@@ -347,6 +347,7 @@ def store(engine: Engine, report: StreamedReport, *, agent_id: str, envelope: by
     single = not report.raw_findings  # every finding is validated: the summary is known now
     if single:
         rows["report"]["summary"] = _summary(report)
+    partitions.ensure_partitions(engine, (rows["report"]["finished_at"], observed))  # PostgreSQL: this month's partitions
     try:
         with write_tx(engine) as conn:
             conn.execute(t.reports.insert(), [rows["report"]])
