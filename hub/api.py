@@ -17,7 +17,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, and_, func, select
 from tenken.agent import dsse
 from tenken.agent.report import Report
-from tenken.checks.finding import CLAUSE_ID, Severity, Status, Text, worst
+from tenken.checks.finding import CLAUSE_ID, Severity, Status, Text
+from tenken.hub import status_queries
 from tenken.hub import tables as t
 from tenken.hub.auth import bearer, require_operator
 from tenken.hub.db import as_utc, list_agents
@@ -159,19 +160,11 @@ class AgentOut(BaseModel):
 
 @router.get("/hosts", response_model=list[HostSummary], summary="Every host and endpoint, by stable identity, with its latest scan")
 def hosts(request: Request) -> list[HostSummary]:
-    h, f = t.hosts, t.findings
+    h = t.hosts
     out: list[HostSummary] = []
     with _engine(request).connect() as conn:
         rows = conn.execute(select(h).order_by(h.c.name, h.c.key)).mappings().all()
-        counts: dict[tuple[str, str], dict[str, int]] = {}
-        if rows:
-            q = (
-                select(f.c.report_id, f.c.host_key, f.c.status, func.count().label("n"))
-                .join(h, and_(h.c.last_report_id == f.c.report_id, h.c.key == f.c.host_key))
-                .group_by(f.c.report_id, f.c.host_key, f.c.status)
-            )
-            for r in conn.execute(q):
-                counts.setdefault((r.report_id, r.host_key), {})[r.status] = int(r.n)
+        counts = status_queries.latest_counts(conn) if rows else {}  # from the summaries, not a scan of findings
     for r in rows:
         c = counts.get((r["last_report_id"], r["key"]), {})
         out.append(HostSummary(
@@ -194,35 +187,22 @@ def resolve_host(conn: Any, host: str) -> tuple[str, str] | None:
 
 @router.get("/hosts/{host}/status", response_model=HostStatus, summary="Latest status per clause for one host (host key or name)")
 def host_status(request: Request, host: Annotated[str, Path(max_length=520, pattern=NO_NUL)]) -> HostStatus:
-    """For each clause, the most recent report that judged it on this host, and the worst status in it."""
-    fc, f = t.finding_clauses, t.findings
-    per: dict[str, dict[str, Any]] = {}
+    """For each clause, the most recent report that judged it on this host, and the worst status in it.
+
+    Served from the per-(host, report) summaries ingest keeps (tenken.hub.status_queries), so the answer costs
+    the host's number of scans, not its number of findings."""
     with _engine(request).connect() as conn:
         found = resolve_host(conn, host)
         if found is None:
             raise HTTPException(404, f"no host {host!r}")
         key, name = found
-        q = (
-            select(fc.c.clause, fc.c.status, fc.c.report_id, fc.c.finished_at, f.c.finding_id)
-            .join(f, and_(f.c.report_id == fc.c.report_id, f.c.seq == fc.c.seq))
-            .where(fc.c.host_key == key)
-            .order_by(fc.c.clause, fc.c.finished_at.desc(), fc.c.report_id)
-        )
-        for row in conn.execute(q):
-            cur = per.get(row.clause)
-            if cur is None:
-                per[row.clause] = {"report_id": row.report_id, "finished_at": row.finished_at, "statuses": [Status(row.status)], "ids": [row.finding_id]}
-            elif cur["report_id"] == row.report_id:
-                cur["statuses"].append(Status(row.status))
-                cur["ids"].append(row.finding_id)
-    if not per:
+        answers = status_queries.host_clause_status(conn, key)
+    if not answers:
         raise HTTPException(404, f"no findings for host {host!r}")
-    clauses = []
-    for clause in sorted(per, key=_clause_key):
-        cur = per[clause]
-        status = worst(cur["statuses"])
-        assert status is not None
-        clauses.append(ClauseStatus(clause=clause, status=status, report_id=cur["report_id"], finished_at=as_utc(cur["finished_at"]), finding_ids=sorted(set(cur["ids"]))))
+    clauses = [
+        ClauseStatus(clause=a.clause, status=Status(a.status), report_id=a.report_id, finished_at=as_utc(a.observed_at), finding_ids=a.finding_ids)
+        for a in sorted(answers, key=lambda a: (_clause_key(a.clause), a.clause))
+    ]
     return HostStatus(host_key=key, target=name, clauses=clauses)
 
 

@@ -1,0 +1,62 @@
+"""The read API's latest-status answers, now served from the summaries, equal the answer computed the old way
+from every finding_clauses row of the host (random histories with ties, late arrivals, clauses only older
+scans judged, multi-clause findings), on SQLite and PostgreSQL (months apart: several partitions)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, and_, func, select
+from tenken.checks.finding import Status, worst
+from tenken.hub import status_queries
+from tenken.hub import tables as t
+from test_web_queries import BASE, engine, ingest, random_history  # noqa: F401 - `engine` is the fixture
+
+
+def naive_host_status(conn: Any, key: str) -> dict[str, tuple[str, str, list[str]]]:
+    """The query the API used before (every clause row of the host, newest first)."""
+    fc, f = t.finding_clauses, t.findings
+    per: dict[str, dict[str, Any]] = {}
+    q = (select(fc.c.clause, fc.c.status, fc.c.report_id, f.c.finding_id).join(f, and_(f.c.report_id == fc.c.report_id, f.c.seq == fc.c.seq))
+         .where(fc.c.host_key == key).order_by(fc.c.clause, fc.c.finished_at.desc(), fc.c.report_id))
+    for row in conn.execute(q):
+        cur = per.get(row.clause)
+        if cur is None:
+            per[row.clause] = {"rid": row.report_id, "st": [Status(row.status)], "ids": [row.finding_id]}
+        elif cur["rid"] == row.report_id:
+            cur["st"].append(Status(row.status))
+            cur["ids"].append(row.finding_id)
+    return {c: (str(worst(v["st"])), v["rid"], sorted(set(v["ids"]))) for c, v in per.items()}
+
+
+def naive_counts(conn: Any) -> dict[tuple[str, str], dict[str, int]]:
+    h, f = t.hosts, t.findings
+    q = (select(f.c.report_id, f.c.host_key, f.c.status, func.count()).join(h, and_(h.c.last_report_id == f.c.report_id, h.c.key == f.c.host_key))
+         .group_by(f.c.report_id, f.c.host_key, f.c.status))
+    out: dict[tuple[str, str], Counter[str]] = {}
+    for rid, key, status, n in conn.execute(q):
+        out.setdefault((rid, key), Counter())[status] = n
+    return {k: dict(v) for k, v in out.items()}
+
+
+@pytest.mark.parametrize(("seed", "n", "days"), [(3, 70, 80), (4, 50, 2)])
+def test_summary_served_status_equals_the_findings_scan(engine: Engine, seed: int, n: int, days: int) -> None:  # noqa: F811
+    rng = random.Random(seed)
+    for rep, received in random_history(rng, n, days):
+        ingest(engine, rep, received)
+    with engine.connect() as conn:
+        keys = list(conn.execute(select(t.hosts.c.key)).scalars())
+        assert len(keys) >= 5
+        dropped = 0
+        for key in keys:
+            got = {a.clause: (a.status, a.report_id, a.finding_ids) for a in status_queries.host_clause_status(conn, key)}
+            want = naive_host_status(conn, key)
+            assert got == want, key
+            latest = conn.execute(select(t.hosts.c.last_report_id).where(t.hosts.c.key == key)).scalar()
+            dropped += sum(1 for rid in {v[1] for v in want.values()} if rid != latest)
+        assert dropped > 0  # some clause's answer comes from an older scan than the host's latest
+        counts = status_queries.latest_counts(conn)
+        assert {k: v for k, v in counts.items() if v} == naive_counts(conn)
