@@ -11,6 +11,9 @@ the indexes are created on the parents (PostgreSQL builds them on every partitio
 transaction: a failure leaves the hub as it was. SQLite: the two tables are recreated with the new keys and
 their rows copied (foreign keys are off during an upgrade and checked before the commit).
 
+Also an index on host_reports(report_id): deleting a report (retention, tenken.hub.retention) cascades to its
+per-host summary rows, which must not mean a scan of host_reports per report.
+
 Independent of revision 0004 (host_clause_latest columns, waivers), which touches neither table.
 
 Revision ID: 0005
@@ -112,6 +115,8 @@ def upgrade() -> None:
             conn.exec_driver_sql(f'ALTER TABLE {table} RENAME CONSTRAINT "{table}__new_report_id_fkey" TO "{table}_report_id_fkey"')
     for name, table, cols in INDEXES:
         op.create_index(name, table, cols, unique=False)
+    if "ix_host_reports_report" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("host_reports")}:  # made by create_all of today's code
+        op.create_index("ix_host_reports_report", "host_reports", ["report_id"], unique=False)
     if pg:
         conn.exec_driver_sql("ANALYZE findings")
         conn.exec_driver_sql("ANALYZE finding_clauses")
