@@ -212,12 +212,13 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     bulk_insert_tuples(conn, table, cols, [getter(r) if len(cols) > 1 else (getter(r),) for r in rows])
 
 
-def bulk_insert_tuples(conn: Connection, table: Table, cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+def bulk_insert_tuples(conn: Connection, table: Table, cols: tuple[str, ...], rows: list[tuple[Any, ...]], *, encoded: frozenset[str] = frozenset()) -> None:
     """executemany straight to the driver, with each column's bind processor applied in one tight loop.
 
     Same SQL and the same value conversion SQLAlchemy would use (the statement is compiled by it, the
     processors are its own), minus its per-row parameter bookkeeping, which dominated ingest time for
-    reports with hundreds of findings. `rows` are tuples in the order of `cols`.
+    reports with hundreds of findings. `rows` are tuples in the order of `cols`. Columns named in `encoded`
+    already hold what their processor would return (JSON text made by `json_text`, SQLite only): not processed again.
     """
     if not rows:
         return
@@ -230,9 +231,9 @@ def bulk_insert_tuples(conn: Connection, table: Table, cols: tuple[str, ...], ro
         cached = (str(compiled), tuple(cols.index(c) for c in order), procs)
         _INSERT_CACHE[key] = cached
     sql, perm, procs = cached
-    todo = [(i, p) for i, p in enumerate(procs) if p is not None]
-    identity = perm == tuple(range(len(cols)))
     names = [cols[j] for j in perm]
+    todo = [(i, p) for i, p in enumerate(procs) if p is not None and names[i] not in encoded]
+    identity = perm == tuple(range(len(cols)))
     last: dict[int, tuple[Any, Any]] = {}
     params: list[Any] = []
     for r in rows:
@@ -249,29 +250,42 @@ def bulk_insert_tuples(conn: Connection, table: Table, cols: tuple[str, ...], ro
     conn.exec_driver_sql(sql, params)
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's value as the SQLite driver receives it (the same encoder as the engine's json_serializer)."""
+    return _json_dumps(value)
+
+
+_UPSERT_HOSTS: dict[str, Any] = {}
+
+
+def _upsert_hosts_stmt(dialect: str) -> Any:
+    """Built once per dialect (statement construction and its cache key cost more than the upsert itself)."""
+    stmt = _UPSERT_HOSTS.get(dialect)
+    if stmt is None:
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        h = t.hosts
+        ins = insert(h)
+        ex = ins.excluded
+        stmt = _UPSERT_HOSTS[dialect] = ins.on_conflict_do_update(
+            index_elements=[h.c.key],
+            set_={
+                "name": ex.name, "fqdn": func.coalesce(ex.fqdn, h.c.fqdn), "host_id": func.coalesce(ex.host_id, h.c.host_id),
+                "kind": ex.kind, "os": func.coalesce(ex.os, h.c.os), "state": ex.state, "last_seen": ex.last_seen,
+                "last_report_id": ex.last_report_id, "last_agent_id": ex.last_agent_id,
+            },
+            where=h.c.last_seen <= ex.last_seen,
+        )
+    return stmt
+
+
 def upsert_hosts(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert or refresh host rows; an observation older than the row's latest never overwrites it."""
-    if not rows:
-        return
-    if is_sqlite(conn):
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    h = t.hosts
-    for row in rows:
-        stmt = insert(h).values(**row)
-        ex = stmt.excluded
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[h.c.key],
-                set_={
-                    "name": ex.name, "fqdn": func.coalesce(ex.fqdn, h.c.fqdn), "host_id": func.coalesce(ex.host_id, h.c.host_id),
-                    "kind": ex.kind, "os": func.coalesce(ex.os, h.c.os), "state": ex.state, "last_seen": ex.last_seen,
-                    "last_report_id": ex.last_report_id, "last_agent_id": ex.last_agent_id,
-                },
-                where=h.c.last_seen <= ex.last_seen,
-            )
-        )
+    stmt = _upsert_hosts_stmt(conn.dialect.name)
+    for row in rows:  # one at a time: a report naming one host twice must see its own first upsert
+        conn.execute(stmt, row)
 
 
 # --- agents and certificates -------------------------------------------------------------------------
