@@ -14,6 +14,7 @@ included:
 - per-clause:               GET /api/v1/findings?clause=SO-x-y (newest 100 and the total)
 - per-host:                 GET /api/v1/findings?host=KEY (newest 100 and the total)
 - per-host, one month:      GET /api/v1/findings?host=KEY&since=..&until=.. (partition pruning on PostgreSQL)
+- per-clause, one month:    GET /api/v1/findings?clause=SO-x-y&status=fail&since=..&until=..
 
 Target: each <= 300 ms on 10M rows (issue 15). The database is cached under /tmp/tenken-bench-hub-scale/
 (PostgreSQL cluster in pg/, SQLite file hub-<rows>.db) so reruns only query; --rebuild starts over.
@@ -289,6 +290,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def queries(engine: Any, rows: int, hosts: int, repeat: int) -> list[tuple[str, float, str]]:
+    from tenken.checks.finding import Status
     from tenken.hub import api
 
     req = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(engine=engine)))
@@ -308,6 +310,8 @@ def queries(engine: Any, rows: int, hosts: int, repeat: int) -> list[tuple[str, 
         ("per-host                 GET /findings?host=KEY", lambda: findings(host=key), lambda r: f"100 of {r.total:,}"),
         ("per-host, one month      GET /findings?host=KEY&since&until", lambda: findings(host=key, since=month_lo, until=month_hi),
          lambda r: f"100 of {r.total:,}"),
+        ("per-clause, fail, month  GET /findings?clause&status=fail&since&until",
+         lambda: findings(clause="SO-14-2", status=Status.FAIL, since=month_lo, until=month_hi), lambda r: f"{len(r.items)} of {r.total:,}"),
     ]
     out = []
     for label, fn, what in cases:

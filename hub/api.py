@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, func, select, true
 from tenken.agent import dsse
 from tenken.agent.report import Report
 from tenken.checks.finding import CLAUSE_ID, Severity, Status, Text
@@ -223,29 +223,14 @@ def findings(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> FindingsPage:
-    f, fc = t.findings, t.finding_clauses
-    conds = []
-    if status is not None:
-        conds.append(f.c.status == status.value)
-    if target is not None:
-        conds.append(f.c.target == target)
-    if host is not None:
-        conds.append(f.c.host_key == host)
-    if (s := _utc_bound(since, "since")) is not None:
-        conds.append(f.c.finished_at >= s)
-    if (u := _utc_bound(until, "until")) is not None:
-        conds.append(f.c.finished_at < u)
-    base = select(f, t.reports.c.agent_id).join(t.reports, t.reports.c.id == f.c.report_id)
-    count = select(func.count()).select_from(f)
-    if clause is not None:
-        on = and_(fc.c.report_id == f.c.report_id, fc.c.seq == f.c.seq, fc.c.clause == clause)
-        base = base.join(fc, on)
-        count = count.join(fc, on)
-    base = base.where(*conds).order_by(f.c.finished_at.desc(), f.c.report_id, f.c.seq).limit(limit).offset(offset)
-    count = count.where(*conds)
+    s, u = _utc_bound(since, "since"), _utc_bound(until, "until")
     with _engine(request).connect() as conn:
+        if clause is None:
+            base, count = _findings_queries(status, target, host, s, u)
+        else:
+            base, count = _clause_findings_queries(conn.dialect.name, clause, status, target, host, s, u)
         total = conn.execute(count).scalar_one()
-        rows = conn.execute(base).mappings().all()
+        rows = conn.execute(base.limit(limit).offset(offset)).mappings().all()
     items = [
         FindingOut(
             report_id=r["report_id"], agent_id=r["agent_id"], finished_at=as_utc(r["finished_at"]), id=r["finding_id"], check_id=r["check_id"],
@@ -255,6 +240,69 @@ def findings(
         for r in rows
     ]
     return FindingsPage(total=total, limit=limit, offset=offset, items=items)
+
+
+def _findings_queries(status: Status | None, target: str | None, host: str | None, since: datetime | None, until: datetime | None) -> tuple[Any, Any]:
+    """Page (newest first) and count of findings filtered on their own columns (indexes on host/target + time)."""
+    f, r = t.findings, t.reports
+    conds = []
+    if status is not None:
+        conds.append(f.c.status == status.value)
+    if target is not None:
+        conds.append(f.c.target == target)
+    if host is not None:
+        conds.append(f.c.host_key == host)
+    if since is not None:
+        conds.append(f.c.finished_at >= since)
+    if until is not None:
+        conds.append(f.c.finished_at < until)
+    base = select(f, r.c.agent_id).join(r, r.c.id == f.c.report_id).where(*conds).order_by(f.c.finished_at.desc(), f.c.report_id, f.c.seq)
+    return base, select(func.count()).select_from(f).where(*conds)
+
+
+def _clause_findings_queries(dialect: str, clause: str, status: Status | None, target: str | None, host: str | None,
+                             since: datetime | None, until: datetime | None) -> tuple[Any, Any]:
+    """The same page and count for one clause, shaped for 10M+ findings (bench/hub_scale.py).
+
+    Facts ingest guarantees and these queries rely on: a finding_clauses row copies its finding's status,
+    target and host key, and carries its report's observed_at; a finding carries its report's finished_at. So:
+    - the count needs no findings at all: one finding_clauses row per (finding, clause), filtered on its own
+      copies (an index-only scan of the clause index), joined to reports only for a time filter;
+    - the page walks reports newest first (finished_at, id: the findings' own order) and fetches each one's
+      rows for the clause by primary key, with the report's two times so PostgreSQL touches only that month's
+      partitions (LATERAL; a plain join made it sort every row of the clause: 6.1 s on 10M findings).
+    """
+    f, fc, r = t.findings, t.finding_clauses, t.reports
+    own = [fc.c.clause == clause]
+    if status is not None:
+        own.append(fc.c.status == status.value)
+    if target is not None:
+        own.append(fc.c.target == target)
+    if host is not None:
+        own.append(fc.c.host_key == host)
+    times = []
+    if since is not None:
+        times.append(r.c.finished_at >= since)
+    if until is not None:
+        times.append(r.c.finished_at < until)
+    count = select(func.count()).select_from(fc).where(*own)
+    if times:
+        count = select(func.count()).select_from(fc.join(r, and_(r.c.id == fc.c.report_id, r.c.observed_at == fc.c.finished_at))).where(*own, *times)
+    if dialect != "postgresql":  # SQLite: no LATERAL; its planner walks the clause index and joins by primary key
+        on = and_(fc.c.report_id == f.c.report_id, fc.c.seq == f.c.seq, *own)
+        base = (select(f, r.c.agent_id).join(r, r.c.id == f.c.report_id).join(fc, on).where(*times)
+                .order_by(f.c.finished_at.desc(), f.c.report_id, f.c.seq))
+        return base, count
+    per_report = (
+        select(f)
+        .select_from(fc.join(f, and_(f.c.report_id == fc.c.report_id, f.c.seq == fc.c.seq, f.c.finished_at == r.c.finished_at)))
+        .where(fc.c.report_id == r.c.id, fc.c.finished_at == r.c.observed_at, *own)
+        .offset(0)  # keeps the planner from flattening it back into the plain join
+        .lateral("per_report")
+    )
+    base = (select(*per_report.c, r.c.agent_id).select_from(r.join(per_report, true())).where(*times)
+            .order_by(r.c.finished_at.desc(), r.c.id, per_report.c.seq))
+    return base, count
 
 
 def _report_row(request: Request, report_id: str) -> Any:

@@ -14,8 +14,8 @@ millions of rows one by one (no table bloat, no vacuum debt).
   `finished_at` (tables.py; the same logical keys on SQLite, which is never partitioned), and
   `finding_clauses` references `reports` rather than `findings`.
 - Partitions are made on demand: before a report's rows are written, `ensure_partitions` creates the months
-  they fall in (normally one, cached per process after the first check). Creation runs in its own short
-  transaction under the hub's schema advisory lock, so two hub processes never race on the same CREATE.
+  they fall in (normally one; a process re-checks a month at most once a minute). Creation runs in its own
+  short transaction under the hub's schema advisory lock, so two hub processes never race on the same CREATE.
   There is no DEFAULT partition: a row for a month without a partition would be an error, never a silent
   catch-all that later blocks creating the month's partition.
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,8 +37,11 @@ from sqlalchemy import Connection, Engine, text
 PARTITIONED: dict[str, str] = {"findings": "finished_at", "finding_clauses": "finished_at"}
 PARTITION_NAME = re.compile(r"^(findings|finding_clauses)_p(\d{4})(\d{2})$")
 
-_KNOWN: set[tuple[str, str, int, int]] = set()  # (database url, table, year, month) known to exist
+#: (database url, table, year, month) -> when it was last seen to exist (time.monotonic). Re-checked after
+#: KNOWN_TTL_S, so a month dropped by retention in another process is noticed (and made again if needed).
+_KNOWN: dict[tuple[str, str, int, int], float] = {}
 _KNOWN_GUARD = threading.Lock()
+KNOWN_TTL_S = 60.0
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
@@ -85,24 +89,32 @@ def ensure_partitions(engine: Engine, instants: Iterable[datetime]) -> None:
         return
     url = str(engine.url)
     months = {month_of(i) for i in instants}
+    now = time.monotonic()
     with _KNOWN_GUARD:
-        todo = [(tb, y, m) for y, m in sorted(months) for tb in PARTITIONED if (url, tb, y, m) not in _KNOWN]
+        todo = [(tb, y, m) for y, m in sorted(months) for tb in PARTITIONED if now - _KNOWN.get((url, tb, y, m), -KNOWN_TTL_S) >= KNOWN_TTL_S]
     if not todo:
         return
     from tenken.hub.db import write_tx
     from tenken.hub.migrations import lock_upgrades
 
-    with write_tx(engine) as conn:
-        lock_upgrades(conn)
-        for tb, y, m in todo:
-            create_month(conn, tb, y, m)
+    with engine.connect() as conn:  # the usual case: they exist (a read, no lock)
+        missing = [(tb, y, m) for tb, y, m in todo if not _exists(conn, partition_name(tb, y, m))]
+    if missing:
+        with write_tx(engine) as conn:
+            lock_upgrades(conn)
+            for tb, y, m in missing:
+                create_month(conn, tb, y, m)
     with _KNOWN_GUARD:
-        _KNOWN.update((url, tb, y, m) for tb, y, m in todo)
+        _KNOWN.update(((url, tb, y, m), now) for tb, y, m in todo)
+
+
+def _exists(conn: Connection, name: str) -> bool:
+    return conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is not None
 
 
 def create_month(conn: Connection, table: str, year: int, month: int, parent: str | None = None) -> None:
     """CREATE the month's partition unless it exists (caller holds the schema lock)."""
-    if conn.execute(text("SELECT to_regclass(:n)"), {"n": partition_name(table, year, month)}).scalar() is None:
+    if not _exists(conn, partition_name(table, year, month)):
         conn.exec_driver_sql(create_partition_sql(parent or table, table, year, month))
 
 

@@ -78,6 +78,10 @@ def plan(engine: Engine, settings: HubSettings, now: datetime | None = None) -> 
     """What `apply` would export and remove, month by month, oldest first."""
     if settings.retention_years is None:
         raise RetentionError("retention is off (keep forever): set it with `tenken-hub retention set --years N`")
+    if settings.window_days >= settings.retention_years * DAYS_PER_YEAR - 31:
+        raise RetentionError(f"the hub accepts reports up to {settings.window_days:g} days old (window_days), which reaches past the retention "
+                             f"limit of {settings.retention_years:g} years: a report could arrive for a month already removed. "
+                             "Lower window_days or raise the retention")
     end = cutoff(now or utcnow(), settings.retention_years)
     r, f = t.reports, t.findings
     out: list[MonthPlan] = []

@@ -47,6 +47,11 @@ def test_retention_exports_verifies_then_drops_and_never_drops_a_failed_export(b
         assert "retention is off" in run_hub_cli("retention", "apply", "--data", str(data), check=False).stderr
         out = run_hub_cli("retention", "set", "--years", "2", "--data", str(data)).stdout
         assert "2 years" in out
+        # The 1,200-day upload window (to backdate these reports) reaches past 2 years: refused until lowered.
+        refused = run_hub_cli("retention", "apply", "--dry-run", "--data", str(data), check=False)
+        assert refused.returncode == 2 and "window_days" in refused.stderr, refused.stderr
+        cfg = json.loads((data / "hub.json").read_text())
+        (data / "hub.json").write_text(json.dumps({**cfg, "window_days": 7}))
         dry = run_hub_cli("retention", "apply", "--dry-run", "--data", str(data)).stdout
         assert "would export" in dry and "nothing changed" in dry
         assert row_counts(engine) == before and not (data / "retention").exists()
