@@ -4,6 +4,9 @@ Findings and evidence are keyed by (report_id, seq): the hub assigns the keys it
 goes in with a handful of executemany inserts and no round trip to learn generated ids. A clause index
 table (`finding_clauses`) makes "findings for SO-x-y" an index lookup instead of a JSON scan. The
 original signed envelope bytes are kept verbatim so an auditor can re-verify any stored report later.
+
+On PostgreSQL `findings` and `finding_clauses` are partitioned by month on their `finished_at`
+(tenken.hub.partitions), which is therefore the last column of their primary keys on both databases.
 """
 
 from __future__ import annotations
