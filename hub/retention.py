@@ -26,7 +26,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, func, select
@@ -62,8 +62,14 @@ class MonthPlan:
 
 
 def cutoff(now: datetime, years: float) -> datetime:
-    """First instant (UTC) of the month containing now - years: everything observed before it is past the limit."""
-    return partitions.month_start(*partitions.month_of(now - timedelta(days=years * DAYS_PER_YEAR)))
+    """First instant (UTC) of the month containing now - years (whole years by the calendar, a fraction as
+    days): everything observed before it is past the limit."""
+    u = now.astimezone(UTC)
+    whole = int(years)
+    y = u.year - whole
+    back = u.replace(year=y, day=min(u.day, 28)) if (u.month, u.day) == (2, 29) else u.replace(year=y)
+    back -= timedelta(days=(years - whole) * DAYS_PER_YEAR)
+    return partitions.month_start(*partitions.month_of(back))
 
 
 def _months(first: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:

@@ -114,3 +114,61 @@ def test_retention_exports_verifies_then_drops_and_never_drops_a_failed_export(b
         engine.dispose()
     finally:
         hub.stop()
+
+
+def test_cutoff_is_the_start_of_the_month_past_the_limit() -> None:
+    assert cutoff(datetime(2026, 12, 7, 1, 0, tzinfo=UTC), 2) == datetime(2024, 12, 1, tzinfo=UTC)
+    assert cutoff(datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC), 1) == datetime(2025, 1, 1, tzinfo=UTC)
+    assert cutoff(datetime(2026, 3, 15, tzinfo=UTC), 0.5) == datetime(2025, 9, 1, tzinfo=UTC)
+
+
+def test_a_bundle_that_does_not_verify_removes_nothing_and_is_not_left_as_good(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process, SQLite: export succeeds but the read-back verification fails (as a damaged disk would make it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from tenken.agent.bundle import verify as bundle_verify
+    from tenken.hub import retention
+    from tenken.hub.db import open_db, write_tx
+    from tenken.hub.ingest import store, streamed
+    from tenken.hub.settings import HubSettings
+
+    sk = Ed25519PrivateKey.generate()
+    pem = sk.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    aid = dsse.agent_id(sk.public_key())
+    settings = HubSettings(data_dir=tmp_path, retention_years=1)
+    engine = open_db(settings.database_url)
+    now = datetime.now(UTC)
+    try:
+        with write_tx(engine) as conn:
+            conn.execute(t.agents.insert().values(id=aid, signing_key=pem, key_id="k", cert_serial="1", enrolled_at=now - timedelta(days=900)))
+        for age in (500, 480, 2):
+            rep = make_report(target="db1", n_findings=4, finished_at=now - timedelta(days=age))
+            payload = dsse.canonical(rep.model_dump(mode="json", by_alias=True))
+            env = json.dumps(dsse.sign_payload(payload, sk)).encode()
+            store(engine, streamed(rep), agent_id=aid, envelope=env, payload=payload)
+        before = row_counts(engine)
+        assert [len(m.report_ids) for m in retention.plan(engine, settings)] and sum(len(m.report_ids) for m in retention.plan(engine, settings)) == 2
+
+        real = bundle_verify.verify_bundle
+
+        def damaged(path: Path, pinned: object = ()) -> object:
+            check = real(path, pinned)  # type: ignore[arg-type]
+            check.fail("manifest.json", "simulated: the file read back differs from what was written")
+            return check
+
+        monkeypatch.setattr(bundle_verify, "verify_bundle", damaged)
+        res = retention.apply(engine, settings)
+        assert res.failed and "does not verify" in res.failed and not res.months
+        assert row_counts(engine) == before
+        left = sorted(p.name for p in settings.retention_export_dir.iterdir())
+        assert left and all(n.endswith(".zip.unverified") for n in left)
+
+        monkeypatch.setattr(bundle_verify, "verify_bundle", real)
+        res = retention.apply(engine, settings)
+        assert res.failed is None and sum(len(m.report_ids) for m in res.months) == 2
+        assert row_counts(engine)["reports"] == before["reports"] - 2
+        with engine.connect() as conn:
+            outcomes = [r.outcome for r in conn.execute(select(web_audit.c.outcome).where(web_audit.c.action == "retention.apply").order_by(web_audit.c.id))]
+        assert outcomes[0] == "failed" and "ok" in outcomes[1:]
+    finally:
+        engine.dispose()
