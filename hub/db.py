@@ -73,7 +73,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
-            # Checkpoints run after the writer lock is released (see write_tx), not inside a commit.
+            # Checkpoints are the hub's (write_tx, _Checkpointer), not SQLite's automatic one inside commits.
             cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_BYTES * 2}")
             cur.close()
@@ -130,25 +130,34 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
         conn = conn.execution_options(tenken_write=True)
         with conn.begin():
             yield conn
+        if lock is not None:
+            _checkpointer(engine).backstop(conn)  # still holding the writer lock
     if lock is not None:
-        _maybe_checkpoint(engine)
+        _checkpointer(engine).poke()
 
 
 #: SQLite: WAL size at which the background checkpointer copies it back into the database.
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
+#: SQLite: WAL size at which the committing writer checkpoints itself, with the writer lock held (see backstop).
+WAL_BACKSTOP_BYTES = 64 * 1024 * 1024
 
 
 class _Checkpointer:
     """One thread per SQLite database file that checkpoints the WAL (PASSIVE) while uploads go on.
 
-    SQLite's automatic checkpoint (turned off in make_engine: PRAGMA wal_autocheckpoint=0) runs inside the
-    commit that crossed 1,000 pages, with this process's writer lock held: on the ingest bench that was ~30 %
+    SQLite's automatic checkpoint (turned off in make_engine) ran inside the commit that crossed 1,000 pages,
+    with this process's writer lock held: on the ingest bench that was ~30 %
     of the hub's time, every other upload waiting behind a page copy and an fsync. A PASSIVE checkpoint blocks
     neither writers nor readers, and sqlite3 releases the GIL while it copies and syncs, so on a second core it
     overlaps the next uploads' verification and row building. Nothing about durability changes: commits are
     in the WAL exactly as before (synchronous=NORMAL), and the checkpoint syncs the database as before.
     The thread exits after a minute without writes and is started again by the next commit; a process that
     writes rarely (the CLI) seldom reaches the threshold, and SQLite checkpoints when its last connection closes.
+
+    The WAL restarts from its beginning only after a checkpoint that copied every frame; under sustained
+    writing the background pass never catches up (a 10M-row load grew the WAL to 29 GB). So once the WAL
+    passes WAL_BACKSTOP_BYTES, the committing writer checkpoints itself before releasing the writer lock:
+    nothing of this process can append meanwhile, the pass completes, and the next transaction restarts it.
     """
 
     IDLE_EXIT_S = 60.0
@@ -159,12 +168,22 @@ class _Checkpointer:
         self.wake = threading.Event()
         self.thread: threading.Thread | None = None
         self.guard = threading.Lock()
+        self.running = threading.Lock()  # one checkpoint at a time: background pass or backstop
+
+    def _wal_size(self) -> int:
+        try:
+            return os.stat(self.wal_path).st_size
+        except OSError:
+            return 0
+
+    def backstop(self, conn: Connection) -> None:
+        if self._wal_size() < WAL_BACKSTOP_BYTES:
+            return
+        with self.running:
+            _checkpoint(conn)
 
     def poke(self) -> None:
-        try:
-            if os.stat(self.wal_path).st_size < WAL_CHECKPOINT_BYTES:
-                return
-        except OSError:
+        if self._wal_size() < WAL_CHECKPOINT_BYTES:
             return
         self.wake.set()
         with self.guard:
@@ -176,8 +195,8 @@ class _Checkpointer:
         while self.wake.wait(self.IDLE_EXIT_S):
             self.wake.clear()
             try:
-                with self.engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                with self.running, self.engine.connect() as conn:
+                    _checkpoint(conn)
             except Exception:
                 logging.getLogger(__name__).warning("SQLite WAL checkpoint failed; will retry", exc_info=True)
         with self.guard:
@@ -187,15 +206,21 @@ class _Checkpointer:
 _CHECKPOINTERS: dict[str, _Checkpointer] = {}
 
 
-def _maybe_checkpoint(engine: Engine) -> None:
-    path = engine.url.database
-    if not path or path == ":memory:":
-        return
+def _checkpoint(conn: Connection) -> None:
+    """PASSIVE checkpoint on the driver connection itself: through SQLAlchemy it would run inside the BEGIN the
+    engine emits for every statement, where SQLite refuses it ("database table is locked")."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _checkpointer(engine: Engine) -> _Checkpointer:
+    path = engine.url.database or ":memory:"
     with _SQLITE_WRITERS_GUARD:
         cp = _CHECKPOINTERS.get(str(engine.url))
         if cp is None or (cp.engine is not engine and cp.thread is None):
             cp = _CHECKPOINTERS[str(engine.url)] = _Checkpointer(engine, path + "-wal")
-    cp.poke()
+    return cp
 
 
 # --- bulk insert -------------------------------------------------------------------------------------
