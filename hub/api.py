@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine, and_, func, select, true
+from sqlalchemy import Engine, and_, func, or_, select, true
 from tenken.agent import dsse
 from tenken.agent.report import Report
 from tenken.checks.finding import CLAUSE_ID, Severity, Status, Text
@@ -230,7 +230,7 @@ def findings(
         else:
             base, count = _clause_findings_queries(conn, clause, status, target, host, s, u)
         total = conn.execute(count).scalar_one()
-        rows = conn.execute(base.limit(limit).offset(offset)).mappings().all()
+        rows = base(conn, limit, offset) if callable(base) else conn.execute(base.limit(limit).offset(offset)).mappings().all()
     items = [
         FindingOut(
             report_id=r["report_id"], agent_id=r["agent_id"], finished_at=as_utc(r["finished_at"]), id=r["finding_id"], check_id=r["check_id"],
@@ -299,11 +299,10 @@ def _clause_findings_queries(conn: Any, clause: str, status: Status | None, targ
             bounds.append(fc.c.finished_at >= (as_utc(first) or since))  # no report in the period: nothing can match
         count = select(func.count()).select_from(fc.join(r, and_(r.c.id == fc.c.report_id, r.c.observed_at == fc.c.finished_at))).where(
             *own, *bounds, *times)
-    if conn.dialect.name != "postgresql":  # SQLite: no LATERAL; its planner walks the clause index and joins by primary key
-        on = and_(fc.c.report_id == f.c.report_id, fc.c.seq == f.c.seq, *own)
-        base = (select(f, r.c.agent_id).join(r, r.c.id == f.c.report_id).join(fc, on).where(*times)
-                .order_by(f.c.finished_at.desc(), f.c.report_id, f.c.seq))
-        return base, count
+    if conn.dialect.name != "postgresql":  # SQLite has no LATERAL, and its planner sorts every clause row instead
+        # `clause || ''`: keeps SQLite on the primary key (report_id IN batch) instead of the clause index's every row
+        by_key = [fc.c.clause.concat("") == clause, *own[1:]]
+        return (lambda c, limit, offset: _clause_page_by_reports(c, by_key, times, limit, offset)), count
     per_report = (
         select(f)
         .select_from(fc.join(f, and_(f.c.report_id == fc.c.report_id, f.c.seq == fc.c.seq, f.c.finished_at == r.c.finished_at)))
@@ -314,6 +313,35 @@ def _clause_findings_queries(conn: Any, clause: str, status: Status | None, targ
     base = (select(*per_report.c, r.c.agent_id).select_from(r.join(per_report, true())).where(*times)
             .order_by(r.c.finished_at.desc(), r.c.id, per_report.c.seq))
     return base, count
+
+
+def _clause_page_by_reports(conn: Any, own: list[Any], times: list[Any], limit: int, offset: int, batch: int = 32) -> list[Any]:
+    """SQLite: the clause page by walking reports newest first (finished_at desc, id: the findings' order), in
+    batches that double (from `batch` reports), keeping only the keys until the page is reached."""
+    f, fc, r = t.findings, t.finding_clauses, t.reports
+    keys: list[tuple[str, int]] = []
+    agent: dict[str, str] = {}
+    last: tuple[Any, str] | None = None
+    need = offset + limit
+    while len(keys) < need:
+        q = select(r.c.id, r.c.finished_at, r.c.agent_id).where(*times)
+        if last is not None:
+            q = q.where(or_(r.c.finished_at < last[0], and_(r.c.finished_at == last[0], r.c.id > last[1])))
+        reps = conn.execute(q.order_by(r.c.finished_at.desc(), r.c.id).limit(batch)).all()
+        if not reps:
+            break
+        last = (reps[-1].finished_at, reps[-1].id)
+        batch = min(batch * 2, 4096)
+        order = {x.id: i for i, x in enumerate(reps)}
+        agent.update((x.id, x.agent_id) for x in reps)
+        got = conn.execute(select(fc.c.report_id, fc.c.seq).where(fc.c.report_id.in_(list(order)), *own)).all()
+        keys.extend(sorted(((rid, seq) for rid, seq in got), key=lambda k: (order[k[0]], k[1])))
+    page = keys[offset:need]
+    if not page:
+        return []
+    rows = {(m["report_id"], m["seq"]): m for m in conn.execute(
+        select(f).where(or_(*(and_(f.c.report_id == rid, f.c.seq == seq) for rid, seq in page)))).mappings()}
+    return [{**rows[k], "agent_id": agent[k[0]]} for k in page if k in rows]
 
 
 def _report_row(request: Request, report_id: str) -> Any:

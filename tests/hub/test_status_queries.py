@@ -84,10 +84,14 @@ def _old_findings_page(conn: Any, clause: str | None, status: str | None, host: 
     return conn.execute(count.where(*conds)).scalar_one(), [tuple(r) for r in rows]
 
 
-def test_findings_api_answers_equal_the_plain_join(engine: Engine) -> None:  # noqa: F811
+@pytest.mark.parametrize("batch", [500, 1])  # SQLite walks reports in batches: one, and many with a page across them
+def test_findings_api_answers_equal_the_plain_join(engine: Engine, batch: int, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from functools import partial
     from types import SimpleNamespace
 
     from tenken.hub import api
+
+    monkeypatch.setattr(api, "_clause_page_by_reports", partial(api._clause_page_by_reports, batch=batch))
 
     rng = random.Random(5)
     for rep, received in random_history(rng, 60, 70):
@@ -102,7 +106,7 @@ def test_findings_api_answers_equal_the_plain_join(engine: Engine) -> None:  # n
         for st in (None, "fail")
         for h in (None, hosts[0])
         for s, u in ((None, None), (mid, None), (BASE, mid))
-        for lim, off in ((100, 0), (3, 2))
+        for lim, off in ((100, 0), (3, 2), (4, 30))
     ]
     checked = 0
     for kw in combos:
