@@ -6,6 +6,13 @@ keep-alive HTTPS connection. Prints reports/s, verified findings stored per seco
 
     .venv/bin/python bench/hub_ingest.py [--backend sqlite|postgresql|both] [--clients 4] [--reports 120] [--findings 200]
     .venv/bin/python bench/hub_ingest.py --backend sqlite --no-large --baseline main --rounds 5   # before/after, alternated
+
+Figures: `--backend sqlite --no-large --baseline 36b5c7f --rounds 5 --reports 360` (2026-12-07, shared 2-core
+machine, load 2-3): median 12,057 -> 13,995 verified findings/s (x1.16), p50 ~64 -> ~52 ms, hub CPU 12.8 -> 12.7
+ms/report. The gain is mostly the WAL checkpoint moved off the commit path (tenken.hub.db._Checkpointer);
+prebuilt statements and JSON encoded while rows are built take ~7 % of the CPU off in-process ingest.
+PostgreSQL (`--backend postgresql --baseline main --rounds 2`, same day, loaded): 6,200 -> 5,930 findings/s,
+hub CPU 15.8 -> 15.5 ms/report: no cost from the partitions, within the noise.
 """
 
 from __future__ import annotations
