@@ -36,6 +36,9 @@ in pg_server; median of 7 after one warm-up):
     SQLite, 1,999,920 findings (same shape), load 84 s, 2.7 GB:
       host status 1.5 ms, /hosts 45.5 ms, per-clause 11.4 ms (333.9 ms with the plain join), per-host 2.3 ms,
       per-host month 0.4 ms, clause+fail+month 27.9 ms: all met.
+    SQLite --rows 10000000 (9,999,960 findings), load 582 s, 13.4 GB:
+      host status 1.6 ms, /hosts 88.9 ms, per-clause 16.9 ms, per-host 2.3 ms, per-host month 2.2 ms,
+      clause+fail+month 42.8 ms: all met.
 """
 
 from __future__ import annotations
