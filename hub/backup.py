@@ -48,6 +48,7 @@ from tenken.hub.dbcopy import (
     table_rows,
 )
 from tenken.hub.migrations import lock_upgrades, revision, stamp
+from tenken.hub.partitions import ensure_for_rows
 from tenken.hub.schema import all_metadata, all_tables
 from tenken.hub.settings import CONFIG_FILE, HubSettings
 
@@ -396,6 +397,7 @@ def load_rows(staged: Staged, url: str, *, replace: bool = False) -> dict[str, i
             tables = all_tables()
             for tb in tables:
                 for rows in _rows_from(staged, tb):
+                    ensure_for_rows(conn, tb.name, rows)
                     conn.execute(tb.insert(), rows)
             reset_sequences(conn, tables)
             got = counts(conn, tables)

@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
-from tenken.agent.bundle.build import BuildOptions, BuiltBundle, build_bundle, new_context
+from tenken.agent.bundle.build import BuildOptions, BuiltBundle, View, build_bundle, new_context
 from tenken.agent.bundle.model import BundleScope
 from tenken.agent.bundle.sources import from_hub_answer_envelopes
 from tenken.agent.bundle.views import default_views
@@ -64,8 +64,14 @@ def export_bundle(engine: Engine, settings: HubSettings, f: BundleFilter, *, hub
         raise ExportError("no report matches the filter")
     if len(ids) > MAX_EXPORT_REPORTS:
         raise ExportError(f"{len(ids)} reports match; narrow the filter to at most {MAX_EXPORT_REPORTS} or use `tenken bundle --hub`")
-    reports = from_hub_answer_envelopes(load_envelopes(engine, ids))
     scope = BundleScope(source="hub", hub_url=hub_url, group=f.group, clause=f.clause, since=f.since, until=f.until)
+    return export_reports(engine, settings, ids, scope, views=default_views(chromium=chromium))
+
+
+def export_reports(engine: Engine, settings: HubSettings, ids: list[str], scope: BundleScope, *, views: list[View]) -> BuiltBundle:
+    """A signed bundle of exactly these stored reports, each envelope re-verified with its agent's enrolled key
+    (the web export and retention's export before deleting share this)."""
+    reports = from_hub_answer_envelopes(load_envelopes(engine, ids))
     ctx = new_context(reports, scope)
     extra = {"keys/hub-ca.pem": settings.ca_cert.read_bytes()} if settings.ca_cert.exists() else {}
-    return build_bundle(ctx, bundle_signing_key(settings), BuildOptions(views=default_views(chromium=chromium), extra_members=extra))
+    return build_bundle(ctx, bundle_signing_key(settings), BuildOptions(views=views, extra_members=extra))

@@ -42,6 +42,9 @@ user_app = typer.Typer(help="Web view accounts (admin / auditor).", no_args_is_h
 app.add_typer(user_app, name="user")
 db_app = typer.Typer(help="The hub's database: schema revision, upgrades, moving to PostgreSQL.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+retention_app = typer.Typer(help="Retention: export data older than the configured years to verified evidence bundles, then remove it.",
+                            no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 
 DataOpt = Annotated[Path, typer.Option("--data", envvar="TENKEN_HUB_DATA", help="The hub's data directory.")]
 DbOpt = Annotated[str | None, typer.Option("--db", envvar="TENKEN_HUB_DB", help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in DIR).")]
@@ -588,6 +591,62 @@ def restore(
                + (f", database {res['db_url']}" if res["db_url"] else ""))
     if not m["contains_secrets"]:
         typer.echo("the backup holds no private keys: copy private/ and clients/ into the data directory before `serve`", err=True)
+
+
+@retention_app.command("set")
+def retention_set(
+    years: Annotated[str, typer.Option("--years", help="Keep reports this many years (a number), or 'off' to keep everything.")],
+    export_dir: Annotated[Path | None, typer.Option("--export-dir", help="Where the evidence bundles go (default DIR/retention).")] = None,
+    data: DataOpt = DEFAULT_DATA_DIR,
+) -> None:
+    """Store the retention setting in DIR/hub.json (read by `retention apply`)."""
+    from tenken.hub.settings import save_settings
+
+    settings = _settings(data)
+    _require_init(settings)
+    try:
+        value = None if years.strip().lower() in ("off", "none", "forever") else float(years)
+        settings = HubSettings.model_validate({**settings.model_dump(), "retention_years": value,
+                                               "retention_dir": export_dir.resolve() if export_dir else settings.retention_dir})
+    except ValueError as exc:
+        raise _fail(f"--years must be a positive number of years or 'off': {exc}") from exc
+    save_settings(settings)
+    typer.echo("retention: off (keep forever)" if value is None else
+               f"retention: {value:g} years; bundles go to {settings.retention_export_dir}")
+
+
+@retention_app.command("apply")
+def retention_apply(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be exported and removed.")] = False,
+    batch: Annotated[int, typer.Option("--batch", min=1, max=5000, help="Reports per evidence bundle.")] = 500,
+    data: DataOpt = DEFAULT_DATA_DIR,
+    db: DbOpt = None,
+) -> None:
+    """Export every month past the retention limit to evidence bundles, verify them, then remove that data
+    (dropping whole partitions on PostgreSQL). Data whose export failed is never removed. Exit 1 on a failure."""
+    from tenken.hub import retention
+
+    settings = _settings(data, db)
+    _require_init(settings)
+    engine = _open_db(settings)
+    try:
+        try:
+            if dry_run:
+                months = retention.plan(engine, settings)
+                for mp in months:
+                    typer.echo(f"{mp.label}: would export {len(mp.report_ids)} reports to {settings.retention_export_dir}, remove "
+                               f"{mp.findings} findings" + (f", drop partitions {', '.join(mp.partitions)}" if mp.partitions else ""))
+                typer.echo(f"{len(months)} month(s) past the limit; nothing changed (dry run)" if months else "nothing is past the retention limit")
+                return
+            res = retention.apply(engine, settings, batch=batch, say=typer.echo)
+        except retention.RetentionError as exc:
+            raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    if res.failed:
+        typer.echo(f"tenken-hub: retention stopped, nothing of that month was removed: {res.failed}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(res.months)} month(s) exported and removed" if res.months else "nothing is past the retention limit")
 
 
 def main() -> None:

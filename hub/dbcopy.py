@@ -17,6 +17,7 @@ from sqlalchemy import Connection, DateTime, Engine, Integer, Table, func, inspe
 from tenken.hub.db import as_utc, make_engine
 from tenken.hub.migrations import VERSION_TABLE, revision, stamp
 from tenken.hub.migrations import lock_upgrades as lock
+from tenken.hub.partitions import ensure_for_rows
 from tenken.hub.schema import all_metadata, all_tables
 
 CHUNK = 2000
@@ -120,6 +121,7 @@ def _copy(src: Engine, dst: Engine, progress: Callable[[str, int], None] | None,
             for tb in tables:
                 n = 0
                 for rows in table_rows(s, tb):
+                    ensure_for_rows(conn, tb.name, rows)
                     conn.execute(tb.insert(), rows)
                     n += len(rows)
                     if progress:

@@ -18,13 +18,13 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from tenken.agent import dsse
 from tenken.agent.report import Report, TargetInfo, TargetKind
 from tenken.checks.catalogue import SITE_TARGET
 from tenken.checks.finding import Finding
-from tenken.hub import summaries
+from tenken.hub import partitions, summaries
 from tenken.hub import tables as t
 from tenken.hub.authz import (
     AgentGrant,
@@ -35,7 +35,7 @@ from tenken.hub.authz import (
     check_findings_declared,
     declared_targets,
 )
-from tenken.hub.db import as_utc, bulk_insert, bulk_insert_tuples, upsert_hosts, utcnow, write_tx
+from tenken.hub.db import as_utc, bulk_insert, bulk_insert_tuples, is_sqlite, json_text, upsert_hosts, utcnow, write_tx
 from tenken.hub.report_stream import CHUNK, PayloadInvalid, StreamedReport, split_payload
 
 ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
@@ -214,6 +214,12 @@ def host_key_of(ti: TargetInfo) -> str:
     return name if name.startswith(f"{ti.kind.value}:") else f"{ti.kind.value}:{name}"
 
 
+_LAST_HOST_BY_NAME = (
+    select(t.hosts.c.key).where(t.hosts.c.name == bindparam("name"), t.hosts.c.kind.in_(["ssh", "winrm"]), t.hosts.c.host_id.is_not(None))
+    .order_by(t.hosts.c.last_seen.desc()).limit(1)
+)
+
+
 def _resolve_keys(conn: Connection, report: Report) -> dict[str, str]:
     """Target name -> host key. A target the scan could not identify (unreachable, no machine-id) joins the
     row of the host last seen under that name over a host transport, so its errors stay in that host's history."""
@@ -221,10 +227,7 @@ def _resolve_keys(conn: Connection, report: Report) -> dict[str, str]:
     for ti in report.targets:
         key = host_key_of(ti)
         if ti.identity is None and ti.kind in (TargetKind.SSH, TargetKind.WINRM):
-            row = conn.execute(
-                select(t.hosts.c.key).where(t.hosts.c.name == ti.target, t.hosts.c.kind.in_(["ssh", "winrm"]), t.hosts.c.host_id.is_not(None))
-                .order_by(t.hosts.c.last_seen.desc()).limit(1)
-            ).first()
+            row = conn.execute(_LAST_HOST_BY_NAME, {"name": ti.target}).first()
             if row is not None:
                 key = row.key
         keys[ti.target] = key
@@ -290,13 +293,22 @@ class _ChunkRows:
     clauses: list[tuple[Any, ...]]
 
 
-def finding_rows(header: Report, offset: int, findings: list[Finding], keys: dict[str, str], kinds: dict[str, str], observed: datetime) -> _ChunkRows:
-    """Row tuples (in FINDING_COLS / CLAUSE_COLS order) for one validated chunk of findings."""
+#: The findings columns `finding_rows(..., json_as_text=True)` hands over already encoded.
+FINDING_JSON_COLS = frozenset({"clauses", "text", "evidence", "waiver"})
+
+
+def finding_rows(header: Report, offset: int, findings: list[Finding], keys: dict[str, str], kinds: dict[str, str], observed: datetime,
+                 *, json_as_text: bool = False) -> _ChunkRows:
+    """Row tuples (in FINDING_COLS / CLAUSE_COLS order) for one validated chunk of findings.
+
+    json_as_text (SQLite): the JSON columns come as the text the column's processor would make, encoded here in
+    the same pass instead of by a second loop over every row in bulk_insert_tuples."""
     finished = as_utc(header.finished_at)
     rid = header.id
     site = TargetKind.SITE.value
     out = _ChunkRows([], [])
     add_f, add_c = out.findings.append, out.clauses.append
+    enc = json_text if json_as_text else _same
     for seq, f in enumerate(findings, start=offset):
         status = f.status.value
         target = _s(f.target)
@@ -304,17 +316,24 @@ def finding_rows(header: Report, offset: int, findings: list[Finding], keys: dic
         title, detail, rem = f.title, f.detail, f.remediation
         add_f((
             rid, seq, _s(f.id), _s(f.check_id), target, key, kinds.get(f.target, site), status, f.severity.value, f.kind.value,
-            _s(f.subject), list(f.clauses),
-            {"title": {"ja": title.ja, "en": title.en}, "detail": {"ja": detail.ja, "en": detail.en}, "remediation": {"ja": rem.ja, "en": rem.en}},
-            list(f.evidence), f.waiver.model_dump(mode="json") if f.waiver else None, finished,
+            _s(f.subject), enc(list(f.clauses)),
+            enc({"title": {"ja": title.ja, "en": title.en}, "detail": {"ja": detail.ja, "en": detail.en}, "remediation": {"ja": rem.ja, "en": rem.en}}),
+            enc(list(f.evidence)), enc(f.waiver.model_dump(mode="json")) if f.waiver else None, finished,
         ))
         for clause in dict.fromkeys(f.clauses):  # a clause listed twice is indexed once
             add_c((rid, seq, clause, target, key, status, observed))
     return out
 
 
+def _same(v: Any) -> Any:
+    return v
+
+
+_EXISTING = select(t.reports.c.agent_id, t.reports.c.payload_sha256).where(t.reports.c.id == bindparam("rid"))
+
+
 def _existing(conn: Connection, report_id: str, agent_id: str, payload_sha: str) -> Accepted | None:
-    row = conn.execute(select(t.reports.c.agent_id, t.reports.c.payload_sha256).where(t.reports.c.id == report_id)).first()
+    row = conn.execute(_EXISTING, {"rid": report_id}).first()
     if row is None:
         return None
     if row.agent_id == agent_id and row.payload_sha256 == payload_sha:
@@ -342,11 +361,13 @@ def store(engine: Engine, report: StreamedReport, *, agent_id: str, envelope: by
     hosts = summaries.HostReportBuilder({header.id: (observed, rows["report"]["received_at"], agent_id)})
     for tr in rows["targets"]:
         hosts.add_target(tr["report_id"], tr["host_key"], tr["target"], tr["kind"], tr["os"], tr["groups"])
-    first = finding_rows(header, *report.first, keys, kinds, observed) if report.first else None
+    text_json = engine.dialect.name == "sqlite"
+    first = finding_rows(header, *report.first, keys, kinds, observed, json_as_text=text_json) if report.first else None
     report.first = None
     single = not report.raw_findings  # every finding is validated: the summary is known now
     if single:
         rows["report"]["summary"] = _summary(report)
+    partitions.ensure_partitions(engine, (rows["report"]["finished_at"], observed))  # PostgreSQL: this month's partitions
     try:
         with write_tx(engine) as conn:
             conn.execute(t.reports.insert(), [rows["report"]])
@@ -357,7 +378,7 @@ def store(engine: Engine, report: StreamedReport, *, agent_id: str, envelope: by
                 _insert_chunk(conn, first, hosts)
                 del first
             for offset, chunk in report.rest or ():
-                _insert_chunk(conn, finding_rows(header, offset, chunk, keys, kinds, observed), hosts)
+                _insert_chunk(conn, finding_rows(header, offset, chunk, keys, kinds, observed, json_as_text=text_json), hosts)
                 del chunk
             if not single:
                 conn.execute(t.reports.update().where(t.reports.c.id == header.id).values(summary=_summary(report)))
@@ -379,7 +400,7 @@ def _summary(report: StreamedReport) -> dict[str, int]:
 
 def _insert_chunk(conn: Connection, rows: _ChunkRows, hosts: summaries.HostReportBuilder) -> None:
     """Write one chunk's rows, and fold them into the report's per-host summary parts as they go by."""
-    bulk_insert_tuples(conn, t.findings, FINDING_COLS, rows.findings)
+    bulk_insert_tuples(conn, t.findings, FINDING_COLS, rows.findings, encoded=FINDING_JSON_COLS if is_sqlite(conn) else frozenset())
     bulk_insert_tuples(conn, t.finding_clauses, CLAUSE_COLS, rows.clauses)
     check_of = {f[1]: f[3] for f in rows.findings}  # seq -> check_id
     for rid, seq, clause, _target, key, status, _at in rows.clauses:

@@ -42,6 +42,10 @@ class HubSettings(BaseModel):
     agent_rate: float = Field(default=5.0, gt=0, description="Uploads per second per agent, after the burst")
     agent_burst: int = Field(default=300, ge=1, description="Uploads an agent may make at once (a spool backlog)")
     ingest_memory: int = Field(default=0, ge=0, description="Bytes of upload bodies processed at once (0: max_body_bytes)")
+    # Retention (tenken.hub.retention): None keeps everything forever. Older data is exported to a verified
+    # evidence bundle in retention_dir (default DIR/retention) before it is removed.
+    retention_years: float | None = Field(default=None, gt=0, description="Remove reports observed more than this many years ago (whole months)")
+    retention_dir: Path | None = Field(default=None, description="Where retention writes its evidence bundles (default DIR/retention)")
 
     @property
     def ingest_budget(self) -> int:
@@ -83,6 +87,10 @@ class HubSettings(BaseModel):
         return self.data_dir / "agents"
 
     @property
+    def retention_export_dir(self) -> Path:
+        return self.retention_dir or self.data_dir / "retention"
+
+    @property
     def clients_dir(self) -> Path:
         return self.data_dir / "clients"
 
@@ -104,7 +112,7 @@ def load_settings(data_dir: Path, **overrides: object) -> HubSettings:
 def save_settings(settings: HubSettings) -> None:
     """Persist what later commands must agree on (database, limits). Mode 0600: a URL may hold a password."""
     keep = settings.model_dump(mode="json", include={"db_url", "max_body_bytes", "window_days", "max_clock_skew", "extra_sans", "handshake_timeout", "limit_concurrency",
-                                                     "agent_rate", "agent_burst", "ingest_memory"})
+                                                     "agent_rate", "agent_burst", "ingest_memory", "retention_years", "retention_dir"})
     path = settings.data_dir / CONFIG_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -108,6 +108,7 @@ host_reports = Table(
     Column("clauses", JSON, nullable=False),  # clause -> worst status
     Index("ix_host_reports_host_observed", "host_key", "observed_at"),
     Index("ix_host_reports_observed", "observed_at"),
+    Index("ix_host_reports_report", "report_id"),  # deleting a report (retention) finds its rows without a scan
 )
 
 host_latest = Table(

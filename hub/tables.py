@@ -4,6 +4,9 @@ Findings and evidence are keyed by (report_id, seq): the hub assigns the keys it
 goes in with a handful of executemany inserts and no round trip to learn generated ids. A clause index
 table (`finding_clauses`) makes "findings for SO-x-y" an index lookup instead of a JSON scan. The
 original signed envelope bytes are kept verbatim so an auditor can re-verify any stored report later.
+
+On PostgreSQL `findings` and `finding_clauses` are partitioned by month on their `finished_at`
+(tenken.hub.partitions), which is therefore the last column of their primary keys on both databases.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -156,27 +158,32 @@ findings = Table(
     Column("text", JSON, nullable=False),  # {"title", "detail", "remediation"}: each {"ja", "en"}; one JSON value
     Column("evidence", JSON, nullable=False),
     Column("waiver", JSON(none_as_null=True)),
-    Column("finished_at", TZ, nullable=False),  # the report's, copied so time filters need no join
+    # The report's, copied so time filters need no join; the partition key on PostgreSQL (tenken.hub.partitions),
+    # hence part of the primary key.
+    Column("finished_at", TZ, primary_key=True),
     Index("ix_findings_target_finished", "target", "finished_at"),
     Index("ix_findings_host_finished", "host_key", "finished_at"),
     Index("ix_findings_status", "status"),
     Index("ix_findings_finished", "finished_at"),
+    postgresql_partition_by="RANGE (finished_at)",
 )
 
 finding_clauses = Table(
     "finding_clauses",
     metadata,
-    Column("report_id", String(200), primary_key=True),
+    # (report_id, seq) is the finding's; no foreign key to `findings`, whose unique key on PostgreSQL must include its
+    # own partition key (finished_at, not this table's). Deleting a report cascades to both tables.
+    Column("report_id", String(200), ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
     Column("seq", Integer, primary_key=True),
     Column("clause", String(16), primary_key=True),
     Column("target", String(500), nullable=False),
     Column("host_key", String(520), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("finished_at", TZ, nullable=False),  # the report's observed_at (see reports)
-    ForeignKeyConstraint(["report_id", "seq"], ["findings.report_id", "findings.seq"], ondelete="CASCADE"),
+    Column("finished_at", TZ, primary_key=True),  # the report's observed_at (see reports); the partition key on PostgreSQL
     Index("ix_clauses_clause_finished", "clause", "finished_at"),
     Index("ix_clauses_target_clause", "target", "clause", "finished_at"),
     Index("ix_clauses_host_clause", "host_key", "clause", "finished_at"),
+    postgresql_partition_by="RANGE (finished_at)",
 )
 
 evidence = Table(

@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 from hub_harness import Agent, Hub, make_agent, make_report, run_hub_cli, start_hub
+from tenken.hub import migrations
 from tenken.hub.dbcopy import counts
 from tenken.hub.schema import all_tables
 
@@ -99,7 +100,7 @@ def test_sqlite_backup_online_restore_elsewhere(sqlite_source: Source, tmp_path:
         names = tar.getnames()
         manifest = json.loads(tar.extractfile("MANIFEST.json").read())  # type: ignore[union-attr]
     assert names[0] == "MANIFEST.json" and "db/hub.db" in names and "data/private/ca.key" in names
-    assert manifest["database"]["counts"] == src.counts and manifest["schema_revision"] == "0004"
+    assert manifest["database"]["counts"] == src.counts and manifest["schema_revision"] == migrations.head()
     assert "data/private/ca.key" in manifest["contains_secrets"] and "CA private key" in manifest["note"]
     assert not any(n.endswith((".log", "hub.db-wal")) for n in names)
     # a backup never overwrites a file

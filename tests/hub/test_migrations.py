@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from tenken.hub import migrations, summaries
 from tenken.hub import tables as t
 from tenken.hub.db import as_utc, make_engine, open_db
+from tenken.hub.partitions import include_name
 from tenken.hub.schema import all_metadata
 
 
@@ -24,7 +25,7 @@ def schema_diff(url: str, metadata=None) -> list:  # type: ignore[no-untyped-def
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata or all_metadata())
+            return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}), metadata or all_metadata())
     finally:
         engine.dispose()
 
@@ -45,10 +46,10 @@ def test_old_hub_is_refused_then_upgraded_and_serves_its_data(legacy: LegacyHub,
     assert proc.returncode == 2 and "tenken-hub db upgrade" in proc.stderr and "0001" in proc.stderr
     assert run_hub_cli("agent", "list", "--data", data, check=False).returncode == 2
     cur = run_hub_cli("db", "current", "--data", data, check=False)
-    assert cur.returncode == 1 and "database: 0001 (not stamped" in cur.stdout and "this tenken-hub: 0004" in cur.stdout
+    assert cur.returncode == 1 and "database: 0001 (not stamped" in cur.stdout and f"this tenken-hub: {migrations.head()}" in cur.stdout
 
     up = run_hub_cli("db", "upgrade", "--data", data)
-    assert "from revision 0001 to 0004" in up.stdout
+    assert f"from revision 0001 to {migrations.head()}" in up.stdout
     assert "nothing to do" in run_hub_cli("db", "upgrade", "--data", data).stdout
     assert run_hub_cli("db", "current", "--data", data).returncode == 0
     assert schema_diff(legacy.db_url) == []
@@ -171,7 +172,7 @@ def test_web_view_migration_creates_only_the_missing_tables(tmp_path: Path) -> N
     finally:
         engine.dispose()
     res = migrations.upgrade(url)
-    assert (res.before, res.after) == ("0002", "0004")
+    assert (res.before, res.after) == ("0002", migrations.head())
     assert schema_diff(url) == []
 
 
@@ -221,7 +222,7 @@ def test_runs_migration_fills_a_hub_at_0003_with_reports(tmp_path: Path) -> None
     engine.dispose()
     assert schema_diff(url) != []
     res = migrations.upgrade(url)
-    assert (res.before, res.after) == ("0003", "0004")
+    assert (res.before, res.after) == ("0003", migrations.head())
     assert schema_diff(url) == []
     engine = make_engine(url)
     try:
@@ -267,3 +268,15 @@ def test_glob_escape_matches_only_the_name() -> None:
         assert fnmatch.fnmatchcase(name, pat)
         assert not fnmatch.fnmatchcase(name + "x", pat)
     assert not fnmatch.fnmatchcase("web1", mod.glob_escape("web[1]*"))
+
+
+def test_the_revisions_form_one_line() -> None:
+    """Every migration follows the one before it (two branches merged with the same down_revision would
+    leave two heads, and `db upgrade` would refuse)."""
+    from alembic.script import ScriptDirectory
+
+    script = migrations._script()
+    chain = [s.revision for s in script.walk_revisions()][::-1]
+    assert chain == ["0001", "0002", "0003", "0004", "0005"] and migrations.head() == "0005"
+    assert all(script.get_revision(r).down_revision == (chain[i - 1] if i else None) for i, r in enumerate(chain))
+    assert isinstance(script, ScriptDirectory)
