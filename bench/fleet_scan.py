@@ -14,6 +14,11 @@ On loopback every "remote" host is this machine, so machine CPU = tenken + N tar
 Targets (issue 15): <= 3 round trips per host; machine CPU <= 0.5 s/host all collectors, <= 0.25 s
 without patches; tenken CPU <= 0.15 s/host; wall <= 1.2 x machine CPU / cores; the full audit faster
 than Ansible's pipelined fact gathering.
+
+Measured 2026-12-07, machine otherwise idle (load 0.3), two runs of `--hosts 10 --concurrency 10`: 3 round
+trips per host; machine CPU 0.372-0.377 s/host with all collectors, 0.232-0.235 without patches; tenken
+0.141-0.143 CPU-s/host; Ansible 2.85-2.87 s wall, 0.50 machine CPU-s/host; full audit 0.74x Ansible's wall.
+Every target met. The process count includes whatever else forks on the machine meanwhile.
 """
 
 from __future__ import annotations
