@@ -11,8 +11,10 @@ Semantics, the same as the agent-side ones so that an auditor reads one rule: a 
 real status (a waived fail is still a fail, counted as such in the overview) and the waiver is shown beside
 it with its reason and expiry; a waiver applies through its `expires` day and no longer after it; "today"
 is the UTC date of the hub's clock (the web app's injectable clock), as every other date the hub shows. A
-waiver names a clause (required), optionally one check id (else every check behind the clause), and a host
-(or every host). A revoked waiver is kept with who revoked it and when: the record of exceptions is part of
+waiver names a clause (required), optionally one check id (else every check behind the clause) and, for
+that check, one subject (the package, service or file the finding is about: waiving telnetd must not waive
+tftpd), and a host (or every host). A subject waiver waives that finding only, never a host's whole status
+for the clause. A revoked waiver is kept with who revoked it and when: the record of exceptions is part of
 what the auditor reviews (SO-17-1), and every add/revoke is in the web audit log.
 """
 
@@ -22,7 +24,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Connection, or_, select
 from tenken.checks.catalogue import load_catalogue
 from tenken.checks.finding import CLAUSE_ID
@@ -44,6 +46,7 @@ class WaiverInput(BaseModel):
     host_key: str | None = Field(default=None, max_length=520)  # None: every host
     clause: str
     check_id: str | None = None
+    subject: str | None = Field(default=None, max_length=500)
     reason: str = Field(min_length=1, max_length=2000)
     expires: date
 
@@ -63,6 +66,20 @@ class WaiverInput(BaseModel):
             raise ValueError("チェック ID は英数字と . _ : - のみ / a check id is letters, digits and . _ : -")
         return v
 
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, v: str | None) -> str | None:
+        v = (v or "").strip() or None
+        if v is not None and any(ord(ch) < 32 for ch in v):
+            raise ValueError("対象に制御文字は使えません / a subject has no control characters")
+        return v
+
+    @model_validator(mode="after")
+    def _subject_needs_check(self) -> WaiverInput:
+        if self.subject is not None and self.check_id is None:
+            raise ValueError("対象を指定するときはチェック ID も必要 / a subject needs its check id")
+        return self
+
     @field_validator("reason")
     @classmethod
     def _reason(cls, v: str) -> str:
@@ -77,6 +94,7 @@ class HubWaiver(BaseModel):
     host_key: str | None
     clause: str
     check_id: str | None
+    subject: str | None = None
     reason: str
     expires: date
     created_at: datetime
@@ -87,7 +105,7 @@ class HubWaiver(BaseModel):
     def active(self, today: date) -> bool:
         return self.revoked_at is None and self.expires >= today
 
-    def covers(self, host_key: str, clauses: list[str], check_ids: list[str]) -> bool:
+    def covers(self, host_key: str, clauses: list[str], check_ids: list[str], subject: str | None = None) -> bool:
         """Whether this waiver speaks to a finding (its clauses, [its check]) or to a host's status for a
         clause ([the clause], the checks behind it there) of `host_key`, activity aside. A waiver of one
         check covers a host's clause when that check is among the clause's checks on the host; the page
@@ -96,6 +114,8 @@ class HubWaiver(BaseModel):
             return False
         if self.clause not in clauses:
             return False
+        if self.subject is not None and subject != self.subject:
+            return False  # one finding's subject; a host's status for a clause (subject None) is not waived by it
         return self.check_id is None or self.check_id in check_ids
 
 
@@ -105,7 +125,7 @@ def today_of(now: datetime) -> date:
 
 def _row(r: Any) -> HubWaiver:
     return HubWaiver(
-        id=r.id, host_key=r.host_key, clause=r.clause, check_id=r.check_id, reason=r.reason, expires=r.expires,
+        id=r.id, host_key=r.host_key, clause=r.clause, check_id=r.check_id, subject=r.subject, reason=r.reason, expires=r.expires,
         created_at=as_utc(r.created_at), created_by=r.created_by, revoked_at=as_utc(r.revoked_at), revoked_by=r.revoked_by,  # type: ignore[arg-type]
     )
 
@@ -117,7 +137,8 @@ def add_waiver(conn: Connection, w: WaiverInput, *, actor: str, now: datetime) -
     if w.host_key is not None and conn.execute(select(t.hosts.c.key).where(t.hosts.c.key == w.host_key)).first() is None:
         raise WaiverError(f"ホストがありません / no host {w.host_key[:100]!r}")
     res = conn.execute(hub_waivers.insert().values(
-        host_key=w.host_key, clause=w.clause, check_id=w.check_id, reason=w.reason, expires=w.expires, created_at=now, created_by=actor,
+        host_key=w.host_key, clause=w.clause, check_id=w.check_id, subject=w.subject, reason=w.reason, expires=w.expires,
+        created_at=now, created_by=actor,
     ))
     return int(res.inserted_primary_key[0])  # type: ignore[index]
 
@@ -149,6 +170,7 @@ def active_count(conn: Connection, today: date) -> int:
     return int(conn.execute(q).scalar_one())
 
 
-def matching(waivers: list[HubWaiver], host_key: str, clauses: list[str], check_ids: list[str], today: date) -> HubWaiver | None:
+def matching(waivers: list[HubWaiver], host_key: str, clauses: list[str], check_ids: list[str], today: date,
+             subject: str | None = None) -> HubWaiver | None:
     """The first active waiver covering it (most recent first, as listed), or None."""
-    return next((w for w in waivers if w.active(today) and w.covers(host_key, clauses, check_ids)), None)
+    return next((w for w in waivers if w.active(today) and w.covers(host_key, clauses, check_ids, subject)), None)

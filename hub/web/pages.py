@@ -110,7 +110,7 @@ def host(request: Request, session: UserSession, key: Annotated[str, Query(min_l
     if detail is None:
         raise HTTPException(404, f"ホストがありません / no host {key[:100]!r}")
     waived = {fv.seq: w for items in detail.findings_by_section.values() for fv in items
-              if (w := wv.matching(waivers, key, fv.clauses, [fv.check_id], today)) is not None}
+              if (w := wv.matching(waivers, key, fv.clauses, [fv.check_id], today, fv.subject)) is not None}
     return page(request, "web_host.html", h=detail, sections=wq.section_titles(), waivers=waivers, waived=waived, today=today)
 
 

@@ -64,6 +64,7 @@ hub_waivers = Table(
     Column("host_key", String(520)),  # NULL: every host
     Column("clause", String(16), nullable=False),
     Column("check_id", String(200)),  # NULL: every check behind the clause
+    Column("subject", String(500)),  # NULL: every subject of the check (a package, a service, a file...)
     Column("reason", Text, nullable=False),
     Column("expires", Date, nullable=False),  # applies through this day (the hub's clock, UTC date)
     Column("created_at", TZ, nullable=False),

@@ -40,7 +40,8 @@ AdminSession = Annotated[acc.Session, Depends(_admin)]
 
 def _render(request: Request, *, status_code: int = 200, message: str = "", ok: str = "", form: dict[str, str] | None = None) -> Response:
     q = request.query_params
-    form = form or {"host_key": q.get("host", ""), "clause": q.get("clause", ""), "check_id": q.get("check", ""), "reason": "", "expires": ""}
+    form = form or {"host_key": q.get("host", ""), "clause": q.get("clause", ""), "check_id": q.get("check", ""), "subject": q.get("subject", ""),
+                    "reason": "", "expires": ""}
     today = wv.today_of(request.app.state.clock())
     with request.app.state.engine.connect() as conn:
         rows = wv.list_waivers(conn)
@@ -59,17 +60,17 @@ async def add(request: Request, session: AdminSession) -> Response:
     require_csrf(form, session.csrf)
     assert session.user is not None
     now = request.app.state.clock()
-    fields = {k: form.get(k, "") for k in ("host_key", "clause", "check_id", "reason", "expires")}
+    fields = {k: form.get(k, "") for k in ("host_key", "clause", "check_id", "subject", "reason", "expires")}
     try:
         expires = date.fromisoformat(fields["expires"].strip()) if fields["expires"].strip() else None
         if expires is None:
             raise wv.WaiverError("期限は必須 (YYYY-MM-DD) / an expiry date (YYYY-MM-DD) is required")
         w = wv.WaiverInput(host_key=fields["host_key"].strip() or None, clause=fields["clause"], check_id=fields["check_id"] or None,
-                           reason=fields["reason"], expires=expires)
+                           subject=fields["subject"] or None, reason=fields["reason"], expires=expires)
         with write_tx(request.app.state.engine) as conn:
             wid = wv.add_waiver(conn, w, actor=session.user.name, now=now)
             acc.audit(conn, now, "waiver_add", user=session.user.name, ip=client_ip(request), waiver_id=wid, host_key=w.host_key,
-                      clause=w.clause, check_id=w.check_id, expires=w.expires.isoformat(), reason=w.reason)
+                      clause=w.clause, check_id=w.check_id, subject=w.subject, expires=w.expires.isoformat(), reason=w.reason)
     except ValueError as exc:  # a bad date, or the model's checks (ValidationError is a ValueError)
         msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) if isinstance(exc, ValidationError) else f"日付は YYYY-MM-DD で / dates are YYYY-MM-DD: {exc}"
         return _render(request, status_code=422, message=msg, form=fields)
@@ -92,7 +93,7 @@ async def revoke(request: Request, session: AdminSession) -> Response:
         with write_tx(request.app.state.engine) as conn:
             w = wv.revoke_waiver(conn, wid, actor=session.user.name, now=now)
             acc.audit(conn, now, "waiver_revoke", user=session.user.name, ip=client_ip(request), waiver_id=wid, host_key=w.host_key,
-                      clause=w.clause, check_id=w.check_id)
+                      clause=w.clause, check_id=w.check_id, subject=w.subject)
     except wv.WaiverError as exc:
         raise HTTPException(404, str(exc)) from exc
     return RedirectResponse(f"/waivers?done=revoked-{wid}", status_code=303)

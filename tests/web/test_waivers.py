@@ -203,3 +203,38 @@ def test_csrf_less_waiver_posts_are_refused(site: Site) -> None:
         wid = wv.add_waiver(conn, wv.WaiverInput(clause="SO-14-2", reason="x", expires=date(2027, 1, 31)), actor="kanri", now=site.clock.now)
     assert c.post("/admin/waivers/revoke", data={"waiver_id": str(wid)}, follow_redirects=False).status_code == 403
     assert site.waivers()[0].revoked_at is None
+
+
+def test_a_subject_waiver_covers_that_finding_only(site: Site) -> None:
+    """Waiving telnetd must not waive tftpd: a waiver naming a check's subject marks that finding alone, and
+    never the host's whole status for the clause (the clause page row stays unwaived)."""
+    base = wqt.report(wqt.BASE + timedelta(days=2), [wqt.target("ward-pc-1", groups=["病棟"])],
+                      [("ward-pc-1", "svc.unneeded", "fail", ["SO-7-12"])])
+    ev = base.findings[0].evidence[0]
+    findings = [wqt.finding("ward-pc-1", "svc.unneeded", "fail", ["SO-7-12"], subject=s, evidence=ev) for s in ("telnet", "tftp")]
+    wqt.ingest(site.engine, base.model_copy(update={"findings": findings}))
+    c, csrf = site.client("kanri")
+
+    def block(html: str, subject: str) -> str:
+        return next(a.split("</article>")[0] for a in html.split('<article class="finding">')[1:]
+                    if f'<span class="subject">{subject}</span>' in a)
+
+    host = c.get("/host", params={"key": site.hk1}).text
+    assert "subject=telnet" in block(host, "telnet") and "例外承認（ハブ）" not in block(host, "telnet")  # the admin's waive link
+    r = c.post("/admin/waivers/add", data={"csrf": csrf, "host_key": site.hk1, "clause": "SO-7-12", "check_id": "svc.unneeded",
+                                           "subject": "telnet", "reason": "閉域網の旧装置 / legacy device on a closed network",
+                                           "expires": "2027-01-31"}, follow_redirects=False)
+    assert r.status_code == 303, r.text[-600:]
+    [w] = site.waivers()
+    assert (w.check_id, w.subject) == ("svc.unneeded", "telnet")
+    [a] = site.audit("waiver_add")
+    assert a.detail["subject"] == "telnet"
+    host = c.get("/host", params={"key": site.hk1}).text
+    assert "例外承認（ハブ）" in block(host, "telnet") and "<code>telnet</code>" in block(host, "telnet")
+    assert "例外承認（ハブ）" not in block(host, "tftp") and "st-fail" in block(host, "tftp")
+    row = next(x for x in c.get("/clause/SO-7-12").text.split("<tr>") if "ward-pc-1" in x)
+    assert "st-fail" in row and "例外承認（ハブ）" not in row  # one subject waived: the host's clause status is not
+    r = c.post("/admin/waivers/add", data={"csrf": csrf, "clause": "SO-7-12", "subject": "tftp", "reason": "x", "expires": "2027-01-31"},
+               follow_redirects=False)
+    assert r.status_code == 422 and "a subject needs its check id" in r.text
+    assert len(site.waivers()) == 1

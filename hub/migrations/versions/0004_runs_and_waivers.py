@@ -46,6 +46,7 @@ def upgrade() -> None:
             sa.Column("host_key", sa.String(length=520), nullable=True),
             sa.Column("clause", sa.String(length=16), nullable=False),
             sa.Column("check_id", sa.String(length=200), nullable=True),
+            sa.Column("subject", sa.String(length=500), nullable=True),
             sa.Column("reason", sa.Text(), nullable=False),
             sa.Column("expires", sa.Date(), nullable=False),
             sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
