@@ -432,6 +432,21 @@ def _clauses_at(conn: Connection, host_keys: list[str], at: datetime) -> dict[st
     return out
 
 
+def clause_check_ids(conn: Connection, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+    """The checks behind each (host, clause) now (host_clause_latest.check_ids): what a one-check waiver is matched against."""
+    from sqlalchemy import tuple_
+
+    hcl = s.host_clause_latest
+    out: dict[tuple[str, str], list[str]] = {}
+    wanted = list(dict.fromkeys(pairs))
+    for start in range(0, len(wanted), 400):
+        chunk = wanted[start:start + 400]
+        q = select(hcl.c.host_key, hcl.c.clause, hcl.c.check_ids).where(tuple_(hcl.c.host_key, hcl.c.clause).in_(chunk))
+        for hk, clause, ids in conn.execute(q):
+            out[(hk, clause)] = list(ids or [])
+    return out
+
+
 # --- clause and host pages ----------------------------------------------------------------------------
 
 

@@ -96,9 +96,14 @@ def trends(request: Request, session: UserSession, by: Annotated[str, Query(patt
     with _conn(request) as conn:
         series = wq.trends(conn, f, since_d, until_d, by)  # type: ignore[arg-type]
         worsened = wq.worsened_since(conn, f, datetime.combine(worse_d, time.min, tzinfo=UTC))
+        waivers = wv.list_waivers(conn) if worsened else []
+        checks = wq.clause_check_ids(conn, [(w.host_key, w.clause) for w in worsened]) if waivers else {}
     charts = [(t, trend_svg(t)) for t in series]
+    # a worsening that an admin has accepted is still listed (it did get worse), with the waiver beside it
+    waived = {(w.host_key, w.clause): m for w in worsened
+              if (m := wv.matching(waivers, w.host_key, [w.clause], checks.get((w.host_key, w.clause), []), today)) is not None}
     return page(request, "web_trends.html", charts=charts, worsened=worsened, by=by, since=since_d, until=until_d, worse_since=worse_d,
-                f=f, params=_filter_params(f))
+                f=f, params=_filter_params(f), waived=waived)
 
 
 @router.get("/host")

@@ -238,3 +238,25 @@ def test_a_subject_waiver_covers_that_finding_only(site: Site) -> None:
                follow_redirects=False)
     assert r.status_code == 422 and "a subject needs its check id" in r.text
     assert len(site.waivers()) == 1
+
+
+def test_trends_list_a_waived_worsening_with_its_waiver(site: Site) -> None:
+    """A host that got worse is still listed on the trends page after an admin accepts it, with the waiver
+    beside it; another worsening stays unmarked."""
+    a, b = wqt.target("ward-pc-1", groups=["病棟"]), wqt.target("ward-pc-2", groups=["病棟"])
+    wqt.ingest(site.engine, wqt.report(wqt.BASE + timedelta(days=2, hours=12), [a, b], [
+        ("ward-pc-1", "pw.maxdays", "fail", ["SO-14-2"]), ("ward-pc-1", "pw.minlen", "fail", ["SO-14-2"]),  # SO-14-2 was fail already
+        ("ward-pc-1", "log.keep", "fail", ["SO-13-6"]),
+        ("ward-pc-2", "pw.maxdays", "fail", ["SO-14-2"]), ("ward-pc-2", "log.keep", "fail", ["SO-13-6"]),  # pass -> fail
+    ]))
+    c, csrf = site.client("kanri")
+    since = (wqt.BASE + timedelta(days=2)).date().isoformat()
+    page = c.get("/trends", params={"worse_since": since}).text
+    row = next(x for x in page.split("<tr>") if "ward-pc-2" in x and "SO-13-6" in x)
+    assert "例外承認（ハブ）" not in row
+    assert c.post("/admin/waivers/add", data={"csrf": csrf, "host_key": site.hk2, "clause": "SO-13-6", "check_id": "log.keep",
+                                              "reason": "ログサーバ移行中 / log server being moved", "expires": "2027-01-31"},
+                  follow_redirects=False).status_code == 303
+    page = c.get("/trends", params={"worse_since": since}).text
+    row = next(x for x in page.split("<tr>") if "ward-pc-2" in x and "SO-13-6" in x)
+    assert "例外承認（ハブ）" in row and "ログサーバ移行中" in row and "st-fail" in row
