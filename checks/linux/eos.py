@@ -5,7 +5,7 @@ from __future__ import annotations
 from tenken.checks.eos_data import load_eos_table
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, check
-from tenken.checks.rules.eos import CLAUSES, TITLE, judge_eos
+from tenken.checks.rules.eos import CLAUSES, TITLE, judge_eos, judge_eos_unknown
 from tenken.collectors.linux.patches import PatchFacts
 
 PATCHES = "linux.patches"
@@ -27,10 +27,7 @@ def os_eos(ctx: CheckContext) -> list[Finding]:
     table = load_eos_table()
     release = table.find(IDS.get(osr.id, osr.id), osr.version_id)
     if release is None:
-        return [ctx.finding(
-            Status.WARN, title=Text(ja="OS のサポート期限が不明", en="End of support unknown for this OS"),
-            detail=Text(ja=f"{osr.label}（ID={osr.id}、VERSION_ID={osr.version_id or '—'}）のサポート期限は tenken のデータ（{table.data_as_of}時点）にありません。",
-                        en=f"{osr.label} (ID={osr.id}, VERSION_ID={osr.version_id or '-'}) is not in tenken's end-of-support data (as of {table.data_as_of})."),
-            remediation=Text(ja="ベンダーのライフサイクル情報でサポート期限を確認し、台帳に記録してください。",
-                             en="Check the vendor's lifecycle page for its end of support and record it in the inventory."))]
+        what = Text(ja=f"{osr.label}（ID={osr.id}、VERSION_ID={osr.version_id or '—'}）", en=f"{osr.label} (ID={osr.id}, VERSION_ID={osr.version_id or '-'})")
+        return [ctx.verdict(judge_eos_unknown(what, data_as_of=table.data_as_of, lifecycle=Text(
+            ja="ベンダーのライフサイクル情報", en="the vendor's lifecycle page")))]
     return [ctx.verdict(judge_eos(release, ctx.now, warn_days=ctx.policy.eos.warn_days, data_as_of=table.data_as_of))]

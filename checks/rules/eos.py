@@ -36,3 +36,15 @@ def judge_eos(release: EosRelease, now: datetime, *, warn_days: int, data_as_of:
     return Verdict(Status.PASS, TITLE, clauses=CLAUSES,
                    detail=Text(ja=f"{release.name} のサポートは {release.eos.isoformat()} まで（あと {left} 日）。{src_ja}",
                                en=f"{release.name} is supported until {release.eos.isoformat()} ({left} days left). {src_en}"))
+
+
+def judge_eos_unknown(what: Text, *, data_as_of: date, lifecycle: Text, basis: str = "") -> Verdict:
+    """A release tenken's data does not list: warn (never pass: nobody has checked its date), and say where
+    the date is found. `what` names the release as read from the host; `basis`, how it was looked up."""
+    why = f"（{basis}）" if basis else ""
+    why_en = f"; {basis}" if basis else ""
+    return Verdict(Status.WARN, Text(ja="OS のサポート期限が不明", en="End of support unknown for this OS"), clauses=CLAUSES,
+                   detail=Text(ja=f"{what.ja} のサポート期限は tenken のデータ（{data_as_of}時点）にありません{why}。",
+                               en=f"{what.en} is not in tenken's end-of-support data (as of {data_as_of}{why_en})."),
+                   remediation=Text(ja=f"{lifecycle.ja}でサポート期限を確認し、台帳に記録してください。",
+                                    en=f"Check {lifecycle.en} for its end of support and record it in the inventory."))

@@ -13,7 +13,7 @@ from dataclasses import replace
 from tenken.checks.eos_data import load_eos_table
 from tenken.checks.finding import Finding, Severity, Status, Text
 from tenken.checks.registry import CheckContext, OsFamily, check
-from tenken.checks.rules.eos import CLAUSES, TITLE, judge_eos
+from tenken.checks.rules.eos import CLAUSES, TITLE, judge_eos, judge_eos_unknown
 from tenken.collectors.windows.updates import UpdatesFacts
 
 UPDATES = "windows.updates"
@@ -34,12 +34,8 @@ def os_eos(ctx: CheckContext) -> list[Finding]:
             en=f"The OS build (CurrentVersion CurrentBuild) could not be read ({desc})."))]
     hit = table.find_windows(f.os_build, f.installation_type, f.edition_id)
     if hit.release is None:
-        return [ctx.finding(
-            Status.WARN, title=Text(ja="OS のサポート期限が不明", en="End of support unknown for this OS"),
-            detail=Text(ja=f"{desc} のサポート期限は tenken のデータ（{as_of}時点）にありません（{hit.basis}）。",
-                        en=f"{desc} is not in tenken's end-of-support data (as of {as_of}; {hit.basis})."),
-            remediation=Text(ja="Microsoft のライフサイクル情報（learn.microsoft.com/lifecycle）でサポート期限を確認し、台帳に記録してください。",
-                             en="Check Microsoft's lifecycle page (learn.microsoft.com/lifecycle) for its end of support and record it in the inventory."))]
+        return [ctx.verdict(judge_eos_unknown(Text(ja=desc, en=desc), data_as_of=as_of, basis=hit.basis, lifecycle=Text(
+            ja="Microsoft のライフサイクル情報（learn.microsoft.com/lifecycle）", en="Microsoft's lifecycle page (learn.microsoft.com/lifecycle)")))]
     v = judge_eos(hit.release, ctx.now, warn_days=ctx.policy.eos.warn_days, data_as_of=as_of)
     basis = Text(ja=f" 判定根拠: {desc}; {hit.basis}。", en=f" Basis: {desc}; {hit.basis}.")
     return [ctx.verdict(replace(v, detail=Text(ja=v.detail.ja + basis.ja, en=v.detail.en + basis.en)))]
