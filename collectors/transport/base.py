@@ -121,14 +121,14 @@ class Transport(ABC):
         """Names in a directory (sorted); raises FileMissing/AccessDenied."""
 
     def read_chunks(self, path: str, *, max_bytes: int = 8 * 1024 * 1024, chunk: int = 1024 * 1024) -> Iterator[bytes]:
-        """A file in pieces of at most `chunk` bytes, for files too big to hold whole (a 19 MB apt list).
+        """A file in pieces (of at most `chunk` bytes where the transport reads it in pieces), for files too
+        big to hold whole (a 19 MB apt list); consumers take pieces of any size.
 
         Opening errors (FileMissing/AccessDenied) are raised by this call, not by the first piece; a read
-        error later is a TransportError from the iteration. Remote transports fetch the file whole (the
-        default here): a local or offline-root transport reads it piece by piece.
+        error later is a TransportError from the iteration. Remote transports fetch the file whole and hand
+        it over as one piece (the default here): a local or offline-root transport reads it piece by piece.
         """
-        data = self.read_file(path, max_bytes=max_bytes)
-        return iter([data[i:i + chunk] for i in range(0, len(data), chunk)] or [b""])
+        return iter([self.read_file(path, max_bytes=max_bytes)])
 
     def read_many(self, paths: Sequence[str], *, privileged: bool = False) -> dict[str, bytes | TransportError]:
         """Read several files; remote transports override this to use one round trip."""

@@ -22,6 +22,7 @@ from tenken.collectors.transport.base import (
     OsFamily,
     TimedOut,
     Transport,
+    TransportError,
 )
 
 # Commands are read by parsers written for the C locale; a Japanese locale would change their output.
@@ -56,11 +57,11 @@ def open_file(path: str, shown: str | None = None) -> BinaryIO:
         raise
     try:
         mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
         if not stat.S_ISREG(mode):
             what = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-                    stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory"}.get(stat.S_IFMT(mode), "not a regular file")
-            if stat.S_ISDIR(mode):
-                raise IsADirectoryError(21, "Is a directory", path)
+                    stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(mode), "not a regular file")
             raise NotRegularFile(f"{shown or path}: is {what}, not a regular file: not read")
         return os.fdopen(fd, "rb", buffering=0)
     except BaseException:
@@ -132,6 +133,15 @@ def open_chunks(fh: BinaryIO, max_bytes: int, chunk: int, path: str) -> Iterator
             yield piece
 
 
+def _open_error(path: str, exc: OSError) -> TransportError:
+    """How an open/read failure of a local file reads in evidence."""
+    if isinstance(exc, IsADirectoryError):
+        return FileMissing(f"{path}: is a directory")
+    if isinstance(exc, PermissionError):
+        return AccessDenied(f"{path}: permission denied (needs root)")
+    return FileMissing(f"{path}: not found")
+
+
 class LocalTransport(Transport):
     target = "local"
     os = OsFamily.LINUX
@@ -153,30 +163,20 @@ class LocalTransport(Transport):
     def read_file(self, path: str, *, privileged: bool = False, max_bytes: int = 8 * 1024 * 1024) -> bytes:
         try:
             return _read_bounded(path, max_bytes)
-        except FileNotFoundError as exc:
-            raise FileMissing(f"{path}: not found") from exc
         except PermissionError as exc:
             if privileged and not self._is_root and shutil.which("sudo") is not None:
                 res = run_subprocess(["sudo", "-n", "--", "cat", "--", path], 10.0)
                 if res.ok:
                     return res.stdout[:max_bytes]
-            raise AccessDenied(f"{path}: permission denied (needs root)") from exc
-        except IsADirectoryError as exc:
-            raise FileMissing(f"{path}: is a directory") from exc
-        except NotADirectoryError as exc:
-            raise FileMissing(f"{path}: not found") from exc
+            raise _open_error(path, exc) from exc
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise _open_error(path, exc) from exc
 
     def read_chunks(self, path: str, *, max_bytes: int = 8 * 1024 * 1024, chunk: int = 1024 * 1024) -> Iterator[bytes]:
         try:
             fh = open_file(path)  # closed by open_chunks
-        except FileNotFoundError as exc:
-            raise FileMissing(f"{path}: not found") from exc
-        except PermissionError as exc:
-            raise AccessDenied(f"{path}: permission denied (needs root)") from exc
-        except IsADirectoryError as exc:
-            raise FileMissing(f"{path}: is a directory") from exc
-        except NotADirectoryError as exc:
-            raise FileMissing(f"{path}: not found") from exc
+        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            raise _open_error(path, exc) from exc
         return open_chunks(fh, max_bytes, chunk, path)
 
     def stat(self, path: str) -> FileStat:
