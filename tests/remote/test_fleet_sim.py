@@ -172,10 +172,10 @@ def test_a_cut_or_damaged_stream_is_refused(recorded, tmp_path: Path) -> None:
         read_report_stream(missing)
 
 
-def test_scan_inventory_jsonl_streams_real_sshd_hosts(sshd_factory, tmp_path: Path, remote_cli) -> None:
+def _linux_inventory(tmp_path: Path, servers) -> tuple[Path, int]:  # type: ignore[no-untyped-def]
+    """An inventory of the sshd servers (group linux, strict known_hosts) plus one host nothing listens for."""
     from sshd_fixture import free_port
 
-    servers = [sshd_factory() for _ in range(2)]
     kh = tmp_path / "known_hosts"
     kh.write_text("".join(s.known_hosts_line() + "\n" for s in servers))
     dead = free_port()
@@ -191,6 +191,13 @@ groups:
     hosts:
 """ + "".join(f"      - name: srv{i}\n        address: 127.0.0.1\n        port: {s.port}\n" for i, s in enumerate(servers))
         + f"      - name: dead\n        address: 127.0.0.1\n        port: {dead}\n")
+    return inv, dead
+
+
+def test_scan_inventory_jsonl_streams_real_sshd_hosts(sshd_factory, tmp_path: Path, remote_cli) -> None:
+
+    servers = [sshd_factory() for _ in range(2)]
+    inv, dead = _linux_inventory(tmp_path, servers)
     out = tmp_path / "fleet.jsonl"
     res = remote_cli("scan", "inventory", str(inv), "-f", "jsonl", "-o", str(out), "--concurrency", "3")
     assert res.exit_code == 3, res.stderr
@@ -325,24 +332,9 @@ def test_scan_inventory_with_worker_processes_on_real_sshd_hosts(sshd_factory, t
     import subprocess
     import sys
 
-    from sshd_fixture import free_port
 
     servers = [sshd_factory() for _ in range(3)]
-    kh = tmp_path / "known_hosts"
-    kh.write_text("".join(s.known_hosts_line() + "\n" for s in servers))
-    dead = free_port()
-    inv = tmp_path / "inventory.yaml"
-    inv.write_text(f"""
-defaults:
-  user: root
-  identity: {servers[0].client_key}
-  known_hosts: {kh}
-  agent: false
-groups:
-  linux:
-    hosts:
-""" + "".join(f"      - name: srv{i}\n        address: 127.0.0.1\n        port: {s.port}\n" for i, s in enumerate(servers))
-        + f"      - name: dead\n        address: 127.0.0.1\n        port: {dead}\n")
+    inv, dead = _linux_inventory(tmp_path, servers)
     out = tmp_path / "fleet.jsonl"
     proc = subprocess.run([sys.executable, "-m", "tenken", "scan", "inventory", str(inv), "-f", "jsonl", "-o", str(out),
                            "--concurrency", "4", "--processes", "2"], capture_output=True, text=True, timeout=300)
