@@ -158,7 +158,8 @@ def stream_forked(
     for pid, _, idxs, _ in workers:
         for i in idxs:
             if i not in seen:
-                why = f"internal error: the worker process scanning this host ended before reporting it ({statuses[pid]})"
+                why = (f"internal error: the worker process scanning this host ended before reporting it ({statuses[pid]}); "
+                       "its traceback is on stderr: re-run the scan (--processes 1 scans in one process)")
                 if progress is not None:
                     progress(specs[i], False)
                 emit(i, lost(specs[i], why))

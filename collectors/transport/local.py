@@ -53,7 +53,7 @@ def open_file(path: str, shown: str | None = None) -> BinaryIO:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         if exc.errno in (errno.ENXIO, errno.ENODEV):  # a UNIX socket, or a device without its driver
-            raise NotRegularFile(f"{shown or path}: is a socket or device, not a regular file: not read") from exc
+            raise NotRegularFile(f"{shown or path}: is a socket or device, not a regular file: not read (collectors read regular files only: check what put it there)") from exc
         raise
     try:
         mode = os.fstat(fd).st_mode
@@ -62,7 +62,7 @@ def open_file(path: str, shown: str | None = None) -> BinaryIO:
         if not stat.S_ISREG(mode):
             what = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
                     stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(mode), "not a regular file")
-            raise NotRegularFile(f"{shown or path}: is {what}, not a regular file: not read")
+            raise NotRegularFile(f"{shown or path}: is {what}, not a regular file: not read (collectors read regular files only: check what put it there)")
         return os.fdopen(fd, "rb", buffering=0)
     except BaseException:
         os.close(fd)
@@ -156,7 +156,7 @@ class LocalTransport(Transport):
         if privileged and not self._is_root:
             if shutil.which("sudo") is None:
                 # Not "command not found" for the tool itself: that reads as "not installed" (not_applicable)
-                raise AccessDenied(f"{argv[0]}: needs root, and sudo is not installed")
+                raise AccessDenied(f"{argv[0]}: needs root, and sudo is not installed: run tenken as root, or install sudo and allow this user `sudo -n`")
             argv = ["sudo", "-n", "--", *argv]
         return run_subprocess(argv, timeout)
 

@@ -795,7 +795,7 @@ class SSHTransport(Transport):
         if ent.status == "denied":
             raise AccessDenied(f"{path}: permission denied")
         if ent.status == "special":  # never read: `head` would block on a FIFO until the host's deadline
-            raise NotRegularFile(f"{path}: is a FIFO, socket or device, not a regular file: not read")
+            raise NotRegularFile(f"{path}: is a FIFO, socket or device, not a regular file: not read (collectors read regular files only: check what put it there)")
         if ent.status != "ok":
             raise TransportError(f"{path}: {what} failed: {ent.message or ent.status}")
 
