@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -312,7 +313,36 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
             return
 
 
-class PyTlsServer:
+class _ServerProcess:
+    """A test server in a child process listening on `self.port`: started, waited for, stopped."""
+
+    port: int
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+
+    def _popen(self) -> subprocess.Popen[bytes]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self.proc = self._popen()
+        try:
+            wait_port(self.port)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class PyTlsServer(_ServerProcess):
     """A threaded TLS server (real OpenSSL via the ssl module) in its own process: HTTPS or SMTP+STARTTLS.
 
     Its own process, so the scanner in the test process does not share a GIL with the server it scans.
@@ -331,26 +361,11 @@ class PyTlsServer:
             self.argv += ["--serial-delay", str(serial_delay)]
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> PyTlsServer:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            wait_port(self.port)
-        except RuntimeError:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+    def _popen(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-class OpenSslServer:
+class OpenSslServer(_ServerProcess):
     """`openssl s_server` with chosen TLS 1.3 suites: Python's ssl cannot restrict TLS 1.3 suites, and a
     server accepting only TLS_AES_128_CCM_8_SHA256 (embedded TLS stacks on devices) is what sslyze's hello
     never meets. `-www` answers an HTTP GET with a status page, one connection at a time."""
@@ -361,23 +376,8 @@ class OpenSslServer:
                      "-tls1_3", "-ciphersuites", ciphersuites, "-www", "-quiet", *extra]
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> OpenSslServer:
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_port(self.port)
-        except RuntimeError:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+    def _popen(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 class _Serial(socketserver.TCPServer):
