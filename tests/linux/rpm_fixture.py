@@ -16,23 +16,38 @@ rpm and dnf both read their database path from the macro `_dbpath`, which Debian
 Every rpm/rpmbuild/dnf run here gets HOME=<private dir> whose .rpmmacros sets `%_dbpath /var/lib/rpm`, so
 both use ROOT/var/lib/rpm and nothing under the real HOME.
 
-What this Debian dnf (4.14.0, libdnf 0.69, the Debian build) does, measured by tests/linux/test_rpm_fixture.py:
-- modules: libdnf's modular filtering works. With two streams of one module in modules.yaml (1.0 and 2.0,
-  each listing its own artifacts) and `etc/dnf/modules.d/<name>.module` enabling stream 1.0, check-update
-  offers only the stream-1.0 update; the stream-2.0 rpm (higher version) is never offered. Packages that
-  are module artifacts of a module with NO enabled stream are hidden too (the non-modular copy wins);
-  `module_hotfixes=1` on the repo lifts that filter. (test_two_streams_only_enabled_stream_offered,
-  test_module_artifact_hidden_without_enabled_stream)
-- obsoletes: check-update prints an "Obsoleting Packages" section: the obsoleting package with its repo,
-  then, indented, the installed package it obsoletes. (test_obsoleting_package_listed)
-- excludes: excludepkgs in dnf.conf [main] and in a repo section are both honoured (the excluded package
-  is not offered); includepkgs on a repo limits it to the listed names. (test_excluded_not_offered)
-- priority: a lower `priority=` repo wins even with the lower version: the higher version in the
-  priority-99 repo is not offered. (test_priority_repo_wins)
-- updateinfo: `updateinfo list --security` lists an advisory only when an installed package is older
-  than a package in its pkglist (advisory id, severity/type, NEVRA). (test_updateinfo_security)
-- dnf -C (cache only) needs no root: every test here also passes with the root owned by and dnf run as
-  an unprivileged user (checked by hand, see test_nonroot_when_possible).
+What this Debian dnf (4.14.0 with libdnf 0.69.0, createrepo_c 0.17.3) does, each point pinned by a test in
+tests/linux/test_rpm_fixture.py:
+- modules: modular filtering works. modules.yaml with nodejs:18 and nodejs:20 (each listing its own
+  artifacts) and etc/dnf/modules.d/nodejs.module enabling 18: check-update offers only 1:18.20.2, never the
+  higher 1:20.12.2 of stream 20; enabling 20 offers 20.12.2 instead. With no stream enabled and no default,
+  or the module disabled, every modular package is hidden (nothing offered). A modulemd-defaults stream counts
+  as enabled. A non-modular nodejs in a plain repo is masked by the module; module_hotfixes=1 on a repo
+  lifts the mask for that repo. (test_two_streams_only_enabled_stream_offered, test_default_stream_and_module_hotfixes)
+- obsoletes: check-update prints "Obsoleting Packages", then the obsoleting package with its repo and,
+  indented by four spaces, the installed package it obsoletes with repo @System. (test_obsoleting_package_listed)
+- excludes: excludepkgs in dnf.conf [main] and in a repo section (globs too) hide the package; includepkgs
+  on a repo limits that repo to the listed names; an enabled=0 repo is ignored. (test_excluded_not_offered)
+- priority: a repo with a lower priority= number wins for the names it carries, even with a lower version
+  (a-1.1 from priority 10 is offered, not a-2.0 from priority 99); names only in the other repo still come
+  from there. (test_priority_repo_wins)
+- updateinfo: `updateinfo list --security` lists a security advisory only when an installed package is
+  older than a package of its pkglist, one line per package: id, "<severity>/Sec.", NEVRA (epoch shown only
+  when non-zero). bugfix advisories and ones older than the installed set appear only with --all.
+  (test_updateinfo_security)
+- compression: gz, xz and bz2 repodata; createrepo_c 0.17.3 cannot write zstd (it arrived in 0.20), so
+  compress="zst" raises. (test_compression)
+- the cache: makecache stores primary, filelists (and updateinfo/modules when present, not other) under
+  ROOT/var/cache/dnf/<repoid>-<16 hex>/repodata/ plus <repoid>.solv files, as on a RHEL host; `dnf -C`
+  answers from it with the repository directory deleted. (test_layout_is_a_rhel9_host, test_cache_only_and_host_untouched)
+- paths: under --installroot, cachedir/logdir/persistdir from dnf.conf or the defaults are prefixed with the
+  root, but a --setopt=cachedir=/var/cache/dnf is NOT (it wrote repo caches to the host's /var/cache/dnf),
+  so no path option is passed with --setopt except reposdir and varsdir, whose values are host paths.
+- no root needed: dnf -C and makecache work as nobody on a root that nobody owns. An unprivileged dnf
+  defaults cachedir to /var/tmp/dnf-<user>-*/ (which would land at ROOT/var/tmp/...), so makecache gets a
+  copy of ROOT's dnf.conf with cachedir=/var/cache/dnf; dnf -C reads system_cachedir (/var/cache/dnf) for
+  every user. An unprivileged dnf always creates its lock directory /var/tmp/dnf-<user>-*/locks on the HOST
+  (dnf's own behaviour). (test_dnf_works_unprivileged)
 """
 
 from __future__ import annotations
