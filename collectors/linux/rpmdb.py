@@ -168,6 +168,9 @@ def read_rpmdb_sqlite(db: bytes, wal: bytes | None = None, *, path: str = RPMDB_
         raise RpmdbError(reason)
     if len(db) < 100:
         raise RpmdbError(f"{path}: {len(db)} bytes, shorter than a sqlite header (truncated)")
+    truncated = _truncation(db)
+    if truncated:
+        raise RpmdbError(f"{path}: {truncated} (truncated copy?)")
     try:
         if wal:
             with tempfile.TemporaryDirectory(prefix="tenken-rpmdb-") as tmp:
@@ -194,6 +197,23 @@ def read_rpmdb_sqlite(db: bytes, wal: bytes | None = None, *, path: str = RPMDB_
         raise RpmdbError(f"{path}: damaged sqlite database ({type(e).__name__}: {e})") from None
     except (OSError, MemoryError, OverflowError) as e:
         raise RpmdbError(f"{path}: could not be read ({type(e).__name__}: {e})") from None
+
+
+def _truncation(db: bytes) -> str | None:
+    """Why the file cannot be whole: its length against the page size and page count its header states.
+
+    sqlite itself reads a file cut short at a page it does not need as if nothing were missing.
+    """
+    (page_size,) = struct.unpack_from(">H", db, 16)
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return f"page size {page_size} in its header is not a power of two from 512 to 65536"
+    if len(db) % page_size:
+        return f"{len(db)} bytes, not a whole number of {page_size}-byte pages"
+    change, pages, valid_for = struct.unpack_from(">I", db, 24)[0], struct.unpack_from(">I", db, 28)[0], struct.unpack_from(">I", db, 92)[0]
+    if valid_for == change and pages and len(db) < pages * page_size:
+        return f"{len(db)} bytes, its header says {pages} pages of {page_size} bytes"
+    return None
 
 
 def _read(con: sqlite3.Connection, path: str) -> list[InstalledRpm]:
