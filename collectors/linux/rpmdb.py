@@ -189,13 +189,13 @@ def read_rpmdb_sqlite(db: bytes, wal: bytes | None = None, *, path: str = RPMDB_
             image[18:20] = b"\x01\x01"
         con = sqlite3.connect(":memory:")
         try:
-            con.deserialize(bytes(image))
+            con.deserialize(image)
             return _read(con, path)
         finally:
             con.close()
     except sqlite3.Error as e:
         raise RpmdbError(f"{path}: damaged sqlite database ({type(e).__name__}: {e})") from None
-    except (OSError, MemoryError, OverflowError) as e:
+    except (OSError, MemoryError, OverflowError, ValueError) as e:
         raise RpmdbError(f"{path}: could not be read ({type(e).__name__}: {e})") from None
 
 
@@ -225,22 +225,34 @@ def _read(con: sqlite3.Connection, path: str) -> list[InstalledRpm]:
         return 1 if steps > _SQLITE_STEPS else 0
 
     con.set_progress_handler(progress, 10_000)
+    # no value larger than a header may be built (a generated column of zeroblob(10**9), say)
+    con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_HEADER_BYTES + 1)
     con.execute("PRAGMA query_only = ON")
     con.execute("PRAGMA trusted_schema = OFF")
     con.execute("PRAGMA cell_size_check = ON")
-    tables = {name: typ for name, typ in con.execute("SELECT name, type FROM sqlite_master WHERE name = 'Packages'")}
-    if tables.get("Packages") != "table":
+    rows = con.execute("SELECT type, sql FROM sqlite_master WHERE name = 'Packages'").fetchall()
+    if len(rows) != 1 or rows[0][0] != "table":
         raise RpmdbError(f"{path}: sqlite database without a Packages table (not an rpm database?)")
-    cols = {row[1] for row in con.execute("PRAGMA table_info(Packages)")}
-    if not {"hnum", "blob"} <= cols:
+    if not isinstance(rows[0][1], str) or rows[0][1].lstrip().upper().startswith("CREATE VIRTUAL"):
+        raise RpmdbError(f"{path}: Packages is a virtual table, not rpm's (not read)")
+    # table_xinfo column 6: 0 for a stored column; generated (computed on read) columns are not rpm's
+    cols = {row[1]: row[6] for row in con.execute("PRAGMA table_xinfo(Packages)")}
+    if not {"hnum", "blob"} <= cols.keys():
         raise RpmdbError(f"{path}: Packages table without hnum and blob columns (not an rpm database?)")
+    if cols["hnum"] or cols["blob"]:
+        raise RpmdbError(f"{path}: Packages table with generated hnum or blob columns, not rpm's (not read)")
     out: list[InstalledRpm] = []
-    for rows, (hnum, blob) in enumerate(con.execute("SELECT hnum, blob FROM Packages ORDER BY hnum")):
-        if rows >= MAX_PACKAGES:
+    for i, (hnum, blob) in enumerate(con.execute("SELECT hnum, blob FROM Packages ORDER BY hnum")):
+        if i >= MAX_PACKAGES:
             raise RpmdbError(f"{path}: more than {MAX_PACKAGES} packages")
         if not isinstance(blob, bytes):
-            raise RpmdbError(f"{path}: Packages row hnum {hnum}: blob is {type(blob).__name__}, not a header")
-        pkg = parse_header(blob, where=f"{path}: Packages row hnum {hnum}")
+            raise RpmdbError(f"{path}: Packages row hnum {_short(hnum)}: blob is {type(blob).__name__}, not a header")
+        pkg = parse_header(blob, where=f"{path}: Packages row hnum {_short(hnum)}")
         if pkg is not None:
             out.append(pkg)
     return out
+
+
+def _short(value: object) -> str:
+    """hnum as it may be named in a message: an integer, or (a hostile schema) the first characters of a repr."""
+    return str(value) if isinstance(value, int) else repr(value)[:24]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tenken.collectors.linux import rpmdb
 from tenken.collectors.linux.rpmdb import (
     MAX_INDEX_ENTRIES,
     RPMDB_BDB_PATHS,
@@ -260,9 +261,27 @@ def test_random_bytes_and_other_sqlite_files(tmp_path: Path) -> None:
         read_rpmdb_sqlite(_tamper_sqlite(tmp_path, "CREATE TABLE t(hnum, blob); CREATE VIEW Packages AS SELECT * FROM t", "b"))
     with pytest.raises(RpmdbError, match="without hnum and blob"):
         read_rpmdb_sqlite(_tamper_sqlite(tmp_path, "CREATE TABLE Packages(a, b)", "c"))
+    # a generated column that would build a gigabyte on read: refused before any row is read
+    huge = _tamper_sqlite(tmp_path, "CREATE TABLE Packages(hnum INTEGER PRIMARY KEY, blob AS (zeroblob(900000000))); "
+                          "INSERT INTO Packages (hnum) VALUES (1)", "e")
+    with pytest.raises(RpmdbError, match="generated hnum or blob"):
+        read_rpmdb_sqlite(huge)
+    with pytest.raises(RpmdbError, match="virtual table"):
+        read_rpmdb_sqlite(_tamper_sqlite(tmp_path, "CREATE VIRTUAL TABLE Packages USING fts5(hnum, blob)", "f"))
+    # the length limit is there as well: a value over MAX_HEADER_BYTES is not built even where it is computed
+    con = sqlite3.connect(":memory:")
+    con.deserialize(_tamper_sqlite(tmp_path, "CREATE TABLE Packages(hnum INTEGER PRIMARY KEY, blob BLOB)", "g"))
+    assert rpmdb._read(con, "x") == []
+    with pytest.raises(sqlite3.DataError, match="too big"):
+        con.execute("SELECT zeroblob(900000000)").fetchone()
+    con.close()
     not_blob = _tamper_sqlite(tmp_path, "CREATE TABLE Packages(hnum INTEGER PRIMARY KEY, blob BLOB); INSERT INTO Packages VALUES (7, 'text')", "d")
     with pytest.raises(RpmdbError, match="hnum 7: blob is str"):
         read_rpmdb_sqlite(not_blob)
+    long_hnum = _tamper_sqlite(tmp_path, "CREATE TABLE Packages(hnum TEXT, blob BLOB); INSERT INTO Packages VALUES (printf('%.5000c', 'Z'), x'00')", "h")
+    with pytest.raises(RpmdbError, match="hnum 'ZZZ") as e:
+        read_rpmdb_sqlite(long_hnum)
+    assert len(str(e.value)) < 300
 
 
 def test_a_header_that_lies_names_the_row_and_not_its_bytes(tmp_path: Path) -> None:
