@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages started by the tests themselves: real sshd, TLS servers, PostgreSQL, Chromium, chrony.
-PKGS=(openssh-server openssh-client openssl nginx chrony postgresql sudo chromium chromium-driver lynis testssl.sh distro-info-data mmdebstrap podman buildah fonts-noto-cjk poppler-utils)
+# System packages started by the tests themselves: real sshd, TLS servers, PostgreSQL, Chromium, chrony;
+# rpm and rpmbuild write the real rpm databases tests/linux/test_rpmdb.py reads without rpm.
+PKGS=(openssh-server openssh-client openssl nginx chrony postgresql sudo chromium chromium-driver lynis testssl.sh distro-info-data mmdebstrap podman buildah fonts-noto-cjk poppler-utils rpm)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
