@@ -429,3 +429,18 @@ def test_mutated_real_database_files(built: dict, data: st.DataObject) -> None:
     except RpmdbError:
         return
     assert all(isinstance(p, InstalledRpm) for p in got)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=0, max_size=3000), st.sampled_from([512, 1024, 4096]), st.integers(0, 3))
+def test_random_files_behind_a_sqlite_header(rest: bytes, page: int, pages: int) -> None:
+    """Past the magic the bytes are random: RpmdbError (or, when sqlite finds nothing wrong, a list), nothing else."""
+    head = bytearray(b"SQLite format 3\x00" + bytes(84))
+    struct.pack_into(">H", head, 16, page)
+    body = bytes(head) + rest
+    body += bytes(-len(body) % page + page * pages)
+    try:
+        got = read_rpmdb_sqlite(body)
+    except RpmdbError:
+        return
+    assert all(isinstance(p, InstalledRpm) for p in got)
