@@ -38,6 +38,7 @@ class CollectSettings(BaseModel):
     #: Also run `apt-get -s dist-upgrade` on a remote Debian host and record where it disagrees with the
     #: file-based computation (off by default: it costs the target 2-3 CPU-seconds).
     apt_crosscheck: bool = False
+    dnf_crosscheck: bool = False  # also run `dnf -C check-update` and record where it differs (evidence)
     #: Ask the Windows Update Agent (Windows Update or the host's WSUS) which updates are missing. Off by
     #: default: a search can take minutes and loads the update server when a whole fleet asks at once.
     windows_update_search: bool = False

@@ -16,10 +16,11 @@ root without apt lists records pending updates as `offline`; the other file-base
 
 Pending lists are only as fresh as the host's package index, so the index age is collected too.
 
-RHEL family over SSH still runs `dnf -C check-update` / `updateinfo` on the target (from its cache, in
-the scan's one batch, see transport/ssh_plan.py): computing them on the scanner would mean shipping
-repodata primary.xml and updateinfo.xml (tens of MB per repository, compressed) and reimplementing
-dnf's modular/obsoletes resolution; not done.
+RHEL family (dnf): the same idea. Pending updates and security advisories are computed from the rpm
+database, the enabled repositories' cached repodata and dnf's configuration (rpm_files.py on the host or an
+image, rpm_remote.py filtered on the target; rpm_pending.py computes); `dnf -C check-update` is the fallback
+and an optional cross-check (CollectSettings.dnf_crosscheck). yum (RHEL 7) caches its metadata as sqlite
+and still runs `yum -C check-update`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from tenken.collectors.linux.apt_lists import Upgrade, collect_apt_lists
 from tenken.collectors.linux.apt_remote import collect_apt_lists_remote
 from tenken.collectors.linux.osrelease import OsRelease, read_os_release
 from tenken.collectors.linux.pkgdb import query_packages
+from tenken.collectors.linux.rpm_files import RpmResult, collect_rpm_files
+from tenken.collectors.linux.rpm_remote import collect_rpm_remote
+from tenken.collectors.linux.rpmvercmp import vercmp
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
 
@@ -51,6 +55,7 @@ class PendingUpdate(BaseModel):
     candidate: str | None = None
     origin: str | None = None  # apt origin/suite or dnf repository
     security: bool = False
+    replaced_by: str | None = None  # dnf: another package that obsoletes this one (candidate is its version)
 
 
 class Advisory(BaseModel):
@@ -109,7 +114,8 @@ class PatchFacts(Facts):
     package_manager: str | None = None  # apt | dnf | yum | None
     pending: list[PendingUpdate] | None = None  # None: not collected (see unavailable["pending"])
     pending_source: str | None = None
-    # how `pending` was obtained: apt-lists (computed from the files) | apt-get -s | apt list | dnf | yum
+    # how `pending` was obtained: apt-lists / apt-lists-remote (computed from the files) | apt-get -s |
+    # apt list | dnf-repodata / dnf-repodata-remote (computed from the files) | dnf | yum
     pending_method: str | None = None
     apt_lists: list[AptListState] = Field(default_factory=list)  # the lists read, with their freshness
     held: list[PendingUpdate] = Field(default_factory=list)  # dpkg-held packages with a newer candidate
@@ -122,71 +128,6 @@ class PatchFacts(Facts):
     last_install_at: datetime | None = None
     auto_updates: AutoUpdates | None = None
     kernel: KernelState = Field(default_factory=KernelState)
-
-
-# -- version comparison ------------------------------------------------------------------------------------
-
-_DIGITS = frozenset("0123456789")
-_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def vercmp(a: str, b: str) -> int:
-    """rpmvercmp(3): -1, 0 or 1. Alternating digit/letter segments, digits newer than letters, `~` oldest.
-
-    Good enough to order kernel release strings of every distribution (6.1.0-18-amd64 < 6.1.0-21-amd64,
-    5.14.0-362.el9 < 5.14.0-362.24.1.el9_3); pure and total.
-    """
-    if a == b:
-        return 0
-    i = j = 0
-    la, lb = len(a), len(b)
-    while i < la or j < lb:
-        while i < la and a[i] not in _ALNUM and a[i] not in "~^":
-            i += 1
-        while j < lb and b[j] not in _ALNUM and b[j] not in "~^":
-            j += 1
-        if (i < la and a[i] == "~") or (j < lb and b[j] == "~"):
-            if not (i < la and a[i] == "~"):
-                return 1
-            if not (j < lb and b[j] == "~"):
-                return -1
-            i += 1
-            j += 1
-            continue
-        if (i < la and a[i] == "^") or (j < lb and b[j] == "^"):
-            if i >= la:
-                return -1
-            if j >= lb:
-                return 1
-            if a[i] != "^":
-                return 1
-            if b[j] != "^":
-                return -1
-            i += 1
-            j += 1
-            continue
-        if i >= la or j >= lb:
-            break
-        isnum = a[i] in _DIGITS
-        cls = _DIGITS if isnum else _ALNUM - _DIGITS
-        si = i
-        while i < la and a[i] in cls:
-            i += 1
-        sj = j
-        while j < lb and b[j] in cls:
-            j += 1
-        s1, s2 = a[si:i], b[sj:j]
-        if not s2:
-            return 1 if isnum else -1
-        if isnum:
-            s1, s2 = s1.lstrip("0"), s2.lstrip("0")
-            if len(s1) != len(s2):
-                return 1 if len(s1) > len(s2) else -1
-        if s1 != s2:
-            return 1 if s1 > s2 else -1
-    if i >= la and j >= lb:
-        return 0
-    return -1 if i >= la else 1
 
 
 _FLAVOUR_DEB = re.compile(r"^\d+(?:\.\d+)*-\d+(?:\.\d+)*-([A-Za-z][\w.-]*)$")
@@ -629,6 +570,60 @@ def _pending_apt_command(p: Probe, facts: PatchFacts) -> None:
 
 
 def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
+    """dnf: from the files dnf reads (rpm_files on the host or an image, rpm_remote filtered on the target),
+    `dnf -C check-update` only when they cannot be used. yum (RHEL 7) caches sqlite repodata: run as before."""
+    if tool == "dnf":
+        local = p.t.is_local or not p.t.can_run
+        got = collect_rpm_files(p) if local else collect_rpm_remote(p)
+        if got.computation is not None and got.config is not None:
+            _from_rpm_computation(p, facts, got, local)
+            if p.t.can_run and p.settings.dnf_crosscheck:
+                _rpm_crosscheck(p, facts, tool)
+            return
+        if not p.t.can_run:
+            p.note("pending", Reason.OFFLINE, f"offline root: dnf cannot run, and pending updates cannot be computed "
+                                              f"from the files: {got.fallback}")
+            return
+        p.excerpt("dnf repodata", f"file-based computation not possible: {got.fallback}; falling back to dnf -C check-update")
+    _pending_rpm_command(p, facts, tool)
+
+
+def _from_rpm_computation(p: Probe, facts: PatchFacts, got: RpmResult, local: bool) -> None:
+    comp, cfg = got.computation, got.config
+    assert comp is not None and cfg is not None
+    facts.pending = [PendingUpdate(
+        name=u.installed.name, current=u.installed.evr, candidate=u.candidate.evr, origin=u.repo, security=u.security,
+        replaced_by=u.candidate.name if u.obsoletes else None,
+    ) for u in comp.upgrades]
+    facts.advisories = [Advisory(id=a.id, severity=a.severity, package=str(a.package)) for a in comp.advisories]
+    facts.security_known = True
+    repos = ", ".join(r.id for r in cfg.repos)
+    skipped = f"; not cached, skipped (skip_if_unavailable): {', '.join(cfg.skipped)}" if cfg.skipped else ""
+    streams = f"; active module streams: {', '.join(comp.active_streams)}" if comp.active_streams else ""
+    facts.pending_source = (f"dnf repodata ({len(cfg.repos)} enabled repositories: {repos}{skipped}; rpm database; {got.how}; "
+                            f"excludes, priorities, obsoletes and modular filtering applied, dependencies not resolved){streams}")
+    facts.pending_method = "dnf-repodata" if local else "dnf-repodata-remote"
+    p.excerpt("dnf repodata", f"{facts.pending_source}; {comp.hidden_modular} packages hidden by modular filtering")
+
+
+def _rpm_crosscheck(p: Probe, facts: PatchFacts, tool: str) -> None:
+    """Record (as evidence, not a judgement) where `dnf -C check-update` disagrees with the file-based list."""
+    res = p.command([tool, "-q", "-C", "check-update"], timeout=PKG_TIMEOUT, keep_raw=False)
+    if res is None or res.exit_code not in (0, 100):
+        p.excerpt(f"{tool} check-update cross-check", f"{tool} -C check-update could not run: no cross-check")
+        return
+    theirs = {u.name: u.candidate for u in parse_dnf_check_update(res.text())}
+    ours = {u.name: u.candidate for u in facts.pending or [] if u.replaced_by is None}
+    only_dnf = sorted(set(theirs) - set(ours))
+    only_ours = sorted(set(ours) - set(theirs))
+    other = sorted(n for n in set(theirs) & set(ours) if theirs[n] != ours[n])
+    p.excerpt(f"{tool} check-update cross-check", (
+        f"{tool} check-update: {len(theirs)} upgrades, file-based: {len(ours)}; only {tool}: {', '.join(only_dnf) or 'none'}; "
+        f"only file-based: {', '.join(only_ours) or 'none'}; different candidate: {', '.join(other) or 'none'}"
+    ))
+
+
+def _pending_rpm_command(p: Probe, facts: PatchFacts, tool: str) -> None:
     res = p.command([tool, "-q", "-C", "check-update"], fact="pending", timeout=PKG_TIMEOUT)
     if res is None:
         return

@@ -1,0 +1,140 @@
+"""Pending dnf updates of a remote RHEL-family host without running dnf on it.
+
+The repodata dnf caches is tens of MB per repository (a RHEL 9 AppStream primary.xml is ~60 MB as text), but
+the computation (rpm_pending.compute) needs only the packages whose name is installed or that obsolete an
+installed name, the security advisories naming such packages, and the module streams' artifacts of those
+names. So one POSIX sh script, sent as one command through the transport, lists the installed packages
+with `rpm -qa` (the rpm database is binary: rpm reads it in a fraction of what dnf's solver load costs),
+decompresses each cached file with the host's own gzip/xz/bzip2/zstd, keeps only those lines with awk
+(the kept lines are unchanged, so the scanner's parsers read them as they read a whole file), frames the
+pieces with a random boundary and streams them back gzipped. awk also counts every package it read: the
+scanner compares that with the count primary.xml declares, so a file the filter could not follow (not
+pretty-printed, cut) is refused instead of read as "nothing pending".
+
+Frame grammar (B = 32 random hex digits), as apt_remote's::
+
+    "\\n" B " " kind " " name "\\n" payload     kind: installed | repomd | primary | updateinfo | modules | err | end
+"""
+
+from __future__ import annotations
+
+from tenken.collectors.linux.apt_lists import ListDecodeError
+from tenken.collectors.linux.apt_remote import _BOUNDARY, _decode_answer
+from tenken.collectors.linux.rpm_files import RpmResult, parse_rpm_qa, read_config
+from tenken.collectors.linux.rpm_pending import RepoInput, compute
+from tenken.collectors.linux.rpm_repodata import (
+    RepodataError,
+    parse_modules,
+    parse_primary,
+    parse_repomd,
+    parse_updateinfo,
+)
+from tenken.collectors.probe import Probe
+
+#: The target-side filter. Arguments: B, then repository cache directories (`<cache root>/<id>-<hash>`).
+SCRIPT = r"""
+B=$1; shift
+h() { printf '\n%s %s %s\n' "$B" "$1" "$2"; }
+dec() {
+  case $1 in
+  *.gz) gzip -dc -- "$1" ;; *.xz) xz -dc -- "$1" ;; *.bz2) bzip2 -dc -- "$1" ;; *.zst) zstd -dc -- "$1" ;;
+  *) cat -- "$1" ;;
+  esac
+}
+P='FNR == NR { w[$1] = 1; next }
+index($0, b) == 1 { print ""; print; next }
+/<metadata[ >]/ { print; next }
+/<package[ >]/ { ip = 1; k = 0; ob = 0; buf = $0; next }
+!ip { next }
+/<\/package>/ { ip = 0; seen++; if (k) { print buf; print }; next }
+/^[ \t]*<name>/ { n = $0; sub(/^[ \t]*<name>/, "", n); sub(/<\/name>.*/, "", n); if (n in w) k = 1; buf = buf "\n" $0; next }
+/^[ \t]*<arch>/ || /^[ \t]*<version[ >]/ { buf = buf "\n" $0; next }
+/<rpm:obsoletes>/ { ob = 1; buf = buf "\n" $0; next }
+ob && /<\/rpm:obsoletes>/ { ob = 0; buf = buf "\n" $0; next }
+ob && /<rpm:entry / { e = $0; sub(/.*name="/, "", e); sub(/".*/, "", e); if (e in w) k = 1; buf = buf "\n" $0; next }
+END { printf "<tenken-seen n=\"%d\"/>\n", seen }'
+U='FNR == NR { w[$1] = 1; next }
+index($0, b) == 1 { print ""; print; next }
+/<update[ >]/ { u = ($0 ~ /type="security"/); np = 0; buf = $0; next }
+/<\/update>/ { if (u && np) { print buf; print }; u = 0; next }
+!u { next }
+/<id>/ || /<severity>/ || /<collection[ >]/ || /<\/collection>/ || /<module / { buf = buf "\n" $0; next }
+/<package / { n = $0; sub(/.*[ \t]name="/, "", n); sub(/".*/, "", n); if (n in w) { buf = buf "\n" $0; np++ }; next }'
+M='FNR == NR { w[$1] = 1; next }
+index($0, b) == 1 { print ""; print; next }
+/^---/ || /^document:/ || /^\.\.\./ { print; next }
+/^  [a-z_]+:/ { s = $1; print; next }
+s != "artifacts:" { next }
+/^[ \t]*[a-z_]+:[ \t]*$/ { print; next }
+/^[ \t]*- / { a = $0; sub(/^[ \t]*- */, "", a); gsub(/["\047]/, "", a); n = a; sub(/-[^-]*-[^-]*$/, "", n); if (n in w) print; next }'
+filt() {
+  { dec "$1" 2>/dev/null || printf '\n%s err %s\n' "$B" "$1"; } | awk -v b="$B" "$2" "$T" -
+}
+run() {
+  h installed -
+  rpm -qa --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n' 2>/dev/null > "$T" || { h err installed; h end -; return; }
+  cat "$T"
+  for d in "$@"; do
+    if [ -r "$d/repodata/repomd.xml" ]; then h repomd "$d"; cat "$d/repodata/repomd.xml"; else h err "$d/repodata/repomd.xml"; continue; fi
+    for f in "$d"/repodata/*; do
+      case $f in
+      *.sqlite*) ;;
+      *-primary.xml*) h primary "$f"; filt "$f" "$P" ;;
+      *-updateinfo.xml*) h updateinfo "$f"; filt "$f" "$U" ;;
+      *-modules.yaml*) h modules "$f"; filt "$f" "$M" ;;
+      esac
+    done
+  done
+  h end -
+}
+umask 077
+T=$(mktemp 2>/dev/null) || T=/tmp/tenken-rpm.$$
+trap 'rm -f "$T"' EXIT
+if command -v gzip >/dev/null 2>&1; then run "$@" | gzip -1; else run "$@"; fi
+"""
+
+
+def collect_rpm_remote(p: Probe) -> RpmResult:
+    """As rpm_files.collect_rpm_files, with the repodata filtered on the target in one command (module doc)."""
+    cfg = read_config(p)
+    if isinstance(cfg, str):
+        return RpmResult(fallback=cfg)
+    dirs = [cfg.cache[r.id] for r in cfg.repos]
+    res = p.command(["sh", "-c", SCRIPT, "tenken-rpm-filter", _BOUNDARY, *dirs], keep_raw=False, timeout=120.0)
+    if res is None:
+        return RpmResult(config=cfg, fallback="the filtering script could not run on the target")
+    try:
+        rec = p.compute(_decode_answer, res.stdout, _BOUNDARY)
+    except ListDecodeError as exc:
+        return RpmResult(config=cfg, fallback=f"{exc} (exit {res.exit_code})")
+    failed = sorted(name for kind, name in rec if kind == "err")
+    if failed:
+        return RpmResult(config=cfg, fallback=f"the target could not read or decode: {', '.join(failed)}")
+    installed = parse_rpm_qa(rec.get(("installed", "-"), b"").decode("utf-8", "replace"))
+    if not installed:
+        return RpmResult(config=cfg, fallback="`rpm -qa` on the target listed no package")
+    wanted = {n.name for n in installed}
+    inputs = []
+    for repo in cfg.repos:
+        d = cfg.cache[repo.id]
+        try:
+            hrefs = parse_repomd(rec.get(("repomd", d), b""))
+            parts = {}
+            for kind in ("primary", "updateinfo", "modules"):
+                href = hrefs.get(kind)
+                if href is None:
+                    continue
+                payload = rec.get((kind, f"{d}/{href}"))
+                if payload is None:
+                    return RpmResult(config=cfg, fallback=f"{d}/{href}: named by repomd.xml but not in the cache")
+                if kind == "primary":
+                    parts[kind] = p.compute(parse_primary, [payload], wanted).packages
+                elif kind == "updateinfo":
+                    parts[kind] = p.compute(parse_updateinfo, [payload], wanted)
+                else:
+                    parts[kind] = p.compute(parse_modules, payload.decode("utf-8", "replace").splitlines())
+        except RepodataError as exc:
+            return RpmResult(config=cfg, fallback=f"{d}: {exc}")
+        inputs.append(RepoInput(repo, parts["primary"], parts.get("updateinfo", []), parts.get("modules")))  # type: ignore[arg-type]
+    comp = p.compute(compute, installed, inputs, cfg.main, cfg.modules)
+    return RpmResult(computation=comp, config=cfg, how=f"filtered on the target, computed on the scanner, {len(res.stdout)} bytes")
