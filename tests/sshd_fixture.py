@@ -81,6 +81,8 @@ class SshServer:
     auth_dir: Path | None = None
     host: str = "127.0.0.1"
     users: tuple[str, ...] = field(default=("root", TEST_USER, NOSUDO_USER))
+    #: run sshd through this (e.g. `unshare -m ... exec "$@"`: a host that sees other files at system paths)
+    prefix: tuple[str, ...] = ()
 
     @property
     def known_hosts(self) -> Path:
@@ -100,7 +102,7 @@ class SshServer:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         log = (self.workdir / "sshd.log").open("ab")
         self.proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(self.config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            [*self.prefix, SSHD, "-D", "-e", "-f", str(self.config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
         log.close()
         deadline = time.monotonic() + 10
@@ -143,6 +145,7 @@ def start_sshd(
     port: int | None = None,
     extra_config: str = "",
     sudo_user: bool = True,
+    prefix: tuple[str, ...] = (),
 ) -> SshServer:
     """Start one sshd in `workdir` (created). `client_key` is authorized for every test user."""
     if os.geteuid() != 0:
@@ -192,7 +195,7 @@ def start_sshd(
             ]
         )
     )
-    return SshServer(workdir, port, host_key, client_key, config, auth_dir=auth).start()
+    return SshServer(workdir, port, host_key, client_key, config, auth_dir=auth, prefix=prefix).start()
 
 
 # -- pytest fixtures -----------------------------------------------------------------------------

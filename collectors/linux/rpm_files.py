@@ -12,7 +12,7 @@ reason and the caller runs dnf as before: never a silent empty list.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tenken.collectors.evidence import Source, SourceKind, sha256_hex
@@ -27,6 +27,7 @@ from tenken.collectors.linux.rpm_repodata import (
     parse_updateinfo,
 )
 from tenken.collectors.linux.rpm_repos import (
+    CACHE_DIR,
     CACHE_ROOTS,
     DNF_CONF,
     MODULES_DIR,
@@ -59,7 +60,9 @@ class RpmConfig:
     main: MainConf
     repos: list[RepoConf]  # enabled ones
     modules: dict[str, ModuleState]
-    cache: dict[str, str] = field(default_factory=dict)  # repo id -> cache dir path (newest repomd.xml)
+    roots: tuple[str, ...] = CACHE_ROOTS
+    dirs: list[str] = field(default_factory=list)  # every `<root>/<id>-<hash>` directory there is
+    cache: dict[str, str] = field(default_factory=dict)  # repo id -> cache dir path (see choose_cache)
     skipped: list[str] = field(default_factory=list)  # enabled, not cached, skip_if_unavailable
     files: list[str] = field(default_factory=list)  # configuration files read
 
@@ -91,8 +94,18 @@ def compression_of(href: str) -> str | None:
     return None
 
 
-def read_config(p: Probe) -> RpmConfig | str:
-    """dnf.conf, the enabled repositories and their cache directories, module states; or why not usable."""
+@dataclass(frozen=True)
+class CacheListing:
+    main: MainConf
+    files: list[str]
+    roots: tuple[str, ...]
+    dirs: list[str]  # every `<root>/<id>-<hash>` directory there is
+
+
+def read_listing(p: Probe) -> CacheListing:
+    """dnf.conf and the cache directories there are. Read before any .repo file is parsed: over SSH this
+    then travels in the scan's first batch, and the filter command (rpm_remote), whose arguments are those
+    directories, in the second."""
     files: list[str] = []
     main = MainConf()
     for path in DNF_CONF:
@@ -101,6 +114,15 @@ def read_config(p: Probe) -> RpmConfig | str:
             main = parse_main(data.decode("utf-8", "replace"), path)
             files.append(path)
             break
+    roots = (main.cachedir,) if main.cachedir else CACHE_ROOTS
+    dirs = [f"{root}/{n}" for root in roots for n in sorted(p.listdir(root) or []) if CACHE_DIR.match(n)]
+    return CacheListing(main, files, roots, dirs)
+
+
+def read_config(p: Probe, listing: CacheListing | None = None) -> RpmConfig | str:
+    """The enabled repositories and module states on top of `listing`; or why not usable."""
+    listing = listing or read_listing(p)
+    main, files = listing.main, list(listing.files)
     repos: dict[str, RepoConf] = {}
     for d in main.reposdir:
         for n in sorted(p.listdir(d) or []):
@@ -119,33 +141,33 @@ def read_config(p: Probe) -> RpmConfig | str:
             if data is not None:
                 mod_texts[f"{MODULES_DIR}/{n}"] = data.decode("utf-8", "replace")
                 files.append(f"{MODULES_DIR}/{n}")
-    enabled = [r for r in repos.values() if r.enabled]
     if not repos:
         return f"no repository defined in {', '.join(main.reposdir)}"
-    cfg = RpmConfig(main=main, repos=enabled, modules=parse_module_files(mod_texts), files=files)
-    roots = (main.cachedir,) if main.cachedir else CACHE_ROOTS
+    return RpmConfig(main=main, repos=[r for r in repos.values() if r.enabled], modules=parse_module_files(mod_texts),
+                     files=files, roots=listing.roots, dirs=listing.dirs)
+
+
+def choose_cache(cfg: RpmConfig, mtime: Callable[[str], float | None]) -> str | None:
+    """Each enabled repository's cache directory (the newest repomd.xml when a changed URL left several), or
+    why the computation cannot be complete: an enabled repository never cached (unless skip_if_unavailable)."""
+    by_id = repo_cache_dirs([d.rsplit("/", 1)[1] for d in cfg.dirs], [r.id for r in cfg.repos])
+    full = {d.rsplit("/", 1)[1]: d for d in cfg.dirs}
     missing = []
-    for root in roots:
-        names = p.listdir(root)
-        if not names:
-            continue
-        dirs = repo_cache_dirs(names, [r.id for r in enabled if r.id not in cfg.cache])
-        for rid, candidates in dirs.items():
-            best: tuple[float, str] | None = None
-            for c in candidates:
-                st = p.stat(f"{root}/{c}/repodata/repomd.xml")
-                if st is not None and (best is None or st.mtime > best[0]):
-                    best = (st.mtime, f"{root}/{c}")
-            if best is not None:
-                cfg.cache[rid] = best[1]
-    for r in enabled:
-        if r.id not in cfg.cache:
+    for r in cfg.repos:
+        best: tuple[float, str] | None = None
+        for name in by_id.get(r.id, []):
+            t = mtime(full[name])
+            if t is not None and (best is None or t > best[0]):
+                best = (t, full[name])
+        if best is not None:
+            cfg.cache[r.id] = best[1]
+        else:
             (cfg.skipped if r.skip_if_unavailable else missing).append(r.id)
     if missing:
-        return (f"enabled repositories without cached metadata in {' or '.join(roots)}: {', '.join(sorted(missing))} "
+        return (f"enabled repositories without cached metadata in {' or '.join(cfg.roots)}: {', '.join(sorted(missing))} "
                 f"(`dnf makecache` never ran for them; dnf -C fails the same way)")
-    cfg.repos = [r for r in enabled if r.id in cfg.cache]
-    return cfg
+    cfg.repos = [r for r in cfg.repos if r.id in cfg.cache]
+    return None
 
 
 def _stream(p: Probe, path: str, compression: str, digest: hashlib._Hash) -> Iterator[bytes]:
@@ -248,6 +270,9 @@ def collect_rpm_files(p: Probe) -> RpmResult:
     cfg = read_config(p)
     if isinstance(cfg, str):
         return RpmResult(fallback=cfg)
+    why = choose_cache(cfg, lambda d: st.mtime if (st := p.stat(f"{d}/repodata/repomd.xml")) is not None else None)
+    if why is not None:
+        return RpmResult(config=cfg, fallback=why)
     installed = installed_packages(p)
     if isinstance(installed, str):
         return RpmResult(config=cfg, fallback=installed)

@@ -13,14 +13,14 @@ pretty-printed, cut) is refused instead of read as "nothing pending".
 
 Frame grammar (B = 32 random hex digits), as apt_remote's::
 
-    "\\n" B " " kind " " name "\\n" payload     kind: installed | repomd | primary | updateinfo | modules | err | end
+    "\\n" B " " kind " " name "\\n" payload     kind: installed | mtime | repomd | primary | updateinfo | modules | err | end
 """
 
 from __future__ import annotations
 
 from tenken.collectors.linux.apt_lists import ListDecodeError
 from tenken.collectors.linux.apt_remote import _BOUNDARY, _decode_answer
-from tenken.collectors.linux.rpm_files import RpmResult, parse_rpm_qa, read_config
+from tenken.collectors.linux.rpm_files import RpmResult, choose_cache, parse_rpm_qa, read_config, read_listing
 from tenken.collectors.linux.rpm_pending import RepoInput, compute
 from tenken.collectors.linux.rpm_repodata import (
     RepodataError,
@@ -75,7 +75,9 @@ run() {
   rpm -qa --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n' 2>/dev/null > "$T" || { h err installed; h end -; return; }
   cat "$T"
   for d in "$@"; do
-    if [ -r "$d/repodata/repomd.xml" ]; then h repomd "$d"; cat "$d/repodata/repomd.xml"; else h err "$d/repodata/repomd.xml"; continue; fi
+    [ -r "$d/repodata/repomd.xml" ] || continue
+    h mtime "$d"; stat -c %Y -- "$d/repodata/repomd.xml"
+    h repomd "$d"; cat -- "$d/repodata/repomd.xml"
     for f in "$d"/repodata/*; do
       case $f in
       *.sqlite*) ;;
@@ -95,19 +97,30 @@ if command -v gzip >/dev/null 2>&1; then run "$@" | gzip -1; else run "$@"; fi
 
 
 def collect_rpm_remote(p: Probe) -> RpmResult:
-    """As rpm_files.collect_rpm_files, with the repodata filtered on the target in one command (module doc)."""
-    cfg = read_config(p)
+    """As rpm_files.collect_rpm_files, with the repodata filtered on the target in one command (module doc).
+
+    Every cache directory is filtered, not only the enabled repositories' ones: the command must not wait for
+    the .repo files (one round trip less); the scanner then takes the enabled ones."""
+    listing = read_listing(p)
+    res = None
+    if listing.dirs:
+        res = p.command(["sh", "-c", SCRIPT, "tenken-rpm-filter", _BOUNDARY, *listing.dirs], keep_raw=False, timeout=120.0)
+    cfg = read_config(p, listing)
     if isinstance(cfg, str):
         return RpmResult(fallback=cfg)
-    dirs = [cfg.cache[r.id] for r in cfg.repos]
-    res = p.command(["sh", "-c", SCRIPT, "tenken-rpm-filter", _BOUNDARY, *dirs], keep_raw=False, timeout=120.0)
     if res is None:
-        return RpmResult(config=cfg, fallback="the filtering script could not run on the target")
+        why = choose_cache(cfg, lambda d: None)
+        return RpmResult(config=cfg, fallback=why or "the filtering script could not run on the target")
     try:
         rec = p.compute(_decode_answer, res.stdout, _BOUNDARY)
     except ListDecodeError as exc:
         return RpmResult(config=cfg, fallback=f"{exc} (exit {res.exit_code})")
-    failed = sorted(name for kind, name in rec if kind == "err")
+    mtimes = {name: float(v) for (kind, name), payload in rec.items() if kind == "mtime" and (v := payload.strip()).isdigit()}
+    why = choose_cache(cfg, mtimes.get)
+    if why is not None:
+        return RpmResult(config=cfg, fallback=why)
+    chosen = set(cfg.cache.values())
+    failed = sorted(name for kind, name in rec if kind == "err" and (name == "installed" or any(name.startswith(f"{d}/") for d in chosen)))
     if failed:
         return RpmResult(config=cfg, fallback=f"the target could not read or decode: {', '.join(failed)}")
     installed = parse_rpm_qa(rec.get(("installed", "-"), b"").decode("utf-8", "replace"))

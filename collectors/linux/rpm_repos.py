@@ -23,7 +23,7 @@ MODULES_DIR = "/etc/dnf/modules.d"
 CACHE_ROOTS = ("/var/cache/dnf", "/var/cache/libdnf5")
 
 _TRUE = frozenset({"1", "yes", "true", "on"})
-_CACHE_DIR = re.compile(r"^(?P<id>.+)-(?P<hash>[0-9a-f]{16})$")
+CACHE_DIR = re.compile(r"^(?P<id>.+)-(?P<hash>[0-9a-f]{16})$")
 
 
 def parse_dnf_ini(text: str) -> dict[str, dict[str, str]]:
@@ -138,7 +138,7 @@ def repo_cache_dirs(names: Iterable[str], repo_ids: Iterable[str]) -> dict[str, 
     wanted = set(repo_ids)
     out: dict[str, list[str]] = {}
     for n in sorted(names):
-        m = _CACHE_DIR.match(n)
+        m = CACHE_DIR.match(n)
         if m and m.group("id") in wanted:
             out.setdefault(m.group("id"), []).append(n)
     return out
