@@ -148,14 +148,19 @@ def reboot_pending(ctx: CheckContext) -> list[Finding]:
             remediation=reboot_ja,
         ))
     if k.reboot_required_flag or k.needs_restarting:
-        pkgs = ", ".join(k.reboot_required_packages[:LIST_MAX])
-        src = (k.reboot_required_path or "/run/reboot-required") if k.reboot_required_flag else "needs-restarting -r"
+        if k.reboot_required_flag:
+            pkgs = ", ".join(k.reboot_required_packages[:LIST_MAX])
+            src = k.reboot_required_path or "/run/reboot-required"
+            detail = Text(ja=f"{src} が再起動を求めています{('（' + pkgs + '）') if pkgs else ''}。",
+                          en=f"{src} asks for a reboot{(' (' + pkgs + ')') if pkgs else ''}.")
+        else:
+            pkgs = ", ".join(k.updated_since_boot[:LIST_MAX])
+            detail = Text(ja=f"起動後に基幹パッケージ（{pkgs}）が更新されています（needs-restarting -r の基準）。",
+                          en=f"Core packages were updated after the boot ({pkgs}; the rule of needs-restarting -r).")
         out.append(ctx.finding(
             status, subject="reboot-required",
             title=Text(ja="更新の適用に再起動が必要", en="Updates need a reboot to take effect"),
-            detail=Text(ja=f"{src} が再起動を求めています{('（' + pkgs + '）') if pkgs else ''}。",
-                        en=f"{src} asks for a reboot{(' (' + pkgs + ')') if pkgs else ''}."),
-            remediation=reboot_ja,
+            detail=detail, remediation=reboot_ja,
         ))
     if out:
         return out

@@ -38,6 +38,16 @@ from tenken.collectors.linux.apt_remote import collect_apt_lists_remote
 from tenken.collectors.linux.osrelease import OsRelease, read_os_release
 from tenken.collectors.linux.pkgdb import query_packages
 from tenken.collectors.linux.rpm_files import RpmResult, collect_rpm_files
+from tenken.collectors.linux.rpm_reboot import (
+    EXTRA_DIR,
+    NEED_REBOOT,
+    boot_time,
+    parse_btime,
+    parse_extra_names,
+    parse_install_times,
+    rpm_query,
+    updated_since_boot,
+)
 from tenken.collectors.linux.rpm_remote import collect_rpm_remote
 from tenken.collectors.linux.rpmvercmp import vercmp
 from tenken.collectors.probe import Probe
@@ -86,7 +96,9 @@ class KernelState(BaseModel):
     reboot_required_flag: bool = False  # /run/reboot-required present
     reboot_required_path: str | None = None
     reboot_required_packages: list[str] = Field(default_factory=list)
-    needs_restarting: bool | None = None  # `needs-restarting -r` (RHEL), when it could run
+    # RHEL: `needs-restarting -r`'s rule (rpm_reboot), applied without dnf; None when it could not be applied
+    needs_restarting: bool | None = None
+    updated_since_boot: list[str] = Field(default_factory=list)  # the core packages installed after the boot
 
     @property
     def newer_installed(self) -> bool | None:
@@ -877,11 +889,7 @@ def _kernel(p: Probe, family: str) -> KernelState:
             if data is not None:
                 pkgs = sorted({ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()})
             break
-    needs = None
-    if family == "rhel" and p.t.can_run:
-        res = p.command(["needs-restarting", "-r"], timeout=60)
-        if res is not None and res.exit_code in (0, 1):
-            needs = res.exit_code == 1  # documented: 1 = reboot required, 0 = not
+    needs, since = _reboot_rpm(p) if family == "rhel" and p.t.can_run else (None, [])
     return KernelState(
         running=running,
         installed=installed,
@@ -891,7 +899,39 @@ def _kernel(p: Probe, family: str) -> KernelState:
         reboot_required_path=flag_path,
         reboot_required_packages=pkgs,
         needs_restarting=needs,
+        updated_since_boot=since,
     )
+
+
+def _reboot_rpm(p: Probe) -> tuple[bool | None, list[str]]:
+    """`needs-restarting -r`'s answer by its own rule (rpm_reboot): core packages installed after the boot.
+
+    The fixed names are one `rpm -q` the scan's batch carries; names a site adds in needs-restarting.d are
+    asked in a second query only when there are any (they are known only once the directory was read)."""
+    # every request first, every decision after: the planning pass must see them all (and batch them)
+    st = p.stat("/proc/1")
+    stat_text = p.file("/proc/stat", keep_raw=False)
+    names = list(NEED_REBOOT)
+    extra: list[str] = []
+    for n in sorted(p.listdir(EXTRA_DIR) or []):
+        if n.endswith(".conf") and (data := p.file(f"{EXTRA_DIR}/{n}")) is not None:
+            extra += [x for x in parse_extra_names(data.decode("utf-8", "replace")) if x not in names and x not in extra]
+    res = p.command(rpm_query(names), keep_raw=False)
+    times = parse_install_times(res.text()) if res is not None else {}
+    if extra and times and (res2 := p.command(rpm_query(extra), keep_raw=False)) is not None:
+        times.update(parse_install_times(res2.text()))
+    boot = boot_time(st.mtime if st is not None else None, parse_btime(stat_text.decode("ascii", "replace")) if stat_text else None)
+    if boot is None:
+        p.note("reboot", Reason.FAILED, "the boot time is unknown (/proc/1 and /proc/stat unreadable)")
+        return None, []
+    if not times:  # kernel and glibc are on every such host: no line at all means rpm failed
+        p.note("reboot", Reason.FAILED, "`rpm -q` listed none of the core packages (kernel, glibc, systemd)")
+        return None, []
+    since = updated_since_boot(times, boot, names + extra)
+    p.excerpt("reboot (needs-restarting -r rule)",
+              f"boot {datetime.fromtimestamp(boot, UTC).isoformat()}; core packages installed since: {', '.join(since) or 'none'}"
+              f"{'; site additions (' + EXTRA_DIR + '): ' + ', '.join(extra) if extra else ''}")
+    return bool(since), since
 
 
 def _which_manager(p: Probe, osr: OsRelease | None) -> str | None:

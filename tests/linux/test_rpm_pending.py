@@ -287,3 +287,14 @@ def test_dnf_ini_keeps_section_case_and_continued_values() -> None:
     assert (r.id, r.enabled, r.excludes) == ("AppStream", True, ("kernel*", "php*", "mysql*"))
     main = parse_main("[main]\nexclude=kernel*\nobsoletes=False\n", "/etc/dnf/dnf.conf")
     assert main.excludes == ("kernel*",) and main.obsoletes is False
+
+
+def test_the_reboot_rule_parsers() -> None:
+    from tenken.collectors.linux.rpm_reboot import boot_time, parse_btime, parse_install_times, updated_since_boot
+
+    times = parse_install_times("kernel\t100\nkernel\t300\npackage dbus is not installed\nglibc\t50\nbad\tx\n")
+    assert times == {"kernel": 300, "glibc": 50}
+    assert parse_btime("cpu 1 2\nbtime 200\n") == 200 and parse_btime("btime x\n") is None and parse_btime("") is None
+    assert boot_time(210.7, 200) == 210 and boot_time(None, 200) == 200 and boot_time(None, None) is None
+    assert updated_since_boot(times, 200, ["kernel", "glibc", "dbus"]) == ["kernel"]
+    assert updated_since_boot(times, 300, ["kernel"]) == []  # installed at the very second of the boot: not after

@@ -16,11 +16,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from rpm_fixture import Advisory, Pkg, Repo, _env, build_root, dnf_check_update, dnf_updateinfo_security, modulemd
+from sshd_fixture import SSHD, ssh_client_key, sshd_factory  # noqa: F401  (fixtures)
+from tenken.agent.report import TargetKind
+from tenken.agent.scan import scan_host
+from tenken.checks.policy import load_policy
 from tenken.collectors.linux.rpm_files import collect_rpm_files
 from tenken.collectors.linux.rpm_remote import collect_rpm_remote
 from tenken.collectors.probe import Probe
@@ -29,6 +34,7 @@ from tenken.collectors.settings import CollectSettings
 from tenken.collectors.transport.base import CommandResult
 from tenken.collectors.transport.local import run_subprocess
 from tenken.collectors.transport.root import RootTransport
+from tenken.collectors.transport.ssh import SSHTransport
 
 pytestmark = [
     pytest.mark.skipif(not all(shutil.which(t) for t in ("rpm", "rpmbuild", "createrepo_c", "modifyrepo_c", "dnf")),
@@ -248,3 +254,78 @@ def test_an_enabled_repository_never_cached_is_reported_not_skipped(tmp_path: Pa
                       repos=[Repo("baseos", (Pkg("bash", "5.1.8", "9.el9", arch=X),))], cache=False)
     got = collect_rpm_files(Probe(RootTransport(root)))
     assert got.computation is None and "baseos" in (got.fallback or "") and "makecache" in (got.fallback or "")
+
+
+# -- over real SSH, through the whole scan ------------------------------------------------------------------------
+
+# sshd runs in its own mount namespace where this machine looks like the RHEL root: the root's /etc over
+# the host's (a read-only overlay: os-release, dnf.conf, modules.d, yum.repos.d), its dnf cache at
+# /var/cache/dnf and its rpm database where this machine's rpm reads it. Every session sshd starts
+# inherits that view; the scan itself is the real agent path: planning pass, one script, real framing.
+NAMESPACE = """set -e
+mount -t overlay tenken-rhel -o "lowerdir=$ROOT/etc:/etc" /etc
+mount --bind "$ROOT/var/cache/dnf" /var/cache/dnf
+mount --bind "$ROOT/var/lib/rpm" /var/lib/rpm
+mount --bind "$ROOT/var/lib/rpm" "$(rpm --eval %_dbpath)"
+mount --bind "$ROOT/var/lib/dnf" /var/lib/dnf
+mount --bind "$ROOT/var/log" /var/log
+exec "$@"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(SSHD).exists() or not Path("/var/lib/rpm").is_dir(), reason="needs sshd and /var/lib/rpm")
+def test_an_ssh_scan_computes_dnf_updates_on_the_scanner_in_three_round_trips(tmp_path: Path, sshd_factory) -> None:  # noqa: F811
+    root = base_case(tmp_path)
+    want = dnf_upgrades(root)
+    (root / "var/log/dnf.rpm.log").write_text("2024-03-01T10:15:03+0000 SUBDEBUG Upgrade: bash-5.1.8-6.el9.x86_64\n",
+                                              encoding="utf-8")
+    server = sshd_factory(prefix=("env", f"ROOT={root}", "unshare", "-m", "--propagation", "private", "--",
+                                  "sh", "-c", NAMESPACE, "sh"))
+    t = SSHTransport(server.host, port=server.port, username="root", identity=str(server.client_key),
+                     known_hosts=str(server.known_hosts), use_agent=False).connect()
+    try:
+        result = scan_host(t, load_policy(), kind=TargetKind.SSH)
+    finally:
+        t.close()
+    assert result.ok
+    f = result.facts["linux.patches"]
+    assert f is not None and f.package_manager == "dnf" and f.pending_method == "dnf-repodata-remote", f
+    got = {u.name: u.candidate for u in f.pending or []}
+    assert got.keys() == {k.rsplit(".", 1)[0] for k in want}, (got, want)
+    assert got["openssl"] == want["openssl.x86_64"] and got["oldtool"] is not None
+    assert {a.id for a in f.advisories} == {"RHSA-2024:1234", "RHSA-2024:2000"}
+    assert result.info.round_trips <= 3, result.info.collection
+    # the packages were installed (rpm --justdb) after this machine booted: needs-restarting -r's rule says reboot
+    assert f.kernel.needs_restarting is True and {"glibc", "kernel"} <= set(f.kernel.updated_since_boot), f.kernel
+    assert f.last_upgrade_source == "/var/log/dnf.rpm.log"
+    assert any(x.check_id.startswith("linux.patches") and x.status.value == "fail" for x in result.findings)
+
+
+def test_reboot_is_needed_when_a_core_package_was_installed_after_the_boot(tmp_path: Path) -> None:
+    """needs-restarting -r's rule on real rpm install times: the boot time decides, site additions count."""
+    root = build_root(tmp_path / "root", installed=[Pkg("glibc", "2.34", "100.el9", arch=X), Pkg("bash", "5.1.8", "6.el9", arch=X)],
+                      repos=[], cache=False)
+    (root / "proc/1").mkdir(parents=True)
+    load_all()
+    spec = COLLECTORS["linux.patches"]
+
+    def kernel(boot: int):  # type: ignore[no-untyped-def]
+        (root / "proc/stat").write_text(f"cpu  1 2 3\nbtime {boot}\nprocesses 9\n", encoding="utf-8")
+        os.utime(root / "proc/1", (boot - 5, boot - 5))
+        f = run_collector(spec, RootedHost(root, tmp_path / "shim", remote=False), CollectSettings()).facts
+        assert f is not None
+        return f.kernel
+
+    later = kernel(int(time.time()) + 3600)  # booted after the packages were installed
+    assert later.needs_restarting is False and later.updated_since_boot == []
+    earlier = kernel(1_000_000)
+    assert earlier.needs_restarting is True and earlier.updated_since_boot == ["glibc"]  # bash is no core package
+    conf = root / "etc/dnf/plugins/needs-restarting.d"
+    conf.mkdir(parents=True)
+    (conf / "site.conf").write_text("bash\nnot-installed-here\n", encoding="utf-8")
+    assert kernel(1_000_000).updated_since_boot == ["bash", "glibc"]
+    (root / "proc/stat").unlink()
+    # /proc/1 alone still gives a boot time (the later of the two sources: here the only one)
+    f = run_collector(spec, RootedHost(root, tmp_path / "shim", remote=False), CollectSettings()).facts
+    assert f is not None and f.kernel.needs_restarting is True
