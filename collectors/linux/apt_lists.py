@@ -5,8 +5,8 @@ style images set `Dir::Cache::pkgcache ""`): seconds of CPU for a question the f
 This module answers it in-process from
 
 - /var/lib/dpkg/status: what is installed (name, architecture, version, held or not);
-- /var/lib/apt/lists/*_Packages (plain, .gz, .xz, .lzma, .bz2, and .lz4 through the system's liblz4,
-  which apt itself links): the versions each configured archive offers;
+- /var/lib/apt/lists/*_Packages (plain, .gz, .xz, .lzma, .bz2, and .lz4 / .zst through the system's liblz4
+  and libzstd, which apt itself links): the versions each configured archive offers;
 - each list's InRelease/Release: Origin, Label, Suite, Codename, NotAutomatic, ButAutomaticUpgrades —
   which archives are security archives and which are not upgraded to automatically;
 - /etc/apt/preferences(.d): pins (release/origin/version pins, specific and general).
@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tenken.collectors.evidence import Source, SourceKind, sha256_hex
+from tenken.collectors.linux.zstd_frames import ZstdError, zstd_available, zstd_chunks
 from tenken.collectors.probe import Probe
 from tenken.collectors.transport.base import FileMissing, TransportError
 
@@ -216,6 +217,8 @@ def lz4_available() -> bool:
 def decoder_available(compression: str) -> bool:
     if compression == ".lz4":
         return lz4_available()
+    if compression == ".zst":
+        return zstd_available()
     return compression in ("", ".gz", ".xz", ".lzma", ".bz2")
 
 
@@ -272,6 +275,10 @@ def decompressed_chunks(compression: str, data: bytes | Iterable[bytes], max_out
         if lz is None:
             raise ListDecodeError("no lz4 decoder: liblz4 is not installed on the scanning machine")
         pieces = lz.chunks(inputs)
+    elif compression == ".zst":
+        if not zstd_available():
+            raise ListDecodeError("no zstd decoder: libzstd is not installed on the scanning machine")
+        pieces = zstd_chunks(inputs)
     elif compression in (".gz", ".xz", ".lzma", ".bz2"):
         pieces = _stdlib_chunks(compression, inputs)
     else:
@@ -283,6 +290,8 @@ def decompressed_chunks(compression: str, data: bytes | Iterable[bytes], max_out
             if total > max_out:
                 raise ListDecodeError(f"{compression[1:]}: more than {max_out} bytes decompressed")
             yield piece
+    except ZstdError as exc:
+        raise ListDecodeError(str(exc)) from exc
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
         raise ListDecodeError(f"{compression[1:]}: {exc}") from exc
 
@@ -830,7 +839,9 @@ def collect_apt_lists(p: Probe) -> ListsResult:
         return ListsResult(absent=True, fallback=f"no apt package lists in {LISTS_DIR} (apt-get update never ran, or they were cleaned)")
     undecodable = sorted({lf.compression for lf in lists if not decoder_available(lf.compression)})
     if undecodable:
-        why = "liblz4 is not installed on the scanning machine" if undecodable == [".lz4"] else "no decoder in the Python standard library"
+        libs = {".lz4": "liblz4", ".zst": "libzstd"}
+        why = (f"{' and '.join(libs[c] for c in undecodable if c in libs)} not installed on the scanning machine"
+               if set(undecodable) <= set(libs) else "no decoder in the Python standard library")
         return ListsResult(fallback=f"apt lists stored as {', '.join(undecodable)} cannot be read in-process ({why})")
     status = _read(p, DPKG_STATUS)
     if status is None:

@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tenken.collectors.evidence import Source, SourceKind, sha256_hex
-from tenken.collectors.linux.apt_lists import CHUNK, MAX_FILE_BYTES, ListDecodeError, decompressed_chunks
+from tenken.collectors.linux.apt_lists import (
+    CHUNK,
+    MAX_FILE_BYTES,
+    ListDecodeError,
+    decoder_available,
+    decompressed_chunks,
+)
 from tenken.collectors.linux.rpm_pending import RepoInput, RpmComputation, compute
 from tenken.collectors.linux.rpm_repodata import (
     Nevra,
@@ -194,8 +200,10 @@ def _read_repo(p: Probe, repo: RepoConf, path: str, wanted: set[str]) -> RepoInp
         if href is None:
             continue
         comp = compression_of(href)
-        if comp is None or comp == ".zst":
-            return f"{path}/{href}: {comp or 'unknown'} compression has no decoder in the Python standard library"
+        if comp is None:
+            return f"{path}/{href}: unknown compression (not gz, xz, bz2, zst or plain)"
+        if not decoder_available(comp):
+            return f"{path}/{href}: no {comp[1:]} decoder on the scanning machine (libzstd is not installed)"
         fpath = f"{path}/{href}"
         digest = hashlib.sha256()
         try:

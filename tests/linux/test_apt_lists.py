@@ -58,6 +58,20 @@ def lz4_compress(data: bytes) -> bytes:
     return dst.raw[:n]
 
 
+def zstd_compress(data: bytes, level: int = 3) -> bytes:
+    """libzstd's one-shot compressor (the same library the decoder calls; `zstd` the tool is not needed)."""
+    lib = ctypes.CDLL(ctypes.util.find_library("zstd") or "libzstd.so.1")
+    lib.ZSTD_compressBound.argtypes = [ctypes.c_size_t]
+    lib.ZSTD_compressBound.restype = ctypes.c_size_t
+    lib.ZSTD_compress.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+    lib.ZSTD_compress.restype = ctypes.c_size_t
+    bound = lib.ZSTD_compressBound(len(data))
+    dst = ctypes.create_string_buffer(bound)
+    n = lib.ZSTD_compress(dst, bound, data, len(data), level)
+    assert 0 < n <= bound
+    return dst.raw[:n]
+
+
 def compress(ext: str, data: bytes) -> bytes:
     if ext == "":
         return data
@@ -71,6 +85,8 @@ def compress(ext: str, data: bytes) -> bytes:
         return bz2.compress(data, compresslevel=1)
     if ext == ".lz4":
         return lz4_compress(data)
+    if ext == ".zst":
+        return zstd_compress(data)
     raise ValueError(ext)
 
 
@@ -155,7 +171,7 @@ LIST = (b"Package: openssl\nVersion: 3.0.11-1~deb12u3\nArchitecture: amd64\nDesc
         b"Package: tzdata\nArchitecture: all\nVersion: 2025b-0+deb12u1\n\n") * 3
 
 
-@pytest.mark.parametrize("ext", [e for e in COMPRESSIONS if e != ".zst"])
+@pytest.mark.parametrize("ext", COMPRESSIONS)
 def test_every_apt_compression_round_trips(ext: str) -> None:
     if ext == ".lz4" and not lz4_available():
         pytest.skip("liblz4 not installed")
@@ -169,7 +185,7 @@ def test_lz4_multi_chunk_and_concatenated_frames() -> None:
     assert len(pieces) > 2 and b"".join(pieces) == big + LIST
 
 
-@pytest.mark.parametrize("ext", [".gz", ".xz", ".bz2", ".lz4", ".lzma"])
+@pytest.mark.parametrize("ext", [".gz", ".xz", ".bz2", ".lz4", ".lzma", ".zst"])
 def test_damaged_and_truncated_lists_raise(ext: str) -> None:
     good = compress(ext, LIST * 50)
     with pytest.raises(ListDecodeError):
@@ -185,7 +201,7 @@ def _pieces(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(at)]
 
 
-@given(st.sampled_from([".gz", ".xz", ".bz2", ".lz4", ".lzma", ""]), st.lists(st.integers(0, 1 << 20), max_size=12), st.integers(1, 40))
+@given(st.sampled_from([".gz", ".xz", ".bz2", ".lz4", ".lzma", ".zst", ""]), st.lists(st.integers(0, 1 << 20), max_size=12), st.integers(1, 40))
 @settings(max_examples=150, deadline=None)
 def test_pieces_as_read_decode_like_the_whole_file(ext: str, cuts: list[int], copies: int) -> None:
     """The collector feeds a list in the pieces it is read in (Transport.read_chunks): wherever the file is
@@ -201,7 +217,7 @@ def test_pieces_as_read_decode_like_the_whole_file(ext: str, cuts: list[int], co
             b"".join(decompressed_chunks(ext, _pieces(short, cuts)))
 
 
-@pytest.mark.parametrize("ext", [".gz", ".lz4"])
+@pytest.mark.parametrize("ext", [".gz", ".lz4", ".zst"])
 def test_pieces_of_a_big_list_with_several_members(ext: str) -> None:
     """Output larger than one CHUNK per input piece, and members/frames that end inside a piece."""
     if ext == ".lz4" and not lz4_available():
@@ -212,9 +228,21 @@ def test_pieces_of_a_big_list_with_several_members(ext: str) -> None:
     assert len(pieces) > 2 and b"".join(pieces) == big + LIST
 
 
-def test_zstd_has_no_decoder() -> None:
-    with pytest.raises(ListDecodeError, match="no decoder"):
-        decompress(".zst", b"\x28\xb5\x2f\xfd")
+def test_zstd_without_libzstd_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tenken.collectors.linux.apt_lists as al
+
+    monkeypatch.setattr(al, "zstd_available", lambda: False)
+    assert not al.decoder_available(".zst")
+    with pytest.raises(ListDecodeError, match="libzstd is not installed"):
+        decompress(".zst", zstd_compress(LIST))
+
+
+def test_zstd_frames_needing_a_huge_window_are_refused() -> None:
+    """A hostile frame header asking for a 1 GiB window is refused, never allocated."""
+    # frame header: magic, descriptor 0x00 (no content size, window descriptor follows), window 2**30
+    frame = b"\x28\xb5\x2f\xfd" + b"\x00" + bytes([(30 - 10) << 3]) + b"\x01\x00\x00"  # + a last raw empty block
+    with pytest.raises(ListDecodeError, match=r"memory|window"):
+        decompress(".zst", frame)
 
 
 @given(st.sampled_from(COMPRESSIONS), st.binary(max_size=300))
@@ -224,7 +252,7 @@ def test_decompress_total_on_arbitrary_bytes(ext: str, data: bytes) -> None:
         decompress(ext, data, max_out=1 << 20)
 
 
-@given(st.sampled_from([".gz", ".xz", ".bz2", ".lz4"]), st.binary(max_size=200), st.integers(0, 400), st.binary(max_size=8))
+@given(st.sampled_from([".gz", ".xz", ".bz2", ".lz4", ".zst"]), st.binary(max_size=200), st.integers(0, 400), st.binary(max_size=8))
 @settings(max_examples=300)
 def test_decompress_total_on_mutated_streams(ext: str, data: bytes, at: int, junk: bytes) -> None:
     good = compress(ext, data)

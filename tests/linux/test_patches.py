@@ -565,7 +565,8 @@ def test_offline_image_pending_updates_from_its_apt_lists(tmp_path: Path) -> Non
 
 
 def test_offline_image_with_undecodable_lists_stays_not_collected(tmp_path: Path) -> None:
-    """zstd lists have no decoder here: an offline image keeps "offline, not collected", saying why."""
+    """Lists that cannot be decoded (gzip data under a .zst name): an offline image keeps "offline, not
+    collected", saying why, and never reads them as "nothing pending"."""
     root = apt_image(tmp_path / "zst", ext={"main": ".gz"})
     for p in (root / "var/lib/apt/lists").glob("*_Packages.gz"):
         p.rename(p.with_name(p.name.removesuffix(".gz") + ".zst"))
@@ -574,6 +575,13 @@ def test_offline_image_with_undecodable_lists_stays_not_collected(tmp_path: Path
     d = hr.detail(rep, "linux.patches.pending")
     assert "offline" in d and ".zst" in d, d
     assert _patch_facts(rep)["pending"] is None
+
+
+def test_zstd_lists_are_read_in_process(tmp_path: Path) -> None:
+    """apt may keep .zst lists: decoded with libzstd, the image gives the same pending list as with .xz."""
+    want = _patch_facts(hr.scan(apt_image(tmp_path / "xz")))
+    got = _patch_facts(hr.scan(apt_image(tmp_path / "zst", ext={"main": ".zst", "security": ".zst"})))
+    assert got["pending_method"] == "apt-lists" and got["pending"] == want["pending"] and got["pending"]
 
 
 class RemoteLike(RootFilesLocalCommands):
@@ -593,7 +601,7 @@ def test_unfilterable_remote_and_undecodable_local_use_apt_get(tmp_path: Path) -
         p.rename(p.with_name(p.name.removesuffix(".gz") + ".zst"))
     expected = {u.name for u in parse_apt_simulate(_apt_get_simulation())}
     for transport, why in ((RemoteLike(root), "the target could not read or decode"),
-                           (RootFilesLocalCommands(zst), ".zst cannot be read in-process")):
+                           (RootFilesLocalCommands(zst), "zstd: Unknown frame descriptor")):  # gzip named .zst
         with transport as t:
             res = scan_host(t, load_policy(), kind=TargetKind.LOCAL, only_collectors={"linux.patches"})
         ev = next(e for e in res.evidence if e.collector == "linux.patches")

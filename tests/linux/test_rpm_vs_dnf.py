@@ -13,6 +13,7 @@ at the root's database (`rpm --root ROOT`). awk, gzip, xz, bzip2 and the framing
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import shutil
@@ -329,3 +330,28 @@ def test_reboot_is_needed_when_a_core_package_was_installed_after_the_boot(tmp_p
     # /proc/1 alone still gives a boot time (the later of the two sources: here the only one)
     f = run_collector(spec, RootedHost(root, tmp_path / "shim", remote=False), CollectSettings()).facts
     assert f is not None and f.kernel.needs_restarting is True
+
+
+def test_zstd_repodata_is_read_like_gzip(tmp_path: Path) -> None:
+    """createrepo_c 1.0+ writes zstd by default (Fedora 39+, newer RHEL-family mirrors). This createrepo_c is
+    older, so the cached gzip metadata is re-encoded as zstd (libzstd) and repomd.xml pointed at it: every path
+    (libzstd through ctypes in process, the target's `zstd` in the remote script) must still agree with what dnf
+    said of the same content."""
+    from test_apt_lists import zstd_compress
+
+    if not shutil.which("zstd"):
+        pytest.skip("needs zstd (tests/run-all.sh installs it)")
+    root = base_case(tmp_path)
+    want, want_adv = dnf_upgrades(root), dnf_advisories(root)
+    n = 0
+    for gz in (root / "var/cache/dnf").glob("*-*/repodata/*.gz"):
+        zst = gz.with_name(gz.name.removesuffix(".gz") + ".zst")
+        zst.write_bytes(zstd_compress(gzip.decompress(gz.read_bytes())))
+        gz.unlink()
+        repomd = gz.parent / "repomd.xml"
+        repomd.write_text(repomd.read_text(encoding="utf-8").replace(gz.name, zst.name), encoding="utf-8")
+        n += 1
+    assert n >= 4  # primary and updateinfo of baseos at least, primaries of the others
+    for label, comp in every_path(root, tmp_path).items():
+        assert ours(comp) == want, label
+        assert our_advisories(comp) == want_adv, label
