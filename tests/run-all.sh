@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # System packages started by the tests themselves: real sshd, TLS servers, PostgreSQL, Chromium, chrony;
 # rpm, createrepo-c and dnf build real RHEL roots (rpm databases, repodata, dnf caches) and real dnf is the
 # reference the files-only dnf computation is checked against (tests/linux/test_rpm_vs_dnf.py).
-PKGS=(openssh-server openssh-client openssl nginx chrony postgresql sudo chromium chromium-driver lynis testssl.sh distro-info-data mmdebstrap podman buildah fonts-noto-cjk poppler-utils rpm createrepo-c dnf zstd)
+PKGS=(openssh-server openssh-client openssl nginx chrony postgresql sudo chromium chromium-driver lynis testssl.sh distro-info-data mmdebstrap podman buildah fonts-noto-cjk poppler-utils rpm createrepo-c dnf zstd sqlite3)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -19,8 +19,10 @@ Pending lists are only as fresh as the host's package index, so the index age is
 RHEL family (dnf): the same idea. Pending updates and security advisories are computed from the rpm
 database, the enabled repositories' cached repodata and dnf's configuration (rpm_files.py on the host or an
 image, rpm_remote.py filtered on the target; rpm_pending.py computes); `dnf -C check-update` is the fallback
-and an optional cross-check (CollectSettings.dnf_crosscheck). yum (RHEL 7) caches its metadata as sqlite
-and still runs `yum -C check-update`.
+and an optional cross-check (CollectSettings.dnf_crosscheck). yum (RHEL 7) caches its metadata as sqlite:
+on a remote host yum_remote.py queries it with the host's sqlite3; a local RHEL 7 host still runs
+`yum -C check-update`, and an offline RHEL 7 image (Berkeley DB rpm database) has no pending list.
+The reboot hint applies `needs-restarting -r`'s rule (rpm_reboot.py) instead of running dnf for it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from tenken.collectors.linux.rpm_reboot import (
 )
 from tenken.collectors.linux.rpm_remote import collect_rpm_remote
 from tenken.collectors.linux.rpmvercmp import vercmp
+from tenken.collectors.linux.yum_remote import collect_yum_remote
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
 
@@ -597,6 +600,15 @@ def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
                                               f"from the files: {got.fallback}")
             return
         p.excerpt("dnf repodata", f"file-based computation not possible: {got.fallback}; falling back to dnf -C check-update")
+    elif p.t.can_run and not p.t.is_local:  # yum (RHEL 7) on a remote host: its sqlite cache, queried there
+        got = collect_yum_remote(p)
+        if got.computation is not None and got.config is not None:
+            _from_rpm_computation(p, facts, got, False)
+            facts.pending_method = "yum-cache-remote"
+            if p.settings.dnf_crosscheck:
+                _rpm_crosscheck(p, facts, tool)
+            return
+        p.excerpt("yum cache", f"file-based computation not possible: {got.fallback}; falling back to yum -C check-update")
     _pending_rpm_command(p, facts, tool)
 
 
@@ -615,6 +627,13 @@ def _from_rpm_computation(p: Probe, facts: PatchFacts, got: RpmResult, local: bo
     facts.pending_source = (f"dnf repodata ({len(cfg.repos)} enabled repositories: {repos}{skipped}; rpm database; {got.how}; "
                             f"excludes, priorities, obsoletes and modular filtering applied, dependencies not resolved){streams}")
     facts.pending_method = "dnf-repodata" if local else "dnf-repodata-remote"
+    if got.no_advisories:  # updateinfo declared but never downloaded (yum fetches it lazily): not "no advisory"
+        facts.security_known = False
+        p.note("pending_security", Reason.ABSENT, f"the advisories (updateinfo) of {', '.join(got.no_advisories)} are "
+                                                  f"not in the metadata cache: which updates are security fixes is unknown")
+    if got.refreshed is not None:
+        facts.index_refreshed_at = datetime.fromtimestamp(got.refreshed, UTC)
+        facts.index_source = f"repomd.xml in {', '.join(cfg.roots)} (the newest of the enabled repositories')"
     p.excerpt("dnf repodata", f"{facts.pending_source}; {comp.hidden_modular} packages hidden by modular filtering")
 
 
@@ -670,6 +689,8 @@ def _index_apt(p: Probe, facts: PatchFacts) -> None:
 
 
 def _index_rpm(p: Probe, facts: PatchFacts) -> None:
+    if facts.index_refreshed_at is not None:  # already known from the cache the pending list was computed from
+        return
     for cache in ("/var/cache/dnf", "/var/cache/yum"):
         names = p.listdir(cache) or []
         best: float | None = None

@@ -79,6 +79,8 @@ class RpmResult:
     config: RpmConfig | None = None
     fallback: str | None = None
     how: str = ""
+    no_advisories: list[str] = field(default_factory=list)  # repositories whose declared updateinfo is not cached
+    refreshed: float | None = None  # the newest repomd.xml used (yum: its cache is not where dnf's is)
 
 
 def parse_rpm_qa(text: str) -> list[Nevra]:

@@ -31,8 +31,8 @@ from tenken.collectors.linux.rpm_repodata import (
 )
 from tenken.collectors.probe import Probe
 
-#: The target-side filter. Arguments: B, then repository cache directories (`<cache root>/<id>-<hash>`).
-SCRIPT = r"""
+#: Pieces of the target-side scripts (yum_remote.py builds RHEL 7's from the same ones).
+SH_HEAD = r"""
 B=$1; shift
 h() { printf '\n%s %s %s\n' "$B" "$1" "$2"; }
 dec() {
@@ -41,7 +41,9 @@ dec() {
   *) cat -- "$1" ;;
   esac
 }
-P='FNR == NR { w[$1] = 1; next }
+"""
+#: awk: keep a primary.xml's <package> blocks of installed (or obsoleted installed) names, count every one
+AWK_PRIMARY = r"""P='FNR == NR { w[$1] = 1; next }
 index($0, b) == 1 { print ""; print; next }
 /<metadata[ >]/ { print; next }
 /<package[ >]/ { ip = 1; k = 0; ob = 0; buf = $0; next }
@@ -53,24 +55,36 @@ index($0, b) == 1 { print ""; print; next }
 ob && /<\/rpm:obsoletes>/ { ob = 0; buf = buf "\n" $0; next }
 ob && /<rpm:entry / { e = $0; sub(/.*name="/, "", e); sub(/".*/, "", e); if (e in w) k = 1; buf = buf "\n" $0; next }
 END { printf "<tenken-seen n=\"%d\"/>\n", seen }'
-U='FNR == NR { w[$1] = 1; next }
+"""
+#: awk: keep the security <update> blocks of updateinfo.xml that name an installed package
+AWK_UPDATEINFO = r"""U='FNR == NR { w[$1] = 1; next }
 index($0, b) == 1 { print ""; print; next }
 /<update[ >]/ { u = ($0 ~ /type="security"/); np = 0; buf = $0; next }
 /<\/update>/ { if (u && np) { print buf; print }; u = 0; next }
 !u { next }
 /<id>/ || /<severity>/ || /<collection[ >]/ || /<\/collection>/ || /<module / { buf = buf "\n" $0; next }
 /<package / { n = $0; sub(/.*[ \t]name="/, "", n); sub(/".*/, "", n); if (n in w) { buf = buf "\n" $0; np++ }; next }'
-M='FNR == NR { w[$1] = 1; next }
+"""
+AWK_MODULES = r"""M='FNR == NR { w[$1] = 1; next }
 index($0, b) == 1 { print ""; print; next }
 /^---/ || /^document:/ || /^\.\.\./ { print; next }
 /^  [a-z_]+:/ { s = $1; print; next }
 s != "artifacts:" { next }
 /^[ \t]*[a-z_]+:[ \t]*$/ { print; next }
 /^[ \t]*- / { a = $0; sub(/^[ \t]*- */, "", a); gsub(/["\047]/, "", a); n = a; sub(/-[^-]*-[^-]*$/, "", n); if (n in w) print; next }'
-filt() {
+"""
+SH_FILTER = r"""filt() {
   { dec "$1" 2>/dev/null || printf '\n%s err %s\n' "$B" "$1"; } | awk -v b="$B" "$2" "$T" -
 }
-run() {
+"""
+SH_TAIL = r"""umask 077
+T=$(mktemp 2>/dev/null) || T=/tmp/tenken-rpm.$$
+trap 'rm -f "$T"' EXIT
+if command -v gzip >/dev/null 2>&1; then run "$@" | gzip -1; else run "$@"; fi
+"""
+
+#: The target-side filter. Arguments: B, then repository cache directories (`<cache root>/<id>-<hash>`).
+SCRIPT = SH_HEAD + AWK_PRIMARY + AWK_UPDATEINFO + AWK_MODULES + SH_FILTER + r"""run() {
   h installed -
   rpm -qa --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n' 2>/dev/null > "$T" || { h err installed; h end -; return; }
   cat "$T"
@@ -89,11 +103,7 @@ run() {
   done
   h end -
 }
-umask 077
-T=$(mktemp 2>/dev/null) || T=/tmp/tenken-rpm.$$
-trap 'rm -f "$T"' EXIT
-if command -v gzip >/dev/null 2>&1; then run "$@" | gzip -1; else run "$@"; fi
-"""
+""" + SH_TAIL
 
 
 def collect_rpm_remote(p: Probe) -> RpmResult:

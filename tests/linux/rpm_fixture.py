@@ -289,8 +289,9 @@ def compression_supported(compress: str) -> bool:
         return res.returncode == 0
 
 
-def make_repo(repo: Repo, directory: Path, *, compress: str = "gz") -> Path:
-    """`directory` as a real yum repository: the rpms, createrepo_c repodata, updateinfo and modules added."""
+def make_repo(repo: Repo, directory: Path, *, compress: str = "gz", database: bool = False) -> Path:
+    """`directory` as a real yum repository: the rpms, createrepo_c repodata, updateinfo and modules added;
+    `database`: also the sqlite databases (*-primary.sqlite.bz2 ...) yum 3 (RHEL 7) reads."""
     ctype = COMPRESS[compress]
     if not compression_supported(compress):
         raise RuntimeError(f"createrepo_c {_createrepo_version()} cannot write {ctype}-compressed repodata")
@@ -304,7 +305,7 @@ def make_repo(repo: Repo, directory: Path, *, compress: str = "gz") -> Path:
             os.link(src, dst)
         except OSError:
             shutil.copyfile(src, dst)
-    _run(["createrepo_c", "--quiet", "--no-database", f"--general-compress-type={ctype}",
+    _run(["createrepo_c", "--quiet", "--database" if database else "--no-database", f"--general-compress-type={ctype}",
           "--revision", "1714521600", "--set-timestamp-to-revision", str(directory)])
     repodata = directory / "repodata"
     if repo.advisories:
@@ -334,7 +335,8 @@ def repos_dir(root: Path) -> Path:
 
 def build_root(root: Path, *, installed: Iterable[Pkg], repos: Iterable[Repo], dnf_conf: dict[str, str] | None = None,
                module_state: dict[str, tuple[str, str]] | None = None,  # module -> (stream, "enabled"|"disabled")
-               os_release: str = RHEL9_OS_RELEASE, cache: bool = True, compress: str = "gz") -> Path:
+               os_release: str = RHEL9_OS_RELEASE, cache: bool = True, compress: str = "gz",
+               database: bool = False) -> Path:
     root = root.resolve()
     installed, repos = list(installed), list(repos)
     for rel in ("etc/dnf/modules.d", "etc/yum.repos.d", "etc/dnf/vars", "var/lib/dnf", "var/log", CACHEDIR[1:]):
@@ -351,7 +353,7 @@ def build_root(root: Path, *, installed: Iterable[Pkg], repos: Iterable[Repo], d
 
     sections = []
     for r in repos:
-        d = make_repo(r, repos_dir(root) / r.id, compress=compress)
+        d = make_repo(r, repos_dir(root) / r.id, compress=compress, database=database)
         sections.append((r.id, {"name": f"tenken test repository {r.id}", "baseurl": d.as_uri(),
                                 "enabled": "1" if r.enabled else "0", "gpgcheck": "0", **r.options}))
     (root / REPO_FILE).write_text(_ini(sections), encoding="utf-8")
@@ -424,3 +426,46 @@ def dnf_installed(root: Path) -> list[str]:
     """NEVRAs dnf sees as installed (`dnf -C repoquery --installed`), sorted."""
     out = _ok(dnf(root, "-q", "repoquery", "--installed", "--qf", "%{name}-%{epoch}:%{version}-%{release}.%{arch}"))
     return sorted(line for line in out.splitlines() if line)
+
+
+# -- RHEL 7: yum 3's metadata cache ----------------------------------------------------------------------------
+
+RHEL7_OS_RELEASE = """NAME="Red Hat Enterprise Linux Server"
+VERSION="7.9 (Maipo)"
+ID="rhel"
+ID_LIKE="fedora"
+VERSION_ID="7.9"
+PRETTY_NAME="Red Hat Enterprise Linux Server 7.9 (Maipo)"
+CPE_NAME="cpe:/o:redhat:enterprise_linux:7.9:GA:server"
+"""
+
+
+def yum_cache(root: Path, *, basearch: str = "x86_64", releasever: str = "7Server", with_updateinfo: bool = True) -> None:
+    """ROOT/var/cache/yum/<basearch>/<releasever>/<repo id>/ laid out as yum 3 leaves it after `yum makecache`
+    (no yum exists on Debian to write it): repomd.xml and each downloaded file under its basename next to it,
+    and the sqlite databases decompressed into gen/<type>_db.sqlite (yum's misc.repo_gen_decompress; the
+    layout is documented by RHEL's Deployment Guide "Working with Yum Cache" and seen in `du` listings of
+    real hosts: /var/cache/yum/x86_64/7/updates/gen/primary_db.sqlite). updateinfo is fetched lazily by
+    yum (only once a security query ran); `with_updateinfo=False` leaves it out, as on many hosts."""
+    import bz2
+    import gzip
+    import lzma
+
+    (root / "etc/yum.repos.d").mkdir(parents=True, exist_ok=True)
+    for d in sorted(repos_dir(root).iterdir()):
+        repodata = d / "repodata"
+        if not (repodata / "repomd.xml").is_file():
+            continue
+        cache = root / "var/cache/yum" / basearch / releasever / d.name
+        (cache / "gen").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(repodata / "repomd.xml", cache / "repomd.xml")
+        for f in repodata.iterdir():
+            if f.name == "repomd.xml" or ("updateinfo" in f.name and not with_updateinfo):
+                continue
+            if "-primary.sqlite" in f.name or "-primary.xml" in f.name or "updateinfo" in f.name:
+                shutil.copyfile(f, cache / f.name)
+            if "-primary.sqlite" in f.name:
+                opener = {".bz2": bz2.open, ".gz": gzip.open, ".xz": lzma.open}[f.suffix]
+                with opener(f, "rb") as src, open(cache / "gen/primary_db.sqlite", "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        (cache / "cachecookie").write_text("", encoding="utf-8")
