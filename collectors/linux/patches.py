@@ -20,8 +20,8 @@ RHEL family (dnf): the same idea. Pending updates and security advisories are co
 database, the enabled repositories' cached repodata and dnf's configuration (rpm_files.py on the host or an
 image, rpm_remote.py filtered on the target; rpm_pending.py computes); `dnf -C check-update` is the fallback
 and an optional cross-check (CollectSettings.dnf_crosscheck). yum (RHEL 7) caches its metadata as sqlite:
-on a remote host yum_remote.py queries it with the host's sqlite3; a local RHEL 7 host still runs
-`yum -C check-update`, and an offline RHEL 7 image (Berkeley DB rpm database) has no pending list.
+yum_remote.py queries it with the host's sqlite3 (remote and local hosts alike, `yum -C check-update` as the
+fallback); an offline RHEL 7 image has no pending list.
 The reboot hint applies `needs-restarting -r`'s rule (rpm_reboot.py) instead of running dnf for it.
 """
 
@@ -600,11 +600,11 @@ def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
                                               f"from the files: {got.fallback}")
             return
         p.excerpt("dnf repodata", f"file-based computation not possible: {got.fallback}; falling back to dnf -C check-update")
-    elif p.t.can_run and not p.t.is_local:  # yum (RHEL 7) on a remote host: its sqlite cache, queried there
+    elif p.t.can_run:  # yum (RHEL 7): its sqlite cache, queried on the host by the same script as remotely
         got = collect_yum_remote(p)
         if got.computation is not None and got.config is not None:
-            _from_rpm_computation(p, facts, got, False)
-            facts.pending_method = "yum-cache-remote"
+            _from_rpm_computation(p, facts, got, p.t.is_local)
+            facts.pending_method = "yum-cache" if p.t.is_local else "yum-cache-remote"
             if p.settings.dnf_crosscheck:
                 _rpm_crosscheck(p, facts, tool)
             return

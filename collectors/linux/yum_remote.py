@@ -184,6 +184,7 @@ def collect_yum_remote(p: Probe) -> RpmResult:
             return RpmResult(config=cfg, fallback=f"{d}: {exc}")
         inputs.append(RepoInput(repo, packages, advisories, None))
     comp = p.compute(compute, installed, inputs, cfg.main, {})
-    how = f"filtered on the target with sqlite3, computed on the scanner, {len(res.stdout)} bytes"
+    where = "queried on this host with sqlite3" if p.t.is_local else "filtered on the target with sqlite3, computed on the scanner"
+    how = f"{where}, {len(res.stdout)} bytes"
     return RpmResult(computation=comp, config=cfg, how=how, no_advisories=no_advisories,
                      refreshed=max(mtimes[d] for d in chosen) if chosen else None)
