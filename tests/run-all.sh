@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # System packages started by the tests themselves: real sshd, TLS servers, PostgreSQL, Chromium, chrony;
 # rpm, createrepo-c and dnf build real RHEL roots (rpm databases, repodata, dnf caches) and real dnf is the
-# reference the files-only dnf computation is checked against (tests/linux/test_rpm_vs_dnf.py).
-PKGS=(openssh-server openssh-client openssl nginx chrony postgresql sudo chromium chromium-driver lynis testssl.sh distro-info-data mmdebstrap podman buildah fonts-noto-cjk poppler-utils rpm createrepo-c dnf zstd sqlite3)
+# reference the files-only dnf computation is checked against (tests/linux/test_rpm_vs_dnf.py); zstd and
+# sqlite3 are the decoders the target-side scripts call; db5.3-util writes the Berkeley DB rpm databases
+# (RHEL 7/8) that tests/linux/test_rpmdb_bdb.py reads, checked against rpm's own bdb_ro reader.
+PKGS=(openssh-server openssh-client openssl nginx chrony postgresql sudo chromium chromium-driver lynis testssl.sh distro-info-data mmdebstrap podman buildah fonts-noto-cjk poppler-utils rpm createrepo-c dnf zstd sqlite3 db5.3-util)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

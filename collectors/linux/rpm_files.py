@@ -51,8 +51,10 @@ from tenken.collectors.linux.rpmdb import (
     RPMDB_PATHS,
     RpmdbError,
     read_rpmdb_sqlite,
+    rpmdb_format,
     unsupported_reason,
 )
+from tenken.collectors.linux.rpmdb_bdb import read_rpmdb_bdb
 from tenken.collectors.probe import Probe
 from tenken.collectors.transport.base import FileMissing, TransportError
 
@@ -254,7 +256,21 @@ def installed_packages(p: Probe) -> list[Nevra] | str:
         except RpmdbError as exc:
             return str(exc)
         return [Nevra(r.name, r.epoch, r.version, r.release, r.arch) for r in rows] or f"{path} lists no package"
-    for path in RPMDB_BDB_PATHS + RPMDB_NDB_PATHS:
+    for path in RPMDB_BDB_PATHS:
+        head = _read_big(p, path, limit=4096)
+        if head is None:
+            continue
+        if rpmdb_format(head) != "bdb":
+            return unsupported_reason(path, head) or f"{path}: not a Berkeley DB rpm database"
+        db = _read_big(p, path)
+        if db is None:
+            return f"{path} could not be read"
+        try:
+            rows = read_rpmdb_bdb(db, path=path)
+        except RpmdbError as exc:
+            return str(exc)
+        return [Nevra(r.name, r.epoch, r.version, r.release, r.arch) for r in rows] or f"{path} lists no package"
+    for path in RPMDB_NDB_PATHS:
         head = _read_big(p, path, limit=4096)
         if head is not None:
             return unsupported_reason(path, head) or f"{path}: an rpm database tenken cannot read offline"

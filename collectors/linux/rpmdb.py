@@ -83,8 +83,8 @@ def unsupported_reason(path: str, head: bytes) -> str | None:
     if kind == "sqlite":
         return None
     if kind == "bdb":
-        return (f"{path}: Berkeley DB rpm database (RHEL/CentOS 8 and older, Fedora 32 and older); "
-                "tenken reads only the sqlite rpmdb (RHEL 9+, Fedora 33+) and does not parse Berkeley DB")
+        return (f"{path}: Berkeley DB rpm database (RHEL/CentOS 8 and older, Fedora 32 and older): "
+                "read by rpmdb_bdb, not as sqlite")
     if kind == "ndb":
         return f"{path}: ndb rpm database (SUSE); tenken reads only the sqlite rpmdb (RHEL 9+, Fedora 33+)"
     return f"{path}: not an rpm database tenken can read (neither sqlite nor a known older format)"
