@@ -21,7 +21,7 @@ database, the enabled repositories' cached repodata and dnf's configuration (rpm
 image, rpm_remote.py filtered on the target; rpm_pending.py computes); `dnf -C check-update` is the fallback
 and an optional cross-check (CollectSettings.dnf_crosscheck). yum (RHEL 7) caches its metadata as sqlite:
 yum_remote.py queries it with the host's sqlite3 (remote and local hosts alike, `yum -C check-update` as the
-fallback); an offline RHEL 7 image has no pending list.
+fallback), yum_files.py reads it in-process from an offline RHEL 7 image (Berkeley DB rpm database: rpmdb_bdb).
 The reboot hint applies `needs-restarting -r`'s rule (rpm_reboot.py) instead of running dnf for it.
 """
 
@@ -52,6 +52,7 @@ from tenken.collectors.linux.rpm_reboot import (
 )
 from tenken.collectors.linux.rpm_remote import collect_rpm_remote
 from tenken.collectors.linux.rpmvercmp import vercmp
+from tenken.collectors.linux.yum_files import collect_yum_files
 from tenken.collectors.linux.yum_remote import collect_yum_remote
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
@@ -609,6 +610,15 @@ def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
                 _rpm_crosscheck(p, facts, tool)
             return
         p.excerpt("yum cache", f"file-based computation not possible: {got.fallback}; falling back to yum -C check-update")
+    else:  # an offline RHEL 7 image: yum's cache and the (Berkeley DB) rpm database read in-process
+        got = collect_yum_files(p)
+        if got.computation is not None and got.config is not None:
+            _from_rpm_computation(p, facts, got, True)
+            facts.pending_method = "yum-cache"
+            return
+        p.note("pending", Reason.OFFLINE, f"offline root: yum cannot run, and pending updates cannot be computed "
+                                          f"from the files: {got.fallback}")
+        return
     _pending_rpm_command(p, facts, tool)
 
 

@@ -156,3 +156,29 @@ def test_rows_without_the_count_are_refused() -> None:
         parse_primary_rows("P\tbash\tx86_64\n")
     obs = parse_primary_rows("O\tnew\tnoarch\t0\t2\t1\told\tLT\t0\t2.0\t\nN\t3\n")
     assert obs[0].obsoletes[0].name == "old" and obs[0].obsoletes[0].flags == "LT" and obs[0].obsoletes[0].release is None
+
+
+def test_an_offline_rhel7_image_reads_yums_cache_and_the_berkeley_db(tmp_path: Path) -> None:
+    """RHEL 7 keeps its rpm database in Berkeley DB: the image's Packages (written by real libdb) and yum's
+    cache, read in-process, give what dnf says of the same repositories."""
+    from tenken.collectors.linux.yum_files import collect_yum_files
+    from tenken.collectors.transport.root import RootTransport
+    from test_rpmdb_bdb import DB_LOAD, blobs_of, write_bdb
+
+    if not DB_LOAD:
+        pytest.skip("needs db5.3-util")
+    root = rhel7(tmp_path)
+    want, want_adv = dnfcase.dnf_upgrades(root), dnfcase.dnf_advisories(root)
+    write_bdb(blobs_of(root), root / "var/lib/rpm")
+    (root / "var/lib/rpm/rpmdb.sqlite").unlink()
+    got = collect_yum_files(Probe(RootTransport(root)))
+    assert got.computation is not None, got.fallback
+    assert dnfcase.ours(got.computation) == want and dnfcase.our_advisories(got.computation) == want_adv
+    load_all()
+    f = run_collector(COLLECTORS["linux.patches"], RootTransport(root), CollectSettings()).facts
+    assert f is not None and f.package_manager == "yum" and f.pending_method == "yum-cache" and f.security_known
+    assert {u.name for u in f.pending or []} == {k.rsplit(".", 1)[0] for k in want}
+    db = next((root / "var/cache/yum").glob("*/*/rhel-7-server-rpms/gen/primary_db.sqlite"))
+    db.write_bytes(db.read_bytes()[:2048])  # cut: never an empty list
+    f = run_collector(COLLECTORS["linux.patches"], RootTransport(root), CollectSettings()).facts
+    assert f is not None and f.pending is None and "primary_db.sqlite" in f.unavailable["pending"].detail
