@@ -604,7 +604,7 @@ def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
     elif p.t.can_run:  # yum (RHEL 7): its sqlite cache, queried on the host by the same script as remotely
         got = collect_yum_remote(p)
         if got.computation is not None and got.config is not None:
-            _from_rpm_computation(p, facts, got, p.t.is_local)
+            _from_rpm_computation(p, facts, got, p.t.is_local, tool)
             facts.pending_method = "yum-cache" if p.t.is_local else "yum-cache-remote"
             if p.settings.dnf_crosscheck:
                 _rpm_crosscheck(p, facts, tool)
@@ -613,7 +613,7 @@ def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
     else:  # an offline RHEL 7 image: yum's cache and the (Berkeley DB) rpm database read in-process
         got = collect_yum_files(p)
         if got.computation is not None and got.config is not None:
-            _from_rpm_computation(p, facts, got, True)
+            _from_rpm_computation(p, facts, got, True, tool)
             facts.pending_method = "yum-cache"
             return
         p.note("pending", Reason.OFFLINE, f"offline root: yum cannot run, and pending updates cannot be computed "
@@ -622,7 +622,7 @@ def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
     _pending_rpm_command(p, facts, tool)
 
 
-def _from_rpm_computation(p: Probe, facts: PatchFacts, got: RpmResult, local: bool) -> None:
+def _from_rpm_computation(p: Probe, facts: PatchFacts, got: RpmResult, local: bool, tool: str = "dnf") -> None:
     comp, cfg = got.computation, got.config
     assert comp is not None and cfg is not None
     facts.pending = [PendingUpdate(
@@ -634,8 +634,10 @@ def _from_rpm_computation(p: Probe, facts: PatchFacts, got: RpmResult, local: bo
     repos = ", ".join(r.id for r in cfg.repos)
     skipped = f"; not cached, skipped (skip_if_unavailable): {', '.join(cfg.skipped)}" if cfg.skipped else ""
     streams = f"; active module streams: {', '.join(comp.active_streams)}" if comp.active_streams else ""
-    facts.pending_source = (f"dnf repodata ({len(cfg.repos)} enabled repositories: {repos}{skipped}; rpm database; {got.how}; "
-                            f"excludes, priorities, obsoletes and modular filtering applied, dependencies not resolved){streams}")
+    applied = "excludes, priorities, obsoletes and modular filtering" if tool == "dnf" else "excludes, priorities (when the plugin is on) and obsoletes"
+    what = "dnf repodata" if tool == "dnf" else "yum cache"
+    facts.pending_source = (f"{what} ({len(cfg.repos)} enabled repositories: {repos}{skipped}; rpm database; {got.how}; "
+                            f"{applied} applied, dependencies not resolved){streams}")
     facts.pending_method = "dnf-repodata" if local else "dnf-repodata-remote"
     if got.no_advisories:  # updateinfo declared but never downloaded (yum fetches it lazily): not "no advisory"
         facts.security_known = False
@@ -644,7 +646,7 @@ def _from_rpm_computation(p: Probe, facts: PatchFacts, got: RpmResult, local: bo
     if got.refreshed is not None:
         facts.index_refreshed_at = datetime.fromtimestamp(got.refreshed, UTC)
         facts.index_source = f"repomd.xml in {', '.join(cfg.roots)} (the newest of the enabled repositories')"
-    p.excerpt("dnf repodata", f"{facts.pending_source}; {comp.hidden_modular} packages hidden by modular filtering")
+    p.excerpt(what, f"{facts.pending_source}; {comp.hidden_modular} packages hidden by modular filtering" if tool == "dnf" else facts.pending_source)
 
 
 def _rpm_crosscheck(p: Probe, facts: PatchFacts, tool: str) -> None:

@@ -117,6 +117,7 @@ def test_the_patches_collector_on_a_remote_rhel7_host(tmp_path: Path) -> None:
     assert {u.name: u.security for u in f.pending or []} == {
         "bash": False, "openssl": True, "glibc": True, "curl": False, "tzdata": False, "vendor-agent": False, "oldtool": False}
     assert f.security_known and f.index_refreshed_at is not None
+    assert (f.pending_source or "").startswith("yum cache (3 enabled repositories") and "sqlite3" in (f.pending_source or "")
     local = Rhel7Host(root, tmp_path / "shim")
     local.is_local = True  # type: ignore[misc]  # a local scan of the RHEL 7 host: the same script, run here
     fl = run_collector(COLLECTORS["linux.patches"], local, CollectSettings()).facts
