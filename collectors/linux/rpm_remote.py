@@ -42,18 +42,18 @@ dec() {
   esac
 }
 """
-#: awk: keep a primary.xml's <package> blocks of installed (or obsoleted installed) names, count every one
+#: awk: keep a primary.xml's <package> blocks of installed (or obsoleted installed) names, count every one.
+#: Most of a package's lines are provides/requires entries and files: they are dropped by a substring test
+#: first (half the CPU of trying every pattern on them: 0.17 against 0.31 CPU-s for a 42 MB primary, mawk).
 AWK_PRIMARY = r"""P='FNR == NR { w[$1] = 1; next }
 index($0, b) == 1 { print ""; print; next }
-/<metadata[ >]/ { print; next }
-/<package[ >]/ { ip = 1; k = 0; ob = 0; buf = $0; next }
-!ip { next }
-/<\/package>/ { ip = 0; seen++; if (k) { print buf; print }; next }
+!ip { if ($0 ~ /<package[ >]/) { ip = 1; k = 0; ob = 0; buf = $0 } else if ($0 ~ /<metadata[ >]/) { print }; next }
+ob { if (index($0, "</rpm:obsoletes>")) { ob = 0 } else if (index($0, "<rpm:entry ")) { e = $0; sub(/.*name="/, "", e); sub(/".*/, "", e); if (e in w) k = 1 }; buf = buf "\n" $0; next }
+index($0, "<rpm:entry ") || index($0, "<file") { next }
+index($0, "</package>") { ip = 0; seen++; if (k) { print buf; print }; next }
 /^[ \t]*<name>/ { n = $0; sub(/^[ \t]*<name>/, "", n); sub(/<\/name>.*/, "", n); if (n in w) k = 1; buf = buf "\n" $0; next }
 /^[ \t]*<arch>/ || /^[ \t]*<version[ >]/ { buf = buf "\n" $0; next }
-/<rpm:obsoletes>/ { ob = 1; buf = buf "\n" $0; next }
-ob && /<\/rpm:obsoletes>/ { ob = 0; buf = buf "\n" $0; next }
-ob && /<rpm:entry / { e = $0; sub(/.*name="/, "", e); sub(/".*/, "", e); if (e in w) k = 1; buf = buf "\n" $0; next }
+index($0, "<rpm:obsoletes>") { ob = 1; buf = buf "\n" $0; next }
 END { printf "<tenken-seen n=\"%d\"/>\n", seen }'
 """
 #: awk: keep the security <update> blocks of updateinfo.xml that name an installed package
