@@ -158,6 +158,26 @@ def main() -> int:
         print(f"  remote: target script {r_k:.3f} CPU-s (rpm -qa, decompression, awk), scanner {r_c:.3f} CPU-s, "
               f"{r_w:.3f} s wall; answer {rooted.transport_class.answer_bytes:,} B against {cache:,} B of cached repodata")
         print(f"  local/--root in process: {o_w:.3f} s wall, {o_c:.3f} CPU-s")
+        # peak RSS of the target-side commands (the largest process of each command's tree)
+        from tenken.collectors.linux.rpm_remote import SCRIPT
+        from tenken.collectors.transport.ssh_batch import new_boundary
+
+        dirs = [str(d).replace(str(root), "", 1) for d in sorted((root / "var/cache/dnf").glob("*-*")) if d.is_dir()]
+        script_argv = ["unshare", "-m", "--", "sh", "-c", 'mount --bind "$0" /var/cache/dnf && exec "$@"',
+                       f"{root}/var/cache/dnf", "sh", "-c", SCRIPT, "tenken-rpm-filter", new_boundary(), *dirs]
+        env = {**_env(), "PATH": f"{tmp / 'shim'}:{os.environ['PATH']}"}
+        def peak_mb(argv: list[str], env: dict[str, str]) -> float:
+            """GNU time's %M (its own small process forks the command: a fork of this big interpreter would count)."""
+            if not Path("/usr/bin/time").exists():
+                return float("nan")
+            res = subprocess.run(["/usr/bin/time", "-f", "tenken-rss %M", *argv], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True, env=env, check=False)
+            kb = [line.split()[1] for line in res.stderr.splitlines() if line.startswith("tenken-rss ")]
+            return int(kb[-1]) / 1024 if kb else float("nan")
+
+        rss_dnf = peak_mb(dnf_command(root, "-q", "check-update"), _env())
+        rss_script = peak_mb(script_argv, env)
+        print(f"  peak RSS on the target: dnf -C check-update {rss_dnf:.1f} MB, the filter script {rss_script:.1f} MB")
         print(f"  ratios: target CPU dnf / script {d_k / max(r_k, 1e-6):.1f}x; machine CPU dnf / (script + scanner) "
               f"{d_k / max(r_k + r_c, 1e-6):.1f}x; dnf / in-process {d_k / max(o_c, 1e-6):.1f}x")
     finally:
