@@ -18,11 +18,21 @@ Frame grammar (B = 32 random hex digits), as apt_remote's::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tenken.collectors.linux.apt_lists import ListDecodeError
 from tenken.collectors.linux.apt_remote import _BOUNDARY, _decode_answer
-from tenken.collectors.linux.rpm_files import RpmResult, choose_cache, parse_rpm_qa, read_config, read_listing
+from tenken.collectors.linux.rpm_files import (
+    RpmConfig,
+    RpmResult,
+    choose_cache,
+    parse_rpm_qa,
+    read_config,
+    read_listing,
+)
 from tenken.collectors.linux.rpm_pending import RepoInput, compute
 from tenken.collectors.linux.rpm_repodata import (
+    Nevra,
     RepodataError,
     parse_modules,
     parse_primary,
@@ -30,6 +40,7 @@ from tenken.collectors.linux.rpm_repodata import (
     parse_updateinfo,
 )
 from tenken.collectors.probe import Probe
+from tenken.collectors.transport.base import CommandResult
 
 #: Pieces of the target-side scripts (yum_remote.py builds RHEL 7's from the same ones).
 SH_HEAD = r"""
@@ -121,21 +132,10 @@ def collect_rpm_remote(p: Probe) -> RpmResult:
     if res is None:
         why = choose_cache(cfg, lambda d: None)
         return RpmResult(config=cfg, fallback=why or "the filtering script could not run on the target")
-    try:
-        rec = p.compute(_decode_answer, res.stdout, _BOUNDARY)
-    except ListDecodeError as exc:
-        return RpmResult(config=cfg, fallback=f"{exc} (exit {res.exit_code})")
-    mtimes = {name: float(v) for (kind, name), payload in rec.items() if kind == "mtime" and (v := payload.strip()).isdigit()}
-    why = choose_cache(cfg, mtimes.get)
-    if why is not None:
-        return RpmResult(config=cfg, fallback=why)
-    chosen = set(cfg.cache.values())
-    failed = sorted(name for kind, name in rec if kind == "err" and (name == "installed" or any(name.startswith(f"{d}/") for d in chosen)))
-    if failed:
-        return RpmResult(config=cfg, fallback=f"the target could not read or decode: {', '.join(failed)}")
-    installed = parse_rpm_qa(rec.get(("installed", "-"), b"").decode("utf-8", "replace"))
-    if not installed:
-        return RpmResult(config=cfg, fallback="`rpm -qa` on the target listed no package")
+    got = read_answer(p, res, cfg, lambda mtimes: choose_cache(cfg, mtimes.get))
+    if isinstance(got, RpmResult):
+        return got
+    rec, _mtimes, installed = got
     wanted = {n.name for n in installed}
     inputs = []
     for repo in cfg.repos:
@@ -161,3 +161,29 @@ def collect_rpm_remote(p: Probe) -> RpmResult:
         inputs.append(RepoInput(repo, parts["primary"], parts.get("updateinfo", []), parts.get("modules")))  # type: ignore[arg-type]
     comp = p.compute(compute, installed, inputs, cfg.main, cfg.modules)
     return RpmResult(computation=comp, config=cfg, how=f"filtered on the target, computed on the scanner, {len(res.stdout)} bytes")
+
+
+Answer = dict[tuple[str, str], bytes]
+
+
+def read_answer(p: Probe, res: CommandResult, cfg: RpmConfig, choose: Callable[[dict[str, float]], str | None],
+                *, hint: str = "") -> tuple[Answer, dict[str, float], list[Nevra]] | RpmResult:
+    """The framed answer of a filter script (this module's or yum_remote's): its records, each cache
+    directory's repomd.xml mtime and the installed packages; or the RpmResult saying why it cannot be used
+    (undecodable, an enabled repository not cached, a chosen file the target could not read, no package)."""
+    try:
+        rec = p.compute(_decode_answer, res.stdout, _BOUNDARY)
+    except ListDecodeError as exc:
+        return RpmResult(config=cfg, fallback=f"{exc} (exit {res.exit_code})")
+    mtimes = {name: float(v) for (kind, name), payload in rec.items() if kind == "mtime" and (v := payload.strip()).isdigit()}
+    why = choose(mtimes)
+    if why is not None:
+        return RpmResult(config=cfg, fallback=why)
+    chosen = set(cfg.cache.values())
+    failed = sorted(name for kind, name in rec if kind == "err" and (name == "installed" or any(name.startswith(f"{d}/") for d in chosen)))
+    if failed:
+        return RpmResult(config=cfg, fallback=f"the target could not read or decode: {', '.join(failed)}{hint}")
+    installed = parse_rpm_qa(rec.get(("installed", "-"), b"").decode("utf-8", "replace"))
+    if not installed:
+        return RpmResult(config=cfg, fallback="`rpm -qa` on the target listed no package")
+    return rec, mtimes, installed

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from tenken.collectors.linux.apt_lists import ListDecodeError
-from tenken.collectors.linux.apt_remote import _BOUNDARY, _decode_answer
-from tenken.collectors.linux.rpm_files import RpmConfig, RpmResult, parse_rpm_qa
+from tenken.collectors.linux.apt_remote import _BOUNDARY
+from tenken.collectors.linux.rpm_files import RpmConfig, RpmResult
 from tenken.collectors.linux.rpm_pending import RepoInput, compute
-from tenken.collectors.linux.rpm_remote import AWK_UPDATEINFO, SH_FILTER, SH_HEAD, SH_TAIL
+from tenken.collectors.linux.rpm_remote import AWK_UPDATEINFO, SH_FILTER, SH_HEAD, SH_TAIL, read_answer
 from tenken.collectors.linux.rpm_repodata import Dep, Nevra, RepodataError, RepoPackage, parse_repomd, parse_updateinfo
 from tenken.collectors.linux.rpm_repos import RepoConf, parse_dnf_ini, parse_main, parse_repo_file, truthy
 from tenken.collectors.probe import Probe
@@ -145,22 +144,11 @@ def collect_yum_remote(p: Probe) -> RpmResult:
         return RpmResult(fallback=cfg)
     if res is None:
         return RpmResult(config=cfg, fallback="the filtering script could not run on the target")
-    try:
-        rec = p.compute(_decode_answer, res.stdout, _BOUNDARY)
-    except ListDecodeError as exc:
-        return RpmResult(config=cfg, fallback=f"{exc} (exit {res.exit_code})")
-    mtimes = {name: float(v) for (kind, name), payload in rec.items() if kind == "mtime" and (v := payload.strip()).isdigit()}
-    why = _choose(cfg, mtimes)
-    if why is not None:
-        return RpmResult(config=cfg, fallback=why)
+    got = read_answer(p, res, cfg, lambda mtimes: _choose(cfg, mtimes), hint=" (is sqlite3 installed?)")
+    if isinstance(got, RpmResult):
+        return got
+    rec, mtimes, installed = got
     chosen = set(cfg.cache.values())
-    failed = sorted(name for kind, name in rec if kind == "err" and (name == "installed" or name.rsplit("/gen/", 1)[0] in chosen
-                                                                      or name.rsplit("/", 1)[0] in chosen))
-    if failed:
-        return RpmResult(config=cfg, fallback=f"the target could not read or query: {', '.join(failed)} (is sqlite3 installed?)")
-    installed = parse_rpm_qa(rec.get(("installed", "-"), b"").decode("utf-8", "replace"))
-    if not installed:
-        return RpmResult(config=cfg, fallback="`rpm -qa` on the target listed no package")
     wanted = {n.name for n in installed}
     inputs, no_advisories = [], []
     for repo in cfg.repos:
