@@ -79,8 +79,8 @@ class Rooted:
 
                 args = list(argv)
                 if argv[:2] == ["sh", "-c"]:
-                    args = ["unshare", "-m", "--", "sh", "-c", 'mount --bind "$0" /var/cache/dnf && exec "$@"',
-                            f"{root}/var/cache/dnf", *argv]
+                    args = ["unshare", "-m", "--", "sh", "-c", 'mount --bind "$0" /var/cache && exec "$@"',
+                            f"{root}/var/cache", *argv]
                 res = run_subprocess(args, timeout, env={**_env(), "PATH": f"{shim}:{os.environ['PATH']}"})
                 T.answer_bytes = len(res.stdout)
                 return res
@@ -163,8 +163,8 @@ def main() -> int:
         from tenken.collectors.transport.ssh_batch import new_boundary
 
         dirs = [str(d).replace(str(root), "", 1) for d in sorted((root / "var/cache/dnf").glob("*-*")) if d.is_dir()]
-        script_argv = ["unshare", "-m", "--", "sh", "-c", 'mount --bind "$0" /var/cache/dnf && exec "$@"',
-                       f"{root}/var/cache/dnf", "sh", "-c", SCRIPT, "tenken-rpm-filter", new_boundary(), *dirs]
+        script_argv = ["unshare", "-m", "--", "sh", "-c", 'mount --bind "$0" /var/cache && exec "$@"',
+                       f"{root}/var/cache", "sh", "-c", SCRIPT, "tenken-rpm-filter", new_boundary(), *dirs]
         env = {**_env(), "PATH": f"{tmp / 'shim'}:{os.environ['PATH']}"}
         def peak_mb(argv: list[str], env: dict[str, str]) -> float:
             """GNU time's %M (its own small process forks the command: a fork of this big interpreter would count)."""

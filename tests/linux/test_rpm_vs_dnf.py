@@ -6,8 +6,8 @@ repodata, `dnf makecache`) and asks the very same root twice: real `dnf -C check
 by the POSIX sh/awk script on a "remote" target, and read from an offline image. All must agree.
 
 The "remote" target here is this machine running the real script, with two pieces of test plumbing: the
-script runs in a private mount namespace (`unshare -m`) where the root's /var/cache/dnf is bind-mounted at
-/var/cache/dnf, so it reads the real absolute paths a host has; and `rpm` on its PATH is real rpm pointed
+script runs in a private mount namespace (`unshare -m`) where the root's /var/cache is bind-mounted at
+/var/cache, so it reads the real absolute paths a host has; and `rpm` on its PATH is real rpm pointed
 at the root's database (`rpm --root ROOT`). awk, gzip, xz, bzip2 and the framing are real.
 """
 
@@ -40,8 +40,8 @@ from tenken.collectors.transport.ssh import SSHTransport
 pytestmark = [
     pytest.mark.skipif(not all(shutil.which(t) for t in ("rpm", "rpmbuild", "createrepo_c", "modifyrepo_c", "dnf")),
                        reason="needs rpm, createrepo-c and dnf (tests/run-all.sh installs them)"),
-    pytest.mark.skipif(os.geteuid() != 0 or not Path("/var/cache/dnf").is_dir(),
-                       reason="the remote path's script runs in a mount namespace over /var/cache/dnf: needs root"),
+    pytest.mark.skipif(os.geteuid() != 0,
+                       reason="the remote path's script runs in a mount namespace over /var/cache: needs root"),
 ]
 
 
@@ -65,8 +65,8 @@ class RootedHost(RootTransport):
         self.commands.append(list(argv))
         args = list(argv)
         if argv[:2] == ["sh", "-c"]:  # the filter script: the root's dnf cache at the host's path
-            args = ["unshare", "-m", "--", "sh", "-c", 'mount --bind "$0" /var/cache/dnf && exec "$@"',
-                    f"{self.root}/var/cache/dnf", *argv]
+            args = ["unshare", "-m", "--", "sh", "-c", 'mount --bind "$0" /var/cache && exec "$@"',
+                    f"{self.root}/var/cache", *argv]
         env = {**_env(), "PATH": f"{self.shim}:{os.environ['PATH']}"}
         res = run_subprocess(args, timeout, env=env)
         self.stdout_bytes += len(res.stdout)
@@ -260,22 +260,25 @@ def test_an_enabled_repository_never_cached_is_reported_not_skipped(tmp_path: Pa
 # -- over real SSH, through the whole scan ------------------------------------------------------------------------
 
 # sshd runs in its own mount namespace where this machine looks like the RHEL root: the root's /etc over
-# the host's (a read-only overlay: os-release, dnf.conf, modules.d, yum.repos.d), its dnf cache at
-# /var/cache/dnf and its rpm database where this machine's rpm reads it. Every session sshd starts
+# the host's (a read-only overlay: os-release, yum.repos.d), exactly its /etc/dnf, /var/lib (rpm database,
+# dnf history), /var/cache (dnf's cache) and /var/log, and its rpm database also where this machine's rpm
+# reads it (Debian's rpm: /root/.rpmdb, then on a tmpfs /root). Every session sshd starts
 # inherits that view; the scan itself is the real agent path: planning pass, one script, real framing.
 NAMESPACE = """set -e
 mount -t overlay tenken-rhel -o "lowerdir=$ROOT/etc:/etc" /etc
-mount --bind "$ROOT/var/cache/dnf" /var/cache/dnf
-mount --bind "$ROOT/var/lib/rpm" /var/lib/rpm
-mount --bind "$ROOT/var/lib/rpm" "$(rpm --eval %_dbpath)"
-mount --bind "$ROOT/var/lib/dnf" /var/lib/dnf
-mount --bind "$ROOT/var/log" /var/log
+for d in etc/dnf var/lib var/cache var/log; do mount --bind "$ROOT/$d" "/$d"; done
+db=$(rpm --eval %_dbpath)
+case $db in
+/var/lib/rpm) ;;
+/root/*) mount -t tmpfs tenken-home /root && mkdir -p "$db" && mount --bind "$ROOT/var/lib/rpm" "$db" ;;
+*) mount --bind "$ROOT/var/lib/rpm" "$db" ;;
+esac
 exec "$@"
 """
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path(SSHD).exists() or not Path("/var/lib/rpm").is_dir(), reason="needs sshd and /var/lib/rpm")
+@pytest.mark.skipif(not Path(SSHD).exists(), reason="needs OpenSSH sshd")
 def test_an_ssh_scan_computes_dnf_updates_on_the_scanner_in_three_round_trips(tmp_path: Path, sshd_factory) -> None:  # noqa: F811
     root = base_case(tmp_path)
     want = dnf_upgrades(root)
