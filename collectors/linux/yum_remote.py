@@ -2,7 +2,9 @@
 
 yum 3 keeps each repository's metadata under /var/cache/yum/$basearch/$releasever/<repo id>/: repomd.xml and
 the downloaded files under their basenames, and the primary metadata as the sqlite database it was
-published as, decompressed into gen/primary_db.sqlite (yum's misc.repo_gen_decompress). updateinfo is
+published as, decompressed into gen/primary_db.sqlite (yum's misc.repo_gen_decompress), or, for a
+repository that publishes no sqlite (EPEL, many vendor repositories), the one yum built from primary.xml,
+gen/primary.xml.sqlite (yum-metadata-parser: the same tables). updateinfo is
 downloaded lazily (once a security query ran) and kept compressed beside repomd.xml, or decompressed in
 gen/updateinfo.xml. `yum -C check-update` loads all of it into Python for every scan (seconds of CPU on
 a RHEL 7 Server channel); the computation needs only the rows of installed names.
@@ -46,13 +48,15 @@ _RUN = r"""run() {
     [ -r "$d/repomd.xml" ] || continue
     h mtime "$d"; stat -c %Y -- "$d/repomd.xml"
     h repomd "$d"; cat -- "$d/repomd.xml"
-    if [ -r "$d/gen/primary_db.sqlite" ]; then
+    for db in "$d/gen/primary_db.sqlite" "$d/gen/primary.xml.sqlite"; do
+      [ -r "$db" ] || continue
       h primarydb "$d"
       printf '%s\n' '.mode tabs' \
         "SELECT 'P', name, arch, epoch, version, release FROM packages WHERE name IN $IN;" \
         "SELECT 'O', p.name, p.arch, p.epoch, p.version, p.release, o.name, o.flags, o.epoch, o.version, o.release FROM obsoletes o JOIN packages p ON p.pkgKey = o.pkgKey WHERE o.name IN $IN;" \
-        "SELECT 'N', count(*) FROM packages;" | sqlite3 -batch "$d/gen/primary_db.sqlite" 2>/dev/null || h err "$d/gen/primary_db.sqlite"
-    fi
+        "SELECT 'N', count(*) FROM packages;" | sqlite3 -batch "$db" 2>/dev/null || h err "$db"
+      break
+    done
     for f in "$d"/*updateinfo.xml* "$d"/gen/updateinfo.xml; do
       [ -r "$f" ] || continue
       h updateinfo "$f"; filt "$f" "$U"
@@ -157,7 +161,8 @@ def collect_yum_remote(p: Probe) -> RpmResult:
             hrefs = parse_repomd(rec.get(("repomd", d), b""))
             rows = rec.get(("primarydb", d))
             if rows is None:
-                return RpmResult(config=cfg, fallback=f"{d}/gen/primary_db.sqlite is missing (yum has not opened this repository's cache)")
+                return RpmResult(config=cfg, fallback=f"{d}: no gen/primary_db.sqlite or gen/primary.xml.sqlite "
+                                                      f"(yum has not opened this repository's cache)")
             packages = p.compute(parse_primary_rows, rows.decode("utf-8", "replace"))
             advisories = []
             if (href := hrefs.get("updateinfo")) is not None:

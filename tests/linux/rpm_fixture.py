@@ -440,13 +440,16 @@ CPE_NAME="cpe:/o:redhat:enterprise_linux:7.9:GA:server"
 """
 
 
-def yum_cache(root: Path, *, basearch: str = "x86_64", releasever: str = "7Server", with_updateinfo: bool = True) -> None:
+def yum_cache(root: Path, *, basearch: str = "x86_64", releasever: str = "7Server", with_updateinfo: bool = True,
+              built_by_yum: Iterable[str] = ()) -> None:
     """ROOT/var/cache/yum/<basearch>/<releasever>/<repo id>/ laid out as yum 3 leaves it after `yum makecache`
     (no yum exists on Debian to write it): repomd.xml and each downloaded file under its basename next to it,
     and the sqlite databases decompressed into gen/<type>_db.sqlite (yum's misc.repo_gen_decompress; the
     layout is documented by RHEL's Deployment Guide "Working with Yum Cache" and seen in `du` listings of
     real hosts: /var/cache/yum/x86_64/7/updates/gen/primary_db.sqlite). updateinfo is fetched lazily by
-    yum (only once a security query ran); `with_updateinfo=False` leaves it out, as on many hosts."""
+    yum (only once a security query ran); `with_updateinfo=False` leaves it out, as on many hosts. The repositories
+    in `built_by_yum` stand for ones that publish no sqlite: yum then builds gen/primary.xml.sqlite from
+    primary.xml itself (yum-metadata-parser writes the same tables, so the createrepo_c database stands in)."""
     import bz2
     import gzip
     import lzma
@@ -466,6 +469,7 @@ def yum_cache(root: Path, *, basearch: str = "x86_64", releasever: str = "7Serve
                 shutil.copyfile(f, cache / f.name)
             if "-primary.sqlite" in f.name:
                 opener = {".bz2": bz2.open, ".gz": gzip.open, ".xz": lzma.open}[f.suffix]
-                with opener(f, "rb") as src, open(cache / "gen/primary_db.sqlite", "wb") as dst:
+                gen = "gen/primary.xml.sqlite" if d.name in set(built_by_yum) else "gen/primary_db.sqlite"
+                with opener(f, "rb") as src, open(cache / gen, "wb") as dst:
                     shutil.copyfileobj(src, dst)
         (cache / "cachecookie").write_text("", encoding="utf-8")

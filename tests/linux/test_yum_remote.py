@@ -51,6 +51,7 @@ class Rhel7Host(dnfcase.RootedHost):
 
 
 def rhel7(tmp_path: Path, *, priorities: bool = True, with_updateinfo: bool = True) -> Path:
+    """A RHEL 7 root; epel's database is the one yum builds itself (gen/primary.xml.sqlite)."""
     installed = [
         Pkg("bash", "4.2.46", "34.el7", arch=X), Pkg("openssl", "1.0.2k", "19.el7", epoch=1, arch=X),
         Pkg("glibc", "2.17", "317.el7", arch=X), Pkg("glibc", "2.17", "317.el7", arch="i686"),
@@ -72,7 +73,7 @@ def rhel7(tmp_path: Path, *, priorities: bool = True, with_updateinfo: bool = Tr
                 options={"exclude": "curl*"})
     root = build_root(tmp_path / "root", installed=installed, repos=[server, vendor, epel], os_release=RHEL7_OS_RELEASE,
                       database=True, dnf_conf={"exclude": "kernel*"})
-    yum_cache(root, with_updateinfo=with_updateinfo)
+    yum_cache(root, with_updateinfo=with_updateinfo, built_by_yum={"epel"})
     shutil.copyfile(root / "etc/yum.repos.d/tenken-test.repo", root / "etc/yum.repos.d/redhat.repo")
     (root / "etc/yum.repos.d/tenken-test.repo").unlink()
     (root / "etc/yum.conf").write_text("[main]\ncachedir=/var/cache/yum/$basearch/$releasever\nkeepcache=0\n"
