@@ -11,7 +11,8 @@ module_hotfixes, obsoletes) and the module states in /etc/dnf/modules.d. The ste
    package is hidden (so `nodejs` from the plain repository does not "upgrade" a module's nodejs), unless
    its repository sets module_hotfixes. Without this a RHEL 8/9 AppStream host would show every other
    stream's versions as pending;
-3. priority: for each name.arch only the packages of the best-priority (lowest number) repositories count;
+3. priority: for each name only the packages of the best-priority (lowest number) repositories count, of
+   any arch (checked against dnf: an x86_64-only name in a better repository hides another's i686 build);
 4. an installed name.arch is pending when the newest candidate of the same name (same arch, or noarch on
    either side) is newer than the newest installed one (rpmvercmp on epoch, version, release);
 5. obsoletes (unless `obsoletes=0`): an available package whose Obsoletes matches an installed package
@@ -152,17 +153,18 @@ def compute(installed: Iterable[Nevra], repos: list[RepoInput], main: MainConf,
         filtered.append(RepoInput(r.conf, pkgs, r.advisories, r.modules))
     # 2. modular filtering
     per_repo, active, hidden = _modular_filter(filtered, modules or {})
-    # 3. priority per name.arch
-    best_prio: dict[tuple[str, str], int] = {}
+    # 3. priority per name (whatever the arch: real dnf offers no i686 update from a priority-99 repository
+    #    when a priority-10 one has the name only for x86_64; yum-plugin-priorities does the same)
+    best_prio: dict[str, int] = {}
     for r, pkgs in zip(filtered, per_repo, strict=True):
         for p in pkgs:
-            k = (p.nevra.name, p.nevra.arch)
+            k = p.nevra.name
             best_prio[k] = min(best_prio.get(k, r.conf.priority), r.conf.priority)
     by_name: dict[str, list[tuple[Nevra, str]]] = {}
     obsoleters: list[tuple[RepoPackage, str]] = []
     for r, pkgs in zip(filtered, per_repo, strict=True):
         for p in pkgs:
-            if best_prio[(p.nevra.name, p.nevra.arch)] != r.conf.priority:
+            if best_prio[p.nevra.name] != r.conf.priority:
                 continue
             by_name.setdefault(p.nevra.name, []).append((p.nevra, r.conf.id))
             if p.obsoletes:

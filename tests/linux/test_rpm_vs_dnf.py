@@ -180,6 +180,15 @@ def test_upgrades_obsoletes_priority_excludes_and_advisories_match_dnf(tmp_path:
     assert want["bash.x86_64"] == "5.1.8-9.el9"
 
 
+def test_priority_counts_per_name_whatever_the_arch(tmp_path: Path) -> None:
+    """A better-priority repository with the name only for x86_64 hides another repository's newer i686
+    build of it: dnf lists nothing (and so must tenken)."""
+    root = build_root(tmp_path / "root", installed=[Pkg("foo", "1.0", "1", arch="i686")],
+                      repos=[Repo("a", (Pkg("foo", "2.0", "1", arch=X),), options={"priority": "10"}),
+                             Repo("b", (Pkg("foo", "3.0", "1", arch="i686"),))])
+    assert assert_agrees(root, tmp_path) == {}
+
+
 def test_without_the_main_exclude_the_kernel_is_still_current(tmp_path: Path) -> None:
     root = base_case(tmp_path)
     assert "kernel.x86_64" not in assert_agrees(root, tmp_path)  # the newest installed kernel equals the repo's
