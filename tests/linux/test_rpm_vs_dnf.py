@@ -367,3 +367,36 @@ def test_zstd_repodata_is_read_like_gzip(tmp_path: Path) -> None:
     for label, comp in every_path(root, tmp_path).items():
         assert ours(comp) == want, label
         assert our_advisories(comp) == want_adv, label
+
+
+EDGES = {
+    "noarch becomes x86_64": ([Pkg("a", "1.0", "1")], [Repo("r", (Pkg("a", "2.0", "1", arch=X),))], {}),
+    "x86_64 becomes noarch": ([Pkg("b", "1.0", "1", arch=X)], [Repo("r", (Pkg("b", "2.0", "1"),))], {}),
+    "only another arch is newer": ([Pkg("c", "1.0", "1", arch=X)], [Repo("r", (Pkg("c", "2.0", "1", arch="i686"),))], {}),
+    "epoch beats version": ([Pkg("d", "2.0", "1", arch=X)], [Repo("r", (Pkg("d", "1.0", "1", epoch=1, arch=X),))], {}),
+    "exclude by arch glob": ([Pkg("e", "1.0", "1", arch=X), Pkg("e", "1.0", "1", arch="i686")],
+                             [Repo("r", (Pkg("e", "2.0", "1", arch=X), Pkg("e", "2.0", "1", arch="i686")),
+                                   options={"exclude": "*.i686"})], {}),
+    "exclude by version glob": ([Pkg("f", "1.0", "1", arch=X)],
+                                [Repo("r", (Pkg("f", "2.0", "1", arch=X), Pkg("f", "1.5", "1", arch=X)), options={"exclude": "f-2*"})], {}),
+    "includepkgs": ([Pkg("g", "1.0", "1", arch=X), Pkg("h", "1.0", "1", arch=X)],
+                    [Repo("r", (Pkg("g", "2.0", "1", arch=X), Pkg("h", "2.0", "1", arch=X)), options={"includepkgs": "g"})], {}),
+    "unversioned obsoletes": ([Pkg("old", "1.0", "1", arch=X)], [Repo("r", (Pkg("new", "1.0", "1", arch=X, obsoletes=("old",)),))], {}),
+    "obsoletes not matching": ([Pkg("old2", "3.0", "1", arch=X)],
+                               [Repo("r", (Pkg("new2", "1.0", "1", arch=X, obsoletes=("old2 < 2.0",)),))], {}),
+    "obsoletes=0": ([Pkg("old3", "1.0", "1", arch=X)], [Repo("r", (Pkg("new3", "1.0", "1", arch=X, obsoletes=("old3",)),))],
+                    {"obsoletes": "0"}),
+    "tilde is older": ([Pkg("t", "1.0", "1", arch=X)], [Repo("r", (Pkg("t", "1.0~rc1", "1", arch=X),))], {}),
+    "caret is newer": ([Pkg("u", "1.0", "1", arch=X)], [Repo("r", (Pkg("u", "1.0^git1", "1", arch=X),))], {}),
+    "equal priorities: the newest": ([Pkg("v", "1.0", "1", arch=X)],
+                                     [Repo("r", (Pkg("v", "2.0", "1", arch=X),)), Repo("q", (Pkg("v", "3.0", "1", arch=X),))], {}),
+}
+
+
+@pytest.mark.parametrize("case", list(EDGES))
+def test_edge_cases_agree_with_dnf(tmp_path: Path, case: str) -> None:
+    installed, repos, conf = EDGES[case]
+    root = build_root(tmp_path / "root", installed=installed, repos=repos, dnf_conf=conf)
+    want = {k.rsplit(".", 1)[0]: v for k, v in dnf_upgrades(root).items()}  # dnf names the candidate's arch
+    for label, comp in every_path(root, tmp_path).items():
+        assert {k.rsplit(".", 1)[0]: v for k, v in ours(comp).items()} == want, label
