@@ -400,3 +400,31 @@ def test_edge_cases_agree_with_dnf(tmp_path: Path, case: str) -> None:
     want = {k.rsplit(".", 1)[0]: v for k, v in dnf_upgrades(root).items()}  # dnf names the candidate's arch
     for label, comp in every_path(root, tmp_path).items():
         assert {k.rsplit(".", 1)[0]: v for k, v in ours(comp).items()} == want, label
+
+
+ADVISORY_EDGES = {
+    "the installed build itself": ([Pkg("a", "1.0", "2", arch=X)], (Pkg("a", "1.0", "3", arch=X),),
+                                   (Advisory("RHSA-1", packages=(Pkg("a", "1.0", "2", arch=X),)),), {}),
+    "another arch only": ([Pkg("b", "1.0", "1", arch=X)], (Pkg("b", "2.0", "1", arch=X),),
+                          (Advisory("RHSA-2", packages=(Pkg("b", "2.0", "1", arch="i686"),)),), {}),
+    "fixed build not in the repository": ([Pkg("c", "1.0", "1", arch=X)], (Pkg("c", "1.5", "1", arch=X),),
+                                          (Advisory("RHSA-3", packages=(Pkg("c", "2.0", "1", arch=X),)),), {}),
+    "older than the candidate": ([Pkg("d", "1.0", "1", arch=X)], (Pkg("d", "3.0", "1", arch=X),),
+                                 (Advisory("RHSA-4", packages=(Pkg("d", "2.0", "1", arch=X),)),), {}),
+    "a package not installed": ([Pkg("e", "1.0", "1", arch=X)], (Pkg("e", "1.0", "1", arch=X), Pkg("z", "2.0", "1", arch=X)),
+                                (Advisory("RHSA-5", packages=(Pkg("z", "2.0", "1", arch=X),)),), {}),
+    "noarch": ([Pkg("f", "1.0", "1")], (Pkg("f", "2.0", "1"),), (Advisory("RHSA-6", packages=(Pkg("f", "2.0", "1"),)),), {}),
+    "epoch": ([Pkg("g", "2.0", "1", arch=X)], (Pkg("g", "1.0", "1", epoch=1, arch=X),),
+              (Advisory("RHSA-7", packages=(Pkg("g", "1.0", "1", epoch=1, arch=X),)),), {}),
+    "the candidate excluded": ([Pkg("h", "1.0", "1", arch=X)], (Pkg("h", "2.0", "1", arch=X),),
+                               (Advisory("RHSA-8", packages=(Pkg("h", "2.0", "1", arch=X),)),), {"exclude": "h"}),
+}
+
+
+@pytest.mark.parametrize("case", list(ADVISORY_EDGES))
+def test_advisory_edge_cases_agree_with_dnf(tmp_path: Path, case: str) -> None:
+    installed, packages, advisories, options = ADVISORY_EDGES[case]
+    root = build_root(tmp_path / "root", installed=installed, repos=[Repo("r", packages, advisories=advisories, options=options)])
+    want = dnf_advisories(root)
+    for label, comp in every_path(root, tmp_path).items():
+        assert our_advisories(comp) == want, label
