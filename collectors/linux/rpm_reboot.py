@@ -2,8 +2,8 @@
 
 `needs-restarting -r` (dnf-plugins-core, plugins/needs_restarting.py) exits 1 when an installed package
 named in its NEED_REBOOT list, or in a file of /etc/dnf/plugins/needs-restarting.d/*.conf (one name per
-line), was installed after the boot. The command loads dnf's whole package sack on the target for that
-(about as costly as `dnf check-update` itself), so tenken applies the same rule to the install times
+line), was installed after the boot. The command starts dnf and loads its package sack on the target for
+that, so tenken applies the same rule to the install times
 `rpm -q` prints for those few names, and the boot time the plugin uses: the later of /proc/1's mtime (the
 first process's start) and the kernel's boot time (the plugin takes now - /proc/uptime; /proc/stat's `btime`
 is the same instant in the target's own clock, with no second clock involved). Inside a container sharing

@@ -6,8 +6,9 @@ published as, decompressed into gen/primary_db.sqlite (yum's misc.repo_gen_decom
 repository that publishes no sqlite (EPEL, many vendor repositories), the one yum built from primary.xml,
 gen/primary.xml.sqlite (yum-metadata-parser: the same tables). updateinfo is
 downloaded lazily (once a security query ran) and kept compressed beside repomd.xml, or decompressed in
-gen/updateinfo.xml. `yum -C check-update` loads all of it into Python for every scan (seconds of CPU on
-a RHEL 7 Server channel); the computation needs only the rows of installed names.
+gen/updateinfo.xml. `yum -C check-update` starts yum and its plugins and loads the repositories' metadata
+into Python for every scan (not measured here: no yum on Debian); the computation needs only the rows of
+installed names.
 
 So one POSIX sh script lists the installed packages with `rpm -qa`, asks the host's own `sqlite3` (RHEL 7's
 `sqlite` package ships it, and yum needs the library) for the packages of those names and for the packages
