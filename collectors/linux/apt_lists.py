@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import bz2
 import ctypes
-import ctypes.util
 import fnmatch
 import functools
 import hashlib
@@ -44,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tenken.collectors.evidence import Source, SourceKind, sha256_hex
+from tenken.collectors.linux.syslib import load_library
 from tenken.collectors.linux.zstd_frames import ZstdError, zstd_available, zstd_chunks
 from tenken.collectors.probe import Probe
 from tenken.collectors.transport.base import FileMissing, TransportError
@@ -200,14 +200,7 @@ class _Lz4:
 
 @functools.cache
 def _lz4() -> _Lz4 | None:
-    for name in (ctypes.util.find_library("lz4"), "liblz4.so.1"):
-        if not name:
-            continue
-        try:
-            return _Lz4(ctypes.CDLL(name))
-        except (OSError, AttributeError):
-            continue
-    return None
+    return load_library("lz4", "liblz4.so.1", _Lz4)
 
 
 def lz4_available() -> bool:
@@ -273,11 +266,11 @@ def decompressed_chunks(compression: str, data: bytes | Iterable[bytes], max_out
     if compression == ".lz4":
         lz = _lz4()
         if lz is None:
-            raise ListDecodeError("no lz4 decoder: liblz4 is not installed on the scanning machine")
+            raise ListDecodeError("no lz4 decoder: liblz4 is not installed on the scanning machine (install liblz4-1 there)")
         pieces = lz.chunks(inputs)
     elif compression == ".zst":
         if not zstd_available():
-            raise ListDecodeError("no zstd decoder: libzstd is not installed on the scanning machine")
+            raise ListDecodeError("no zstd decoder: libzstd is not installed on the scanning machine (install libzstd1 there)")
         pieces = zstd_chunks(inputs)
     elif compression in (".gz", ".xz", ".lzma", ".bz2"):
         pieces = _stdlib_chunks(compression, inputs)

@@ -130,8 +130,8 @@ class PatchFacts(Facts):
     package_manager: str | None = None  # apt | dnf | yum | None
     pending: list[PendingUpdate] | None = None  # None: not collected (see unavailable["pending"])
     pending_source: str | None = None
-    # how `pending` was obtained: apt-lists / apt-lists-remote (computed from the files) | apt-get -s |
-    # apt list | dnf-repodata / dnf-repodata-remote (computed from the files) | dnf | yum
+    # how `pending` was obtained: apt-lists / apt-lists-remote, dnf-repodata / dnf-repodata-remote, yum-cache /
+    # yum-cache-remote (computed from the files) | apt-get -s | apt list | dnf | yum (their commands)
     pending_method: str | None = None
     apt_lists: list[AptListState] = Field(default_factory=list)  # the lists read, with their freshness
     held: list[PendingUpdate] = Field(default_factory=list)  # dpkg-held packages with a newer candidate
@@ -586,43 +586,31 @@ def _pending_apt_command(p: Probe, facts: PatchFacts) -> None:
 
 
 def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
-    """dnf: from the files dnf reads (rpm_files on the host or an image, rpm_remote filtered on the target),
-    `dnf -C check-update` only when they cannot be used. yum (RHEL 7) caches sqlite repodata: run as before."""
+    """From the files the package manager reads, its command (`dnf|yum -C check-update`) only when they cannot
+    be used: dnf's repodata (rpm_files on the host or an image, rpm_remote filtered on the target), yum's
+    sqlite cache (yum_remote's script on a live host, yum_files in an image)."""
+    live = p.t.can_run
     if tool == "dnf":
-        local = p.t.is_local or not p.t.can_run
+        local = p.t.is_local or not live
         got = collect_rpm_files(p) if local else collect_rpm_remote(p)
-        if got.computation is not None and got.config is not None:
-            _from_rpm_computation(p, facts, got, local)
-            if p.t.can_run and p.settings.dnf_crosscheck:
-                _rpm_crosscheck(p, facts, tool)
-            return
-        if not p.t.can_run:
-            p.note("pending", Reason.OFFLINE, f"offline root: dnf cannot run, and pending updates cannot be computed "
-                                              f"from the files: {got.fallback}")
-            return
-        p.excerpt("dnf repodata", f"file-based computation not possible: {got.fallback}; falling back to dnf -C check-update")
-    elif p.t.can_run:  # yum (RHEL 7): its sqlite cache, queried on the host by the same script as remotely
-        got = collect_yum_remote(p)
-        if got.computation is not None and got.config is not None:
-            _from_rpm_computation(p, facts, got, p.t.is_local, tool)
-            facts.pending_method = "yum-cache" if p.t.is_local else "yum-cache-remote"
-            if p.settings.dnf_crosscheck:
-                _rpm_crosscheck(p, facts, tool)
-            return
-        p.excerpt("yum cache", f"file-based computation not possible: {got.fallback}; falling back to yum -C check-update")
-    else:  # an offline RHEL 7 image: yum's cache and the (Berkeley DB) rpm database read in-process
-        got = collect_yum_files(p)
-        if got.computation is not None and got.config is not None:
-            _from_rpm_computation(p, facts, got, True, tool)
-            facts.pending_method = "yum-cache"
-            return
-        p.note("pending", Reason.OFFLINE, f"offline root: yum cannot run, and pending updates cannot be computed "
+        method = "dnf-repodata" if local else "dnf-repodata-remote"
+    else:
+        got = collect_yum_remote(p) if live else collect_yum_files(p)
+        method = "yum-cache-remote" if live and not p.t.is_local else "yum-cache"
+    if got.computation is not None and got.config is not None:
+        _from_rpm_computation(p, facts, got, method, tool)
+        if live and p.settings.dnf_crosscheck:
+            _rpm_crosscheck(p, facts, tool)
+        return
+    if not live:
+        p.note("pending", Reason.OFFLINE, f"offline root: {tool} cannot run, and pending updates cannot be computed "
                                           f"from the files: {got.fallback}")
         return
+    p.excerpt(f"{tool} metadata", f"file-based computation not possible: {got.fallback}; falling back to {tool} -C check-update")
     _pending_rpm_command(p, facts, tool)
 
 
-def _from_rpm_computation(p: Probe, facts: PatchFacts, got: RpmResult, local: bool, tool: str = "dnf") -> None:
+def _from_rpm_computation(p: Probe, facts: PatchFacts, got: RpmResult, method: str, tool: str) -> None:
     comp, cfg = got.computation, got.config
     assert comp is not None and cfg is not None
     facts.pending = [PendingUpdate(
@@ -638,13 +626,13 @@ def _from_rpm_computation(p: Probe, facts: PatchFacts, got: RpmResult, local: bo
     what = "dnf repodata" if tool == "dnf" else "yum cache"
     facts.pending_source = (f"{what} ({len(cfg.repos)} enabled repositories: {repos}{skipped}; rpm database; {got.how}; "
                             f"{applied} applied, dependencies not resolved){streams}")
-    facts.pending_method = "dnf-repodata" if local else "dnf-repodata-remote"
+    facts.pending_method = method
     if got.no_advisories:  # updateinfo declared but never downloaded (yum fetches it lazily): not "no advisory"
         facts.security_known = False
         p.note("pending_security", Reason.ABSENT, f"the advisories (updateinfo) of {', '.join(got.no_advisories)} are "
                                                   f"not in the metadata cache: which updates are security fixes is unknown")
-    if got.refreshed is not None:
-        facts.index_refreshed_at = datetime.fromtimestamp(got.refreshed, UTC)
+    if cfg.cache_mtime:  # the index age from the very caches the list was computed from (no second look)
+        facts.index_refreshed_at = datetime.fromtimestamp(max(cfg.cache_mtime.values()), UTC)
         facts.index_source = f"repomd.xml in {', '.join(cfg.roots)} (the newest of the enabled repositories')"
     p.excerpt(what, f"{facts.pending_source}; {comp.hidden_modular} packages hidden by modular filtering" if tool == "dnf" else facts.pending_source)
 

@@ -1,8 +1,8 @@
 """Pending dnf updates of a RHEL-family host from its files: read on the host, from an offline root, or
 (rpm_remote.py) from what the target filtered — then computed by rpm_pending.compute.
 
-`dnf -C check-update` loads every repository into libsolv and costs the host a second or more of CPU per
-scan; the files it reads are on disk and the computation is small. The configuration (dnf.conf, .repo
+`dnf -C check-update` starts dnf and loads every repository into libsolv on the host at each scan; the
+files it reads are on disk and the computation is small (bench/dnf_pending.py measures both). The configuration (dnf.conf, .repo
 files, modules.d) is read here for every transport; the big repodata is read piece by piece on the host or
 image, or filtered on a remote target. Whatever stops the computation (no cache of an enabled repository,
 damaged metadata, unreadable rpm database, a compression without a decoder) is returned as a `fallback`
@@ -43,7 +43,6 @@ from tenken.collectors.linux.rpm_repos import (
     parse_main,
     parse_module_files,
     parse_repo_file,
-    repo_cache_dirs,
 )
 from tenken.collectors.linux.rpmdb import (
     RPMDB_BDB_PATHS,
@@ -71,6 +70,7 @@ class RpmConfig:
     roots: tuple[str, ...] = CACHE_ROOTS
     dirs: list[str] = field(default_factory=list)  # every `<root>/<id>-<hash>` directory there is
     cache: dict[str, str] = field(default_factory=dict)  # repo id -> cache dir path (see choose_cache)
+    cache_mtime: dict[str, float] = field(default_factory=dict)  # repo id -> that directory's repomd.xml mtime
     skipped: list[str] = field(default_factory=list)  # enabled, not cached, skip_if_unavailable
     files: list[str] = field(default_factory=list)  # configuration files read
 
@@ -82,7 +82,6 @@ class RpmResult:
     fallback: str | None = None
     how: str = ""
     no_advisories: list[str] = field(default_factory=list)  # repositories whose declared updateinfo is not cached
-    refreshed: float | None = None  # the newest repomd.xml used (yum: its cache is not where dnf's is)
 
 
 def parse_rpm_qa(text: str) -> list[Nevra]:
@@ -157,25 +156,31 @@ def read_config(p: Probe, listing: CacheListing | None = None) -> RpmConfig | st
                      files=files, roots=listing.roots, dirs=listing.dirs)
 
 
-def choose_cache(cfg: RpmConfig, mtime: Callable[[str], float | None]) -> str | None:
-    """Each enabled repository's cache directory (the newest repomd.xml when a changed URL left several), or
-    why the computation cannot be complete: an enabled repository never cached (unless skip_if_unavailable)."""
-    by_id = repo_cache_dirs([d.rsplit("/", 1)[1] for d in cfg.dirs], [r.id for r in cfg.repos])
-    full = {d.rsplit("/", 1)[1]: d for d in cfg.dirs}
+def dnf_repo_of(directory: str) -> str | None:
+    """The repository id of a dnf cache directory `<root>/<id>-<16 hex of the URL>`."""
+    m = CACHE_DIR.match(directory.rsplit("/", 1)[-1])
+    return m.group("id") if m else None
+
+
+def choose_cache(cfg: RpmConfig, mtime: Callable[[str], float | None], *, repo_of: Callable[[str], str | None] = dnf_repo_of,
+                 tool: str = "dnf") -> str | None:
+    """Each enabled repository's cache directory among cfg.dirs (the newest repomd.xml when a changed URL or
+    release left several), or why the computation cannot be complete: an enabled repository never cached
+    (unless skip_if_unavailable: then it is left out and named in cfg.skipped)."""
+    best: dict[str, tuple[float, str]] = {}
+    for d in cfg.dirs:
+        rid = repo_of(d)
+        if rid is not None and (t := mtime(d)) is not None and (rid not in best or t > best[rid][0]):
+            best[rid] = (t, d)
     missing = []
     for r in cfg.repos:
-        best: tuple[float, str] | None = None
-        for name in by_id.get(r.id, []):
-            t = mtime(full[name])
-            if t is not None and (best is None or t > best[0]):
-                best = (t, full[name])
-        if best is not None:
-            cfg.cache[r.id] = best[1]
+        if r.id in best:
+            cfg.cache_mtime[r.id], cfg.cache[r.id] = best[r.id]
         else:
             (cfg.skipped if r.skip_if_unavailable else missing).append(r.id)
     if missing:
         return (f"enabled repositories without cached metadata in {' or '.join(cfg.roots)}: {', '.join(sorted(missing))} "
-                f"(`dnf makecache` never ran for them; dnf -C fails the same way)")
+                f"(`{tool} makecache` never ran for them; {tool} -C fails the same way: run `{tool} makecache` on the host)")
     cfg.repos = [r for r in cfg.repos if r.id in cfg.cache]
     return None
 
@@ -207,7 +212,8 @@ def _read_repo(p: Probe, repo: RepoConf, path: str, wanted: set[str]) -> RepoInp
         if comp is None:
             return f"{path}/{href}: unknown compression (not gz, xz, bz2, zst or plain)"
         if not decoder_available(comp):
-            return f"{path}/{href}: no {comp[1:]} decoder on the scanning machine (libzstd is not installed)"
+            return (f"{path}/{href}: no {comp[1:]} decoder on the scanning machine "
+                    f"(install libzstd1 there, or scan the host over SSH, where its own `zstd` decodes it)")
         fpath = f"{path}/{href}"
         digest = hashlib.sha256()
         try:
@@ -257,14 +263,11 @@ def installed_packages(p: Probe) -> list[Nevra] | str:
             return str(exc)
         return [Nevra(r.name, r.epoch, r.version, r.release, r.arch) for r in rows] or f"{path} lists no package"
     for path in RPMDB_BDB_PATHS:
-        head = _read_big(p, path, limit=4096)
-        if head is None:
-            continue
-        if rpmdb_format(head) != "bdb":
-            return unsupported_reason(path, head) or f"{path}: not a Berkeley DB rpm database"
         db = _read_big(p, path)
         if db is None:
-            return f"{path} could not be read"
+            continue
+        if rpmdb_format(db[:64]) != "bdb":
+            return unsupported_reason(path, db[:64]) or f"{path}: not a Berkeley DB rpm database"
         try:
             rows = read_rpmdb_bdb(db, path=path)
         except RpmdbError as exc:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from tenken.collectors.linux.apt_lists import ListDecodeError
 from tenken.collectors.linux.apt_remote import _BOUNDARY, _decode_answer
 from tenken.collectors.linux.rpm_files import (
+    RPM_QF,
     RpmConfig,
     RpmResult,
     choose_cache,
@@ -88,6 +89,10 @@ SH_FILTER = r"""filt() {
   { dec "$1" 2>/dev/null || printf '\n%s err %s\n' "$B" "$1"; } | awk -v b="$B" "$2" "$T" -
 }
 """
+#: the installed packages first (rpm_files.RPM_QF): the awk filters read their names back from "$T"
+SH_INSTALLED = ("  h installed -\n"
+                f"  rpm -qa --qf '{RPM_QF}' 2>/dev/null > \"$T\" || {{ h err installed; h end -; return; }}\n"
+                '  cat "$T"')
 SH_TAIL = r"""umask 077
 T=$(mktemp 2>/dev/null) || T=/tmp/tenken-rpm.$$
 trap 'rm -f "$T"' EXIT
@@ -95,10 +100,7 @@ if command -v gzip >/dev/null 2>&1; then run "$@" | gzip -1; else run "$@"; fi
 """
 
 #: The target-side filter. Arguments: B, then repository cache directories (`<cache root>/<id>-<hash>`).
-SCRIPT = SH_HEAD + AWK_PRIMARY + AWK_UPDATEINFO + AWK_MODULES + SH_FILTER + r"""run() {
-  h installed -
-  rpm -qa --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n' 2>/dev/null > "$T" || { h err installed; h end -; return; }
-  cat "$T"
+SCRIPT = SH_HEAD + AWK_PRIMARY + AWK_UPDATEINFO + AWK_MODULES + SH_FILTER + "run() {\n" + SH_INSTALLED + r"""
   for d in "$@"; do
     [ -r "$d/repodata/repomd.xml" ] || continue
     h mtime "$d"; stat -c %Y -- "$d/repodata/repomd.xml"

@@ -12,7 +12,7 @@ value (baseurl lists), and `#`/`;` start a comment only at the beginning of a li
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -129,18 +129,6 @@ def parse_module_files(files: Mapping[str, str]) -> dict[str, ModuleState]:
         for sect, opts in parse_dnf_ini(text).items():
             name = opts.get("name") or sect
             out[name] = ModuleState(name=name, stream=opts.get("stream") or None, state=(opts.get("state") or "").lower())
-    return out
-
-
-def repo_cache_dirs(names: Iterable[str], repo_ids: Iterable[str]) -> dict[str, list[str]]:
-    """{repo id: cache directory names}: dnf names each `<id>-<16 hex of the URL>`; a changed URL leaves the
-    old directory behind, so one id may have several (the caller takes the newest repomd.xml)."""
-    wanted = set(repo_ids)
-    out: dict[str, list[str]] = {}
-    for n in sorted(names):
-        m = CACHE_DIR.match(n)
-        if m and m.group("id") in wanted:
-            out.setdefault(m.group("id"), []).append(n)
     return out
 
 

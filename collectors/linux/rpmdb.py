@@ -170,7 +170,7 @@ def read_rpmdb_sqlite(db: bytes, wal: bytes | None = None, *, path: str = RPMDB_
         raise RpmdbError(reason)
     if len(db) < 100:
         raise RpmdbError(f"{path}: {len(db)} bytes, shorter than a sqlite header (truncated)")
-    truncated = _truncation(db)
+    truncated = sqlite_truncation(bytes(db[:100]), len(db))
     if truncated:
         raise RpmdbError(f"{path}: {truncated} (truncated copy?)")
     try:
@@ -192,20 +192,23 @@ def read_rpmdb_sqlite(db: bytes, wal: bytes | None = None, *, path: str = RPMDB_
         raise RpmdbError(f"{path}: could not be read ({type(e).__name__}: {e})") from None
 
 
-def _truncation(db: bytes) -> str | None:
-    """Why the file cannot be whole: its length against the page size and page count its header states.
+def sqlite_truncation(head: bytes, size: int) -> str | None:
+    """Why a sqlite file of `size` bytes starting with `head` (its first 100 bytes) cannot be whole: its
+    length against the page size and page count its header states; None when it can be.
 
     sqlite itself reads a file cut short at a page it does not need as if nothing were missing.
     """
-    (page_size,) = struct.unpack_from(">H", db, 16)
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        return f"{size} bytes, without a whole sqlite header"
+    (page_size,) = struct.unpack_from(">H", head, 16)
     page_size = 65536 if page_size == 1 else page_size
     if page_size < 512 or page_size & (page_size - 1):
         return f"page size {page_size} in its header is not a power of two from 512 to 65536"
-    if len(db) % page_size:
-        return f"{len(db)} bytes, not a whole number of {page_size}-byte pages"
-    change, pages, valid_for = struct.unpack_from(">I", db, 24)[0], struct.unpack_from(">I", db, 28)[0], struct.unpack_from(">I", db, 92)[0]
-    if valid_for == change and pages and len(db) < pages * page_size:
-        return f"{len(db)} bytes, its header says {pages} pages of {page_size} bytes"
+    if size % page_size:
+        return f"{size} bytes, not a whole number of {page_size}-byte pages"
+    change, pages, valid_for = (struct.unpack_from(">I", head, off)[0] for off in (24, 28, 92))
+    if valid_for == change and pages and size < pages * page_size:
+        return f"{size} bytes, its header says {pages} pages of {page_size} bytes"
     return None
 
 

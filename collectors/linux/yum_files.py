@@ -20,7 +20,8 @@ from tenken.collectors.linux.apt_lists import CHUNK, ListDecodeError, decoder_av
 from tenken.collectors.linux.rpm_files import RpmResult, _stream, compression_of, installed_packages
 from tenken.collectors.linux.rpm_pending import RepoInput, compute
 from tenken.collectors.linux.rpm_repodata import Dep, Nevra, RepodataError, RepoPackage, parse_repomd, parse_updateinfo
-from tenken.collectors.linux.yum_remote import CACHE_GLOB, _choose, read_yum_config
+from tenken.collectors.linux.rpmdb import sqlite_truncation
+from tenken.collectors.linux.yum_remote import CACHE_GLOB, choose_yum_cache, read_yum_config
 from tenken.collectors.probe import Probe
 from tenken.collectors.transport.base import FileMissing, TransportError
 
@@ -34,6 +35,10 @@ MAX_DB_BYTES = 1024 * 1024 * 1024
 def query_primary_db(copy: Path, names: set[str], *, path: str) -> list[RepoPackage]:
     """The packages of `names` and those obsoleting one of `names`, from a private copy of a primary database
     (`path` names the original in messages)."""
+    with copy.open("rb") as fh:
+        head = fh.read(100)
+    if (cut := sqlite_truncation(head, copy.stat().st_size)) is not None:
+        raise RepodataError(f"{path}: {cut} (truncated copy?)")
     obsoletes: dict[Nevra, list[Dep]] = {}
     try:
         con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
@@ -99,7 +104,7 @@ def collect_yum_files(p: Probe) -> RpmResult:
     if isinstance(cfg, str):
         return RpmResult(fallback=cfg)
     mtimes = _cache_dirs(p)
-    why = _choose(cfg, mtimes)
+    why = choose_yum_cache(cfg, mtimes)
     if why is not None:
         return RpmResult(config=cfg, fallback=why)
     installed = installed_packages(p)
@@ -127,17 +132,15 @@ def collect_yum_files(p: Probe) -> RpmResult:
             if (href := hrefs.get("updateinfo")) is not None:
                 where = next((f for f in (f"{d}/{href.rsplit('/', 1)[-1]}", f"{d}/gen/updateinfo.xml")
                               if p.stat(f) is not None), None)
-                comp = compression_of(where) if where else None
-                if where is None or comp is None or not decoder_available(comp):
+                ctype = compression_of(where) if where else None
+                if where is None or ctype is None or not decoder_available(ctype):
                     no_advisories.append(repo.id)
                 else:
                     digest = hashlib.sha256()
-                    advisories = parse_updateinfo(_stream(p, where, comp, digest), wanted)
+                    advisories = parse_updateinfo(_stream(p, where, ctype, digest), wanted)
                     p.sources.append(Source(kind=SourceKind.FILE, ref=where, sha256=digest.hexdigest()))
         except (RepodataError, ListDecodeError) as exc:
             return RpmResult(config=cfg, fallback=f"{d}: {exc}")
         inputs.append(RepoInput(repo, packages, advisories, None))
-    comp_ = p.compute(compute, installed, inputs, cfg.main, {})
-    chosen = set(cfg.cache.values())
-    return RpmResult(computation=comp_, config=cfg, how="read in-process from the image", no_advisories=no_advisories,
-                     refreshed=max(mtimes[d] for d in chosen) if chosen else None)
+    comp = p.compute(compute, installed, inputs, cfg.main, {})
+    return RpmResult(computation=comp, config=cfg, how="read in-process from the image", no_advisories=no_advisories)

@@ -26,9 +26,9 @@ from __future__ import annotations
 import dataclasses
 
 from tenken.collectors.linux.apt_remote import _BOUNDARY
-from tenken.collectors.linux.rpm_files import RpmConfig, RpmResult
+from tenken.collectors.linux.rpm_files import RpmConfig, RpmResult, choose_cache
 from tenken.collectors.linux.rpm_pending import RepoInput, compute
-from tenken.collectors.linux.rpm_remote import AWK_UPDATEINFO, SH_FILTER, SH_HEAD, SH_TAIL, read_answer
+from tenken.collectors.linux.rpm_remote import AWK_UPDATEINFO, SH_FILTER, SH_HEAD, SH_INSTALLED, SH_TAIL, read_answer
 from tenken.collectors.linux.rpm_repodata import Dep, Nevra, RepodataError, RepoPackage, parse_repomd, parse_updateinfo
 from tenken.collectors.linux.rpm_repos import RepoConf, parse_dnf_ini, parse_main, parse_repo_file, truthy
 from tenken.collectors.probe import Probe
@@ -40,10 +40,9 @@ DEFAULT_CACHEDIR = "/var/cache/yum/$basearch/$releasever"
 CACHE_GLOB = "/var/cache/yum/*/*/*"
 PRIORITIES_CONF = "/etc/yum/pluginconf.d/priorities.conf"
 
-_RUN = r"""run() {
-  h installed -
-  rpm -qa --qf '%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n' 2>/dev/null > "$T" || { h err installed; h end -; return; }
-  cat "$T"
+#: after the installed list: the target's sqlite3 queried with the target's own package names, quoted by awk
+#: (' doubled), and updateinfo filtered
+_RUN_REST = r"""
   IN=$(awk -F '\t' 'BEGIN { q = "\047" } { n = $1; gsub(q, q q, n); s = s (NR > 1 ? "," : "") q n q } END { print "(" s ")" }' "$T")
   for d in $1; do
     [ -r "$d/repomd.xml" ] || continue
@@ -66,6 +65,7 @@ _RUN = r"""run() {
   h end -
 }
 """
+_RUN = "run() {\n" + SH_INSTALLED + _RUN_REST
 
 #: Arguments: B, then the cache glob (expanded by the script: the scanner does not know $basearch/$releasever)
 SCRIPT = SH_HEAD + AWK_UPDATEINFO + SH_FILTER + _RUN + SH_TAIL
@@ -82,13 +82,13 @@ def parse_primary_rows(text: str) -> list[RepoPackage]:
             total = int(f[1])
             continue
         if f[0] not in ("P", "O") or len(f) != (6 if f[0] == "P" else 11) or not (f[1] and f[2] and f[4] and f[5]):
-            raise RepodataError(f"primary_db.sqlite: unexpected row {line[:120]!r}")
+            raise RepodataError(f"primary database: unexpected row {line[:120]!r}")
         nevra = Nevra(f[1], int(f[3]) if f[3].isdecimal() else 0, f[4], f[5], f[2])
         deps = obsoletes.setdefault(nevra, [])
         if f[0] == "O":
             deps.append(Dep(f[6], f[7] or None, int(f[8]) if f[8].isdecimal() else 0, f[9] or None, f[10] or None))
     if total is None:
-        raise RepodataError("primary_db.sqlite: the answer has no row count (sqlite3 failed or was cut)")
+        raise RepodataError("primary database: the answer has no row count (sqlite3 failed or was cut)")
     return [RepoPackage(n, tuple(d)) for n, d in obsoletes.items()]
 
 
@@ -126,20 +126,15 @@ def read_yum_config(p: Probe) -> RpmConfig | str:
     return RpmConfig(main=main, repos=enabled, modules={}, files=files, roots=("/var/cache/yum",))
 
 
-def _choose(cfg: RpmConfig, mtimes: dict[str, float]) -> str | None:
-    missing = []
-    for r in cfg.repos:
-        dirs = [(t, d) for d, t in mtimes.items() if d.rsplit("/", 1)[-1] == r.id]
-        if dirs:
-            cfg.cache[r.id] = max(dirs)[1]  # several $releasever directories: the newest repomd.xml
-        elif r.skip_if_unavailable:
-            cfg.skipped.append(r.id)
-        else:
-            missing.append(r.id)
-    if missing:
-        return (f"enabled repositories never cached under {DEFAULT_CACHEDIR}: {', '.join(missing)} "
-                f"(`yum makecache` has not run since they were added)")
-    return None
+def yum_repo_of(directory: str) -> str:
+    """The repository id of a yum cache directory `/var/cache/yum/<basearch>/<releasever>/<id>`."""
+    return directory.rsplit("/", 1)[-1]
+
+
+def choose_yum_cache(cfg: RpmConfig, mtimes: dict[str, float]) -> str | None:
+    """rpm_files.choose_cache over yum's cache directories (those with a repomd.xml, and its mtime)."""
+    cfg.dirs = sorted(mtimes)
+    return choose_cache(cfg, mtimes.get, repo_of=yum_repo_of, tool="yum")
 
 
 def collect_yum_remote(p: Probe) -> RpmResult:
@@ -149,11 +144,10 @@ def collect_yum_remote(p: Probe) -> RpmResult:
         return RpmResult(fallback=cfg)
     if res is None:
         return RpmResult(config=cfg, fallback="the filtering script could not run on the target")
-    got = read_answer(p, res, cfg, lambda mtimes: _choose(cfg, mtimes), hint=" (is sqlite3 installed?)")
+    got = read_answer(p, res, cfg, lambda mtimes: choose_yum_cache(cfg, mtimes), hint=" (sqlite3 missing on the host, or the database damaged)")
     if isinstance(got, RpmResult):
         return got
-    rec, mtimes, installed = got
-    chosen = set(cfg.cache.values())
+    rec, _mtimes, installed = got
     wanted = {n.name for n in installed}
     inputs, no_advisories = [], []
     for repo in cfg.repos:
@@ -180,5 +174,4 @@ def collect_yum_remote(p: Probe) -> RpmResult:
     comp = p.compute(compute, installed, inputs, cfg.main, {})
     where = "queried on this host with sqlite3" if p.t.is_local else "filtered on the target with sqlite3, computed on the scanner"
     how = f"{where}, {len(res.stdout)} bytes"
-    return RpmResult(computation=comp, config=cfg, how=how, no_advisories=no_advisories,
-                     refreshed=max(mtimes[d] for d in chosen) if chosen else None)
+    return RpmResult(computation=comp, config=cfg, how=how, no_advisories=no_advisories)

@@ -12,9 +12,10 @@ default allows 128 MiB); a frame that needs more is refused like a damaged one.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 from collections.abc import Iterable, Iterator
+
+from tenken.collectors.linux.syslib import load_library
 
 CHUNK = 256 * 1024
 WINDOW_LOG_MAX = 26  # 64 MiB: createrepo_c's and zstd's default levels use at most 8 MiB
@@ -78,14 +79,7 @@ class _Zstd:
 
 @functools.cache
 def _zstd() -> _Zstd | None:
-    for name in (ctypes.util.find_library("zstd"), "libzstd.so.1"):
-        if not name:
-            continue
-        try:
-            return _Zstd(ctypes.CDLL(name))
-        except (OSError, AttributeError):
-            continue
-    return None
+    return load_library("zstd", "libzstd.so.1", _Zstd)
 
 
 def zstd_available() -> bool:
@@ -95,5 +89,5 @@ def zstd_available() -> bool:
 def zstd_chunks(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
     z = _zstd()
     if z is None:
-        raise ZstdError("no zstd decoder: libzstd is not installed on the scanning machine")
+        raise ZstdError("no zstd decoder: libzstd is not installed on the scanning machine (install libzstd1 there)")
     return z.chunks(data)

@@ -229,6 +229,10 @@ def test_the_patches_collector_uses_the_files_and_never_runs_dnf(tmp_path: Path)
         assert {u.name: u.security for u in f.pending or []}["openssl"] is True
         assert {a.id for a in f.advisories} == {"RHSA-2024:1234", "RHSA-2024:2000"}
         assert "baseos, vendor, epel" in (f.pending_source or "")
+        # the index age comes from the caches the list was computed from
+        newest = max(d.stat().st_mtime for d in (root / "var/cache/dnf").glob("*-*/repodata/repomd.xml")
+                     if not d.parts[-3].startswith("testing-"))
+        assert f.index_refreshed_at is not None and abs(f.index_refreshed_at.timestamp() - newest) < 1, f.index_source
     offline = run_collector(spec, RootTransport(root), CollectSettings()).facts
     assert offline is not None and offline.pending_method == "dnf-repodata" and offline.pending
 

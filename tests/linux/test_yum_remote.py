@@ -96,7 +96,7 @@ def test_pending_and_advisories_match_dnf_on_the_same_repositories(tmp_path: Pat
     assert dnfcase.ours(got.computation) == want
     assert dnfcase.our_advisories(got.computation) == want_adv
     assert [c[:2] for c in t.commands] == [["sh", "-c"]]  # one command, no yum
-    assert got.refreshed is not None and not got.no_advisories
+    assert got.config is not None and len(got.config.cache_mtime) == 3 and not got.no_advisories
 
 
 def test_priorities_count_only_with_the_plugin(tmp_path: Path) -> None:
@@ -141,6 +141,34 @@ def test_a_damaged_database_falls_back_and_is_never_an_empty_list(tmp_path: Path
     db.write_bytes(data[:4096] + b"\x00" * 64 + data[4160 : len(data) // 2])  # cut and scribbled over
     got = collect_yum_remote(Probe(Rhel7Host(root, tmp_path / "shim")))
     assert got.computation is None and got.fallback and "primary_db.sqlite" in got.fallback, got.fallback
+
+
+def test_a_primary_database_cut_at_a_page_boundary_is_refused(tmp_path: Path) -> None:
+    """Cut on a page boundary: the target's sqlite3 refuses it (the header's page count), and so does the
+    offline path, which checks that count itself before opening its copy."""
+    from tenken.collectors.linux.yum_files import collect_yum_files
+    from tenken.collectors.transport.root import RootTransport
+
+    root = rhel7(tmp_path)
+    db = next((root / "var/cache/yum").glob("*/*/rhel-7-server-rpms/gen/primary_db.sqlite"))
+    data = db.read_bytes()
+    page = int.from_bytes(data[16:18], "big")
+    assert len(data) // page >= 4
+    db.write_bytes(data[: len(data) // page // 2 * page])
+    for label, got in (("remote", collect_yum_remote(Probe(Rhel7Host(root, tmp_path / "shim")))),
+                       ("offline", collect_yum_files(Probe(RootTransport(root))))):
+        assert got.computation is None and "primary_db.sqlite" in (got.fallback or ""), (label, got.fallback)
+        assert ("truncated" if label == "offline" else "database damaged") in (got.fallback or ""), got.fallback
+
+
+def test_an_uncached_repository_with_skip_if_unavailable_is_left_out_and_named(tmp_path: Path) -> None:
+    root = rhel7(tmp_path)
+    with (root / "etc/yum.repos.d/redhat.repo").open("a", encoding="utf-8") as f:
+        f.write("\n[rhel-7-server-optional-rpms]\nname=optional\nbaseurl=file:///nowhere\nenabled=1\nskip_if_unavailable=1\n")
+    got = collect_yum_remote(Probe(Rhel7Host(root, tmp_path / "shim")))
+    assert got.computation is not None, got.fallback
+    assert got.config is not None and got.config.skipped == ["rhel-7-server-optional-rpms"]
+    assert [r.id for r in got.config.repos] == ["rhel-7-server-rpms", "vendor", "epel"]
 
 
 def test_an_enabled_repository_never_cached_falls_back(tmp_path: Path) -> None:
