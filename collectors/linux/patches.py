@@ -32,6 +32,7 @@ import re
 import zlib
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 from tenken.collectors.evidence import BadRecord, Facts, Reason
@@ -39,7 +40,6 @@ from tenken.collectors.linux.apt_lists import Upgrade, collect_apt_lists
 from tenken.collectors.linux.apt_remote import collect_apt_lists_remote
 from tenken.collectors.linux.osrelease import OsRelease, read_os_release
 from tenken.collectors.linux.pkgdb import query_packages
-from tenken.collectors.linux.rpm_files import RpmResult, collect_rpm_files
 from tenken.collectors.linux.rpm_reboot import (
     EXTRA_DIR,
     NEED_REBOOT,
@@ -50,12 +50,12 @@ from tenken.collectors.linux.rpm_reboot import (
     rpm_query,
     updated_since_boot,
 )
-from tenken.collectors.linux.rpm_remote import collect_rpm_remote
 from tenken.collectors.linux.rpmvercmp import vercmp
-from tenken.collectors.linux.yum_files import collect_yum_files
-from tenken.collectors.linux.yum_remote import collect_yum_remote
 from tenken.collectors.probe import Probe
 from tenken.collectors.registry import collector
+
+if TYPE_CHECKING:
+    from tenken.collectors.linux.rpm_files import RpmResult
 
 # apt and dnf read their whole local index; give them longer than an ordinary command
 PKG_TIMEOUT = 120.0
@@ -588,7 +588,13 @@ def _pending_apt_command(p: Probe, facts: PatchFacts) -> None:
 def _pending_rpm(p: Probe, facts: PatchFacts, tool: str) -> None:
     """From the files the package manager reads, its command (`dnf|yum -C check-update`) only when they cannot
     be used: dnf's repodata (rpm_files on the host or an image, rpm_remote filtered on the target), yum's
-    sqlite cache (yum_remote's script on a live host, yum_files in an image)."""
+    sqlite cache (yum_remote's script on a live host, yum_files in an image). Imported here: only RHEL-family
+    hosts need them (a Debian scan does not pay their import)."""
+    from tenken.collectors.linux.rpm_files import collect_rpm_files
+    from tenken.collectors.linux.rpm_remote import collect_rpm_remote
+    from tenken.collectors.linux.yum_files import collect_yum_files
+    from tenken.collectors.linux.yum_remote import collect_yum_remote
+
     live = p.t.can_run
     if tool == "dnf":
         local = p.t.is_local or not live
